@@ -1,0 +1,330 @@
+"""Focus sessions as use cases: start, pause, resume, extend, stop, finish, score, views.
+
+No Telegram here: handlers and the dispatcher call these and render what they return. The
+policy (``nudges``) decides; the repository records; this module joins the two and keeps each
+session's ``next_due_at`` — the row the dispatcher wakes up for — in step with every change.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bot.clock import Clock
+from bot.timefmt import local_date, zone
+from nudges import (
+    Delivery,
+    DeliveryStatus,
+    Finish,
+    Limits,
+    PauseExpired,
+    Plan,
+    SessionState,
+    Wait,
+    decide,
+    make_plan,
+)
+from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session
+
+__all__ = [
+    "MAX_TOTAL_MINUTES",
+    "FocusService",
+    "ScoreResult",
+    "SessionDefaults",
+    "StatusView",
+    "SummaryView",
+    "streak",
+]
+
+MAX_TOTAL_MINUTES = 180
+"""A session, extensions included, never plans more focus than this."""
+
+SCORE_WINDOW = timedelta(hours=24)
+"""A plain reply ``1``-``5`` scores a session that ended at most this long ago."""
+
+_STREAK_HORIZON = timedelta(days=800)
+
+
+@dataclass(frozen=True)
+class SessionDefaults:
+    """How a new session is shaped when the user does not say."""
+
+    minutes: int = 25
+    block_minutes: int = 25
+    break_minutes: int = 5
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What /status shows."""
+
+    session: Session
+    left: timedelta  # nominal time left (focus and breaks), frozen while paused
+    total: timedelta  # nominal length of the whole plan
+    focused: timedelta  # nominal focus done so far
+    messages_used: int
+    messages_max: int
+    next_break_at: datetime | None
+    in_break_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """What the end-of-session summary shows."""
+
+    session: Session
+    planned_minutes: int
+    focused_minutes: int
+    earlier_sessions: int
+    average_minutes: float | None  # the user's average before this one, from 3 sessions on
+    streak_days: int
+
+
+class ScoreResult(enum.Enum):
+    """How an attempt to score went."""
+
+    SCORED = "scored"
+    REPLACED = "replaced"
+    NOT_FOUND = "not_found"
+
+
+class FocusService:
+    """The use cases of the bot over a repository, the nudge policy and a clock."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        limits: Limits,
+        clock: Clock,
+        defaults: SessionDefaults | None = None,
+    ) -> None:
+        self.repo = repo
+        self.limits = limits
+        self.clock = clock
+        self.defaults = defaults or SessionDefaults()
+
+    # --- policy glue --------------------------------------------------------------------
+
+    def limits_for(self, session: Session) -> Limits:
+        """The limits under the time scale the session was started with."""
+        if session.time_scale == self.limits.time_scale:
+            return self.limits
+        return self.limits.model_copy(update={"time_scale": session.time_scale})
+
+    def state_of(self, session: Session, records: list[DeliveryRecord]) -> SessionState:
+        """The policy's view of a session."""
+        return SessionState(
+            started_at=session.started_at,
+            planned_minutes=session.planned_minutes,
+            block_minutes=session.block_minutes,
+            break_minutes=session.break_minutes,
+            checkins=session.checkins,
+            paused_at=session.paused_at,
+            paused=session.paused,
+            ended=not session.running,
+            deliveries={
+                r.slot: Delivery(DeliveryStatus(r.status), r.at)
+                for r in records
+                if r.slot != SUMMARY_SLOT
+            },
+        )
+
+    async def load_state(self, session: Session) -> tuple[SessionState, Plan, Limits]:
+        """The session's policy state, plan and limits, from storage."""
+        limits = self.limits_for(session)
+        state = self.state_of(session, await self.repo.deliveries(session.id))
+        return state, make_plan(state, limits), limits
+
+    def schedule(
+        self, state: SessionState, plan: Plan, limits: Limits, now: datetime
+    ) -> tuple[datetime | None, datetime]:
+        """(planned end, next time to look) for a running session."""
+        planned_end = None if state.paused_at is not None else state.wall(plan.total)
+        decision = decide(state, limits, now)
+        next_due = decision.until if isinstance(decision, Wait) else now
+        return planned_end, next_due
+
+    # --- use cases ----------------------------------------------------------------------
+
+    async def start(
+        self, user_id: int, chat_id: int, minutes: int | None, label: str | None
+    ) -> Session:
+        """Start a session; raises ActiveSessionExists when one runs in this chat."""
+        now = self.clock.now()
+        d = self.defaults
+        state = SessionState(
+            started_at=now,
+            planned_minutes=minutes or d.minutes,
+            block_minutes=d.block_minutes,
+            break_minutes=d.break_minutes,
+        )
+        plan = make_plan(state, self.limits)
+        planned_end, next_due = self.schedule(state, plan, self.limits, now)
+        assert planned_end is not None  # noqa: S101 - a new session is not paused
+        return await self.repo.start_session(
+            user_id=user_id,
+            chat_id=chat_id,
+            label=label,
+            planned_minutes=state.planned_minutes,
+            block_minutes=d.block_minutes,
+            break_minutes=d.break_minutes,
+            checkins=True,
+            time_scale=self.limits.time_scale,
+            now=now,
+            planned_end_at=planned_end,
+            next_due_at=next_due,
+        )
+
+    async def active(self, user_id: int, chat_id: int) -> Session | None:
+        """The user's running session in this chat."""
+        return await self.repo.active_session(user_id, chat_id)
+
+    async def pause(self, session: Session) -> Session | None:
+        """Pause; None when the session is not running or already paused."""
+        now = self.clock.now()
+        if not session.running or session.paused_at is not None:
+            return None
+        expires = now + self.limits_for(session).pause_limit
+        if not await self.repo.pause(session.id, now, expires):
+            return None
+        return await self.repo.get_session(session.id)
+
+    async def resume(self, session: Session) -> Session | None:
+        """Resume; None when the session is not paused."""
+        now = self.clock.now()
+        if not session.running or session.paused_at is None:
+            return None
+        resumed = session.model_copy(
+            update={"paused_at": None, "paused": session.paused + (now - session.paused_at)}
+        )
+        state, plan, limits = await self.load_state(resumed)
+        planned_end, next_due = self.schedule(state, plan, limits, now)
+        assert planned_end is not None  # noqa: S101 - not paused any more
+        if not await self.repo.resume(session, now, planned_end, next_due):
+            return None
+        return await self.repo.get_session(session.id)
+
+    async def extend(self, session: Session, minutes: int) -> Session | None:
+        """Add planned focus; None when the session is not running.
+
+        The caller checks the 180-minute total first (see :meth:`room_to_extend`).
+        """
+        now = self.clock.now()
+        if not session.running:
+            return None
+        longer = session.model_copy(update={"planned_minutes": session.planned_minutes + minutes})
+        state, plan, limits = await self.load_state(longer)
+        planned_end, next_due = self.schedule(state, plan, limits, now)
+        if not await self.repo.extend(session.id, minutes, now, planned_end, next_due):
+            return None
+        return await self.repo.get_session(session.id)
+
+    @staticmethod
+    def room_to_extend(session: Session) -> int:
+        """How many minutes may still be added."""
+        return max(0, MAX_TOTAL_MINUTES - session.planned_minutes)
+
+    async def stop(self, session: Session) -> Session | None:
+        """End a session now (``/stop``); None if it had already ended."""
+        now = self.clock.now()
+        state, plan, _ = await self.load_state(session)
+        active = state.active_at(now)
+        done = active >= plan.total
+        return await self.repo.end_session(
+            session.id,
+            ended_at=state.wall(plan.total) if done else now,
+            focused=plan.focused(active),
+            breaks_taken=plan.breaks_started_before(active),
+            outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
+            late=False,
+            now=now,
+        )
+
+    async def finish(
+        self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
+    ) -> Session | None:
+        """End a session the policy says is over (time up, or paused too long)."""
+        if isinstance(decision, Finish):
+            active, outcome = plan.total, Outcome.COMPLETED
+        else:
+            active, outcome = state.active_at(decision.at), Outcome.ENDED_EARLY
+        return await self.repo.end_session(
+            session.id,
+            ended_at=decision.at,
+            focused=plan.focused(active),
+            breaks_taken=plan.breaks_started_before(active),
+            outcome=outcome,
+            late=decision.late,
+            now=self.clock.now(),
+        )
+
+    async def interruption(self, session: Session, detail: str) -> bool:
+        """Count an interruption (the 😵 Distracted button)."""
+        return await self.repo.add_interruption(session.id, self.clock.now(), detail)
+
+    async def score(
+        self, session_id: int, user_id: int, score: int
+    ) -> tuple[ScoreResult, int | None]:
+        """Score an ended session of this user (any time later): (result, previous score)."""
+        done, previous = await self.repo.set_score(session_id, user_id, score, self.clock.now())
+        if not done:
+            return ScoreResult.NOT_FOUND, None
+        return (ScoreResult.SCORED if previous is None else ScoreResult.REPLACED), previous
+
+    async def scorable(self, user_id: int, chat_id: int) -> Session | None:
+        """The session a plain ``1``-``5`` reply scores, if any."""
+        return await self.repo.scorable_session(user_id, chat_id, self.clock.now() - SCORE_WINDOW)
+
+    # --- views --------------------------------------------------------------------------
+
+    async def status(self, session: Session) -> StatusView:
+        """Time left, progress, messages used, next break."""
+        now = self.clock.now()
+        state, plan, limits = await self.load_state(session)
+        active = min(state.active_at(now), plan.total)
+        scale = session.time_scale
+        next_break = next((start for start, _ in plan.breaks if start > active), None)
+        in_break = next((end for start, end in plan.breaks if start <= active < end), None)
+        paused = state.paused_at is not None
+        return StatusView(
+            session=session,
+            left=(plan.total - active) * scale,
+            total=plan.total * scale,
+            focused=plan.focused(active) * scale,
+            messages_used=len(state.counted()),
+            messages_max=limits.max_messages,
+            next_break_at=None if next_break is None or paused else state.wall(next_break),
+            in_break_until=None if in_break is None or paused else state.wall(in_break),
+        )
+
+    async def summary(self, session: Session) -> SummaryView:
+        """The numbers of an ended session's summary."""
+        count, average_ms = await self.repo.earlier_focus(session.user_id, session.id)
+        user = await self.repo.get_user(session.user_id)
+        tz = zone(user.timezone if user else "UTC")
+        now = self.clock.now()
+        starts = await self.repo.completed_starts(session.user_id, now - _STREAK_HORIZON)
+        return SummaryView(
+            session=session,
+            planned_minutes=session.planned_minutes,
+            focused_minutes=round(session.focused_minutes()),
+            earlier_sessions=count,
+            average_minutes=average_ms / 60000 if count >= 3 else None,
+            streak_days=streak({local_date(s, tz) for s in starts}, local_date(now, tz)),
+        )
+
+    async def timezone_of(self, user_id: int) -> str:
+        """The user's timezone name (UTC until they set one)."""
+        user = await self.repo.get_user(user_id)
+        return user.timezone if user else "UTC"
+
+
+def streak(days: set[date], today: date) -> int:
+    """Consecutive days with a completed session, ending today (or yesterday: still alive)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count

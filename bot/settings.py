@@ -1,0 +1,59 @@
+"""Settings from the environment or ``.env`` (pydantic-settings), in one frozen model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nudges import Limits
+
+__all__ = ["Settings"]
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Every field is listed in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    focus_database: Path = Path("focus.db")
+    focus_time_scale: float = Field(default=1.0, gt=0, le=3600)
+    focus_allowed_users: Annotated[frozenset[int], NoDecode] = frozenset()
+    focus_default_minutes: int = Field(default=25, ge=5, le=90)
+    focus_block_minutes: int = Field(default=25, ge=5, le=90)
+    focus_break_minutes: int = Field(default=5, ge=5, le=30)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("focus_allowed_users", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept ``"123, 456"`` as well as a list."""
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",")]
+            return frozenset(int(p) for p in parts if p)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty ``TELEGRAM_BOT_TOKEN=`` line in .env means no token."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    def limits(self) -> Limits:
+        """The nudge policy's limits. The guardrails themselves are not settings."""
+        return Limits(time_scale=self.focus_time_scale)

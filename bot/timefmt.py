@@ -1,0 +1,47 @@
+"""Time at the edge: the user's timezone, used only to render and to count local days."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["clock_time", "local_date", "minutes_text", "zone"]
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def zone(name: str) -> tzinfo:
+    """An IANA zone or a fixed offset like ``+02:00``; UTC when the name is unknown."""
+    match = _OFFSET.match(name.strip())
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta <= timedelta(hours=14):
+            return timezone(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def local_date(moment: datetime, tz: tzinfo) -> date:
+    """The user's calendar day at ``moment``."""
+    return moment.astimezone(tz).date()
+
+
+def clock_time(moment: datetime, tz: tzinfo) -> str:
+    """``14:05`` in the user's zone; the zone's short name is added when it is not UTC."""
+    local = moment.astimezone(tz)
+    return local.strftime("%H:%M")
+
+
+def minutes_text(span: timedelta) -> str:
+    """A duration for people: ``45 min``, ``1 h 30 min``, ``under a minute``."""
+    total = int(span.total_seconds() // 60)
+    if span.total_seconds() < 60:
+        return "under a minute"
+    hours, minutes = divmod(total, 60)
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    return f"{hours} h" if hours else f"{minutes} min"

@@ -1,0 +1,356 @@
+"""The nudge policy: from a session's state and the time, what to send next and when.
+
+Pure: no Telegram, no database, no asyncio, no clock reads. Every function takes ``now``.
+
+Vocabulary
+----------
+*Active time* is the session's own clock: wall time since the start minus time spent paused.
+The plan is laid out in active time, so a pause simply freezes it and moves everything after
+the pause (the planned end included) by the pause's length.
+
+A session of ``planned_minutes`` of focus is cut into focus blocks of ``block_minutes``; between
+two blocks there is a break of ``break_minutes`` (breaks come on top of the planned focus, so a
+45-minute session with one break ends after 50 minutes). A block is followed by a break only when
+at least ``min_gap`` of focus would follow it. Each focus segment gets evenly spaced check-ins,
+one per ``checkin_interval``, each at least ``min_gap`` away from the segment's edges (and at
+least ``first_delay`` after the start). No more breaks are planned than the message budget can
+announce (two messages each).
+
+Guardrails, enforced by :func:`decide` against what was recorded (not against the plan):
+at most ``max_messages`` proactive messages per session, never two within ``min_gap``, none while
+paused or after the end, none later than ``late_window`` after its due time (missed messages are
+dropped, never sent in a burst), and a break is announced only when its back-to-work message
+still fits in the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Decision",
+    "Delivery",
+    "DeliveryStatus",
+    "Drop",
+    "Finish",
+    "Idle",
+    "Limits",
+    "PauseExpired",
+    "Plan",
+    "Send",
+    "SessionState",
+    "Slot",
+    "SlotKind",
+    "Wait",
+    "decide",
+    "make_plan",
+]
+
+
+class Limits(BaseModel):
+    """Every number the policy uses, in nominal minutes, with the time scale that shrinks them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_gap_minutes: float = Field(default=5, gt=0)
+    max_messages: int = Field(default=8, ge=0)
+    first_delay_minutes: float = Field(default=5, ge=0)
+    checkin_interval_minutes: float = Field(default=15, gt=0)
+    late_window_minutes: float = Field(default=2, gt=0)
+    pause_limit_minutes: float = Field(default=30, gt=0)
+    time_scale: float = Field(default=1, gt=0, le=3600)
+
+    def span(self, minutes: float) -> timedelta:
+        """Real duration of ``minutes`` nominal minutes under the time scale."""
+        return timedelta(minutes=minutes) / self.time_scale
+
+    @property
+    def min_gap(self) -> timedelta:
+        """Smallest real gap between two proactive messages of one session."""
+        return self.span(self.min_gap_minutes)
+
+    @property
+    def late_window(self) -> timedelta:
+        """How late a proactive message may still go out; later, it is dropped."""
+        return self.span(self.late_window_minutes)
+
+    @property
+    def pause_limit(self) -> timedelta:
+        """A pause longer than this ends the session."""
+        return self.span(self.pause_limit_minutes)
+
+
+class SlotKind(StrEnum):
+    """The kinds of proactive message."""
+
+    CHECKIN = "checkin"
+    BREAK = "break"
+    BACK = "back"
+
+
+class DeliveryStatus(StrEnum):
+    """What happened to a planned proactive message (``sending``: claimed, outcome unknown)."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    DROPPED = "dropped"
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts against the budget and the gap (a claim might have gone out)."""
+        return self is not DeliveryStatus.DROPPED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A recorded decision about one slot."""
+
+    status: DeliveryStatus
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One planned proactive message: a stable key, its kind and its offset in active time."""
+
+    key: str
+    kind: SlotKind
+    offset: timedelta
+    block: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A session's timeline in active time."""
+
+    slots: tuple[Slot, ...]
+    breaks: tuple[tuple[timedelta, timedelta], ...]  # (start, end) of each break that happens
+    total: timedelta  # active time at which the session is complete
+
+    def break_time_before(self, active: timedelta) -> timedelta:
+        """Time spent in breaks between the start and ``active``."""
+        spent = timedelta(0)
+        for start, end in self.breaks:
+            if active > start:
+                spent += min(active, end) - start
+        return spent
+
+    def breaks_started_before(self, active: timedelta) -> int:
+        """How many breaks had begun by ``active``."""
+        return sum(1 for start, _ in self.breaks if active > start)
+
+    def focused(self, active: timedelta) -> timedelta:
+        """Focus time done by ``active`` (breaks excluded)."""
+        active = min(active, self.total)
+        return active - self.break_time_before(active)
+
+
+class SessionState(BaseModel):
+    """What the policy needs to know about one session."""
+
+    model_config = ConfigDict(frozen=True)
+
+    started_at: datetime
+    planned_minutes: int = Field(gt=0)
+    block_minutes: int = Field(default=25, gt=0)
+    break_minutes: int = Field(default=5, ge=0)
+    checkins: bool = True
+    paused_at: datetime | None = None
+    paused: timedelta = timedelta(0)  # completed pauses
+    ended: bool = False
+    deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _aware(self) -> SessionState:
+        for value in (self.started_at, self.paused_at):
+            if value is not None and value.utcoffset() is None:
+                raise ValueError("datetimes must be timezone-aware")
+        return self
+
+    def active_at(self, now: datetime) -> timedelta:
+        """The session's own clock at ``now`` (frozen while paused, never negative)."""
+        until = self.paused_at if self.paused_at is not None else now
+        return max(timedelta(0), until - self.started_at - self.paused)
+
+    def wall(self, offset: timedelta) -> datetime:
+        """Wall time at which active time reaches ``offset``, if no further pause happens."""
+        return self.started_at + self.paused + offset
+
+    def counted(self) -> list[Delivery]:
+        """Deliveries that count against the budget and the gap."""
+        return [d for d in self.deliveries.values() if d.status.counts]
+
+
+def make_plan(state: SessionState, limits: Limits) -> Plan:
+    """Lay out focus blocks, breaks and check-ins in active time.
+
+    A break whose announcement was dropped did not happen: the plan closes it up, so what
+    follows moves earlier and no unannounced break is subtracted from the focus time.
+    """
+    span = limits.span
+    gap = limits.min_gap
+    focus_left = span(state.planned_minutes)
+    block = span(state.block_minutes)
+    pause = span(state.break_minutes)
+
+    slots: list[Slot] = []
+    breaks: list[tuple[timedelta, timedelta]] = []
+    cursor = timedelta(0)
+    index = 1
+    while True:
+        length = min(block, focus_left)
+        focus_left -= length
+        # A break costs two messages (break, back to work): plan no more than the budget allows.
+        has_break = (
+            pause > timedelta(0) and focus_left >= gap and len(breaks) < limits.max_messages // 2
+        )
+        if has_break:
+            dropped = state.deliveries.get(f"{SlotKind.BREAK}:{index}")
+            if dropped is not None and dropped.status is DeliveryStatus.DROPPED:
+                has_break = False
+        if state.checkins:
+            slots.extend(_checkins(cursor, length, index, limits))
+        cursor += length
+        if not has_break:
+            if focus_left <= timedelta(0):
+                break
+            index += 1
+            continue
+        slots.append(Slot(f"{SlotKind.BREAK}:{index}", SlotKind.BREAK, cursor, index))
+        breaks.append((cursor, cursor + pause))
+        cursor += pause
+        slots.append(Slot(f"{SlotKind.BACK}:{index}", SlotKind.BACK, cursor, index))
+        index += 1
+    return Plan(slots=tuple(slots), breaks=tuple(breaks), total=cursor)
+
+
+def _checkins(start: timedelta, length: timedelta, block: int, limits: Limits) -> list[Slot]:
+    """Evenly spaced check-ins inside one focus segment, on whole nominal minutes."""
+    interval = limits.span(limits.checkin_interval_minutes)
+    count = math.floor(length / interval)
+    earliest = max(start + limits.min_gap, limits.span(limits.first_delay_minutes))
+    latest = start + length - limits.min_gap
+    minute = limits.span(1)
+    slots = []
+    for n in range(1, count + 1):
+        at = start + minute * math.floor((length * n / (count + 1)) / minute)
+        if earliest <= at <= latest:
+            slots.append(Slot(f"{SlotKind.CHECKIN}:{block}.{n}", SlotKind.CHECKIN, at, block))
+    return slots
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this slot's message now."""
+
+    slot: Slot
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Record this slot as not sent, with the reason."""
+
+    slot: Slot
+    due_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The planned time is up: end the session as completed at ``at``."""
+
+    at: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class PauseExpired:
+    """The pause ran past the limit: end the session early at ``at``."""
+
+    at: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing to do before ``until``."""
+
+    until: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing will ever be due for this session."""
+
+    reason: str = field(default="ended")
+
+
+Decision = Send | Drop | Finish | PauseExpired | Wait | Idle
+
+
+def decide(state: SessionState, limits: Limits, now: datetime) -> Decision:
+    """The one next step for a session at ``now``.
+
+    Call repeatedly (recording each Send/Drop) until it returns Wait or Idle.
+    """
+    if state.ended:
+        return Idle()
+    if state.paused_at is not None:
+        expires = state.paused_at + limits.pause_limit
+        if now >= expires:
+            return PauseExpired(at=expires, late=now - expires > limits.late_window)
+        return Wait(until=expires, reason="paused")
+
+    plan = make_plan(state, limits)
+    active = state.active_at(now)
+    end_at = state.wall(plan.total)
+    pending = [s for s in plan.slots if s.key not in state.deliveries]
+    due = next((s for s in pending if s.offset <= active and s.offset < plan.total), None)
+    if due is None:
+        if active >= plan.total:
+            return Finish(at=end_at, late=now - end_at > limits.late_window)
+        upcoming = [state.wall(s.offset) for s in pending if s.offset < plan.total]
+        return Wait(until=min([*upcoming, end_at]), reason="next slot or end")
+    return _gate(state, plan, limits, due, now)
+
+
+def _gate(state: SessionState, plan: Plan, limits: Limits, slot: Slot, now: datetime) -> Decision:
+    """Apply the guardrails, against what was recorded, to a slot that is due."""
+    due_at = state.wall(slot.offset)
+    deadline = due_at + limits.late_window
+    if now > deadline:
+        return Drop(slot, due_at, "missed: too late to send")
+    counted = state.counted()
+    used = len(counted)
+    if slot.kind is SlotKind.BACK:
+        started = state.deliveries.get(f"{SlotKind.BREAK}:{slot.block}")
+        if started is None or not started.status.counts:
+            return Drop(slot, due_at, "its break was not announced")
+    if used >= limits.max_messages:
+        return Drop(slot, due_at, "budget: session message limit reached")
+    later_breaks = sum(1 for s in plan.slots if s.kind is SlotKind.BREAK and s.offset > slot.offset)
+    if slot.kind is SlotKind.BREAK and used + 2 > limits.max_messages:
+        return Drop(slot, due_at, "budget: no room for its back-to-work message")
+    if slot.kind is SlotKind.CHECKIN:
+        # Keep room for the breaks still ahead: a break matters more than a check-in.
+        reserve = 2 * min(later_breaks, (limits.max_messages - used) // 2)
+        if used + 1 + reserve > limits.max_messages:
+            return Drop(slot, due_at, "budget: kept for breaks")
+    last = max((d.at for d in counted), default=None)
+    if last is not None and now < last + limits.min_gap:
+        ready = last + limits.min_gap
+        if ready <= deadline:
+            return Wait(until=ready, reason="gap")
+        return Drop(slot, due_at, "gap: previous message too recent")
+    return Send(slot, due_at)

@@ -1,0 +1,91 @@
+"""Opening the database: one aiosqlite connection per process, WAL, numbered migrations."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+__all__ = ["connect", "migrations", "schema_version"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The numbered migration scripts, in order: (version, SQL)."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    """The schema version recorded in ``PRAGMA user_version``."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def connect(path: str | Path) -> aiosqlite.Connection:
+    """Open (creating if needed) and migrate the database at ``path``.
+
+    The file is created readable by its owner only: it holds people's work patterns.
+    """
+    target = Path(path)
+    if str(path) != ":memory:":
+        _create_private(target)
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
+    # the block the repository says it is.
+    db = await aiosqlite.connect(target, isolation_level=None)
+    try:
+        await db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable against a crash of this process (kill -9 included) in WAL mode.
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA busy_timeout = 5000")
+        await _migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+def _create_private(target: Path) -> None:
+    """Create the file with mode 0600 if it does not exist (a quick, local filesystem call)."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Apply every migration newer than the file's ``user_version``, each in one transaction."""
+    current = await schema_version(db)
+    scripts = migrations()
+    if current > len(scripts):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this code knows ({len(scripts)})"
+        )
+    for version, sql in scripts[current:]:
+        log.info("applying migration %03d", version)
+        try:
+            await db.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except BaseException:
+            if db.in_transaction:
+                await db.rollback()
+            raise

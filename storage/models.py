@@ -1,0 +1,120 @@
+"""What the repository returns: frozen pydantic models with aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ActiveSessionExists",
+    "DeliveryRecord",
+    "Event",
+    "Outcome",
+    "Session",
+    "User",
+    "from_ms",
+    "to_ms",
+]
+
+
+def to_ms(value: datetime) -> int:
+    """An aware datetime as integer UTC milliseconds, the storage format."""
+    if value.utcoffset() is None:
+        raise ValueError("naive datetime given to storage")
+    return round(value.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    """Integer UTC milliseconds back to an aware UTC datetime."""
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+class ActiveSessionExists(Exception):
+    """The user already has a running session in this chat."""
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__(f"session {session_id} is running")
+        self.session_id = session_id
+
+
+class Outcome(StrEnum):
+    """How a session ended."""
+
+    COMPLETED = "completed"
+    ENDED_EARLY = "ended_early"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(_Frozen):
+    """A person who has talked to the bot."""
+
+    id: int
+    timezone: str
+    created_at: datetime
+
+
+class Session(_Frozen):
+    """One focus session, running or ended."""
+
+    id: int
+    user_id: int
+    chat_id: int
+    label: str | None
+    planned_minutes: int
+    block_minutes: int
+    break_minutes: int
+    checkins: bool
+    time_scale: float
+    started_at: datetime
+    planned_end_at: datetime | None
+    paused_at: datetime | None
+    paused: timedelta
+    ended_at: datetime | None
+    focused: timedelta | None
+    breaks_taken: int
+    outcome: Outcome | None
+    late_summary: bool
+    interruptions: int
+    score: int | None
+    scored_at: datetime | None
+    next_due_at: datetime | None
+    card_message_id: int | None
+    version: int
+
+    @property
+    def running(self) -> bool:
+        """Not ended yet (paused counts as running)."""
+        return self.ended_at is None
+
+    def focused_minutes(self) -> float:
+        """Focused time of an ended session in nominal minutes (undoing the time scale)."""
+        if self.focused is None:
+            return 0.0
+        return self.focused.total_seconds() * self.time_scale / 60
+
+
+class DeliveryRecord(_Frozen):
+    """What was decided about one proactive message or the summary."""
+
+    session_id: int
+    slot: str
+    kind: str
+    status: str
+    due_at: datetime
+    at: datetime
+    message_id: int | None
+    reason: str | None
+
+
+class Event(_Frozen):
+    """One line of a session's event log."""
+
+    session_id: int
+    kind: str
+    at: datetime
+    detail: str | None
