@@ -176,6 +176,10 @@ class FocusService:
             next_due_at=next_due,
         )
 
+    async def register(self, user_id: int) -> None:
+        """Remember a user on first contact (/start)."""
+        await self.repo.ensure_user(user_id, self.clock.now())
+
     async def active(self, user_id: int, chat_id: int) -> Session | None:
         """The user's running session in this chat."""
         return await self.repo.active_session(user_id, chat_id)

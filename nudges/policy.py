@@ -145,6 +145,10 @@ class Plan:
         """How many breaks had begun by ``active``."""
         return sum(1 for start, _ in self.breaks if active > start)
 
+    def break_end(self, start: timedelta) -> timedelta:
+        """Where the break that starts at ``start`` ends."""
+        return next(end for begin, end in self.breaks if begin == start)
+
     def focused(self, active: timedelta) -> timedelta:
         """Focus time done by ``active`` (breaks excluded)."""
         active = min(active, self.total)

@@ -1,0 +1,74 @@
+"""``focus-companion`` / ``python -m bot``: run the bot (long polling), or ``console``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+__all__ = ["main"]
+
+BOTFATHER_HELP = """\
+No TELEGRAM_BOT_TOKEN is set, so I can't connect to Telegram.
+
+To get a token:
+  1. In Telegram, open a chat with @BotFather and send /newbot.
+  2. Pick a name and a username ending in "bot"; BotFather replies with a token
+     like 123456789:AAH...
+  3. Put it in a file named .env next to this project:  TELEGRAM_BOT_TOKEN=123456789:AAH...
+     (or export TELEGRAM_BOT_TOKEN=...), and run focus-companion again.
+
+Meanwhile, here is the same bot in your terminal (console mode).
+"""
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL at INFO, and the URL contains the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler logs each job run at INFO: noise, one line per dispatcher wake-up.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="focus-companion", description=__doc__)
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=["polling", "console"],
+        default="polling",
+        help="polling (default): talk to Telegram; console: chat with the bot in this terminal",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"Invalid settings:\n{error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+
+    if args.mode == "console" or settings.telegram_bot_token is None:
+        from bot.console import run_console
+
+        if args.mode != "console":
+            print(BOTFATHER_HELP, file=sys.stderr)
+        return asyncio.run(run_console(settings))
+
+    from bot.app import build_application
+
+    app = build_application(settings)
+    app.run_polling(allowed_updates=["message", "callback_query"], drop_pending_updates=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The one wiring place: ``build_application`` registers everything and owns the lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import handlers, texts
+from bot.clock import Clock, SystemClock
+from bot.context import BotData, FocusApplication, FocusContext
+from bot.scheduler import Dispatcher
+from bot.service import FocusService, SessionDefaults
+from bot.settings import Settings
+from storage import Repository, connect
+
+__all__ = ["build_application"]
+
+log = logging.getLogger(__name__)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    token: str | None = None,
+    rate_limiter: bool = True,
+) -> FocusApplication:
+    """Build the bot: handlers in order, error handler, storage opened and closed with it.
+
+    ``request`` / ``get_updates_request`` replace the HTTP transport (console mode, tests,
+    benchmarks); ``token`` overrides the settings' token for them.
+    """
+    clock = clock or SystemClock()
+    secret = settings.telegram_bot_token
+    bot_token = token or (secret.get_secret_value() if secret else None)
+    if not bot_token:
+        raise ValueError("no bot token: set TELEGRAM_BOT_TOKEN or use console mode")
+
+    async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
+        """Open storage, build the services, arm the dispatcher for whatever is due."""
+        if settings.focus_time_scale != 1:
+            log.warning(
+                "FOCUS_TIME_SCALE is %s: every duration runs %s times faster than real time",
+                settings.focus_time_scale,
+                settings.focus_time_scale,
+            )
+        repo = Repository(await connect(settings.focus_database))
+        service = FocusService(
+            repo,
+            settings.limits(),
+            clock,
+            SessionDefaults(
+                minutes=settings.focus_default_minutes,
+                block_minutes=settings.focus_block_minutes,
+                break_minutes=settings.focus_break_minutes,
+            ),
+        )
+        dispatcher = Dispatcher(service, app.bot, app.job_queue)
+        app.bot_data.service, app.bot_data.dispatcher = service, dispatcher
+        app.bot_data.allowed_users = settings.focus_allowed_users
+        try:
+            await app.bot.set_my_commands(texts.bot_commands())
+        except TelegramError as error:  # the menu is a nicety; the bot works without it
+            log.warning("could not set the command menu: %s", error)
+        # Recovery after a restart: one run, right away, over everything due while we were
+        # down (the policy drops what is too late, and ends what ended, with a late summary).
+        dispatcher.arm(clock.now())
+
+    async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
+        """Close storage (after in-flight handlers have finished)."""
+        service = app.bot_data.service
+        if service is not None:
+            await service.repo.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(bot_token)
+        .base_url(settings.telegram_base_url)
+        .context_types(ContextTypes(context=FocusContext, bot_data=BotData))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if rate_limiter:
+        # Flood waits (429 retry_after) are honoured and retried up to 3 times.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app: FocusApplication = builder.build()
+    _register(app)
+    return app
+
+
+def _register(app: FocusApplication) -> None:
+    """Every handler, in order. Group -1 runs first for every update."""
+    # 1. Access control before anything else touches storage.
+    app.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
+    # 2. Commands. /end is an alias of /stop.
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_command))
+    app.add_handler(CommandHandler("focus", handlers.focus))
+    app.add_handler(CommandHandler("pause", handlers.pause))
+    app.add_handler(CommandHandler("resume", handlers.resume))
+    app.add_handler(CommandHandler("status", handlers.status))
+    app.add_handler(CommandHandler("extend", handlers.extend))
+    app.add_handler(CommandHandler(["stop", "end"], handlers.stop))
+    # 3. Buttons: one router that checks owner and state.
+    app.add_handler(CallbackQueryHandler(handlers.on_button))
+    # 4. Plain text: score replies and hints.
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.on_text))
+    # 5. Unknown commands in private chats.
+    app.add_handler(
+        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.unknown_command)
+    )
+    app.add_error_handler(handlers.error_handler)

@@ -1,0 +1,388 @@
+"""Telegram handlers: parse, call the service, reply. No SQL, no clock, no business rules."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
+
+from bot import texts
+from bot.context import FocusContext
+from bot.parsing import (
+    Callback,
+    FocusRequest,
+    ParseError,
+    parse_callback,
+    parse_extend,
+    parse_focus,
+    parse_score,
+)
+from bot.service import ScoreResult
+from bot.timefmt import clock_time, zone
+from storage import ActiveSessionExists, Session
+
+__all__ = [
+    "error_handler",
+    "extend",
+    "focus",
+    "gatekeeper",
+    "help_command",
+    "on_button",
+    "on_text",
+    "pause",
+    "resume",
+    "start",
+    "status",
+    "stop",
+    "unknown_command",
+]
+
+log = logging.getLogger(__name__)
+
+NOTHING_RUNNING = "Nothing is running right now. Start with /focus 45 write the report."
+_COMMAND = re.compile(r"^/\S*\s*(.*)$", re.DOTALL)
+
+
+def _args(message: Message) -> str:
+    """The raw text after the command word (labels keep their spacing and case)."""
+    match = _COMMAND.match(message.text or "")
+    return match.group(1) if match else ""
+
+
+async def _reply(update: Update, text: str, **kwargs: object) -> Message | None:
+    """Answer in the chat the update came from, as HTML."""
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+
+
+def _ids(update: Update) -> tuple[int, int]:
+    """(user id, chat id) of an update that has both (every command and button has)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        raise ValueError(f"update {update.update_id} has no user or chat")
+    return user.id, chat.id
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+async def gatekeeper(update: Update, context: FocusContext) -> None:
+    """Stop updates from users outside FOCUS_ALLOWED_USERS, refusing once per chat."""
+    allowed = context.bot_data.allowed_users
+    user = update.effective_user
+    if not allowed or (user is not None and user.id in allowed):
+        return
+    chat = update.effective_chat
+    if update.callback_query is not None:
+        await update.callback_query.answer("Sorry, this bot is private.")
+    elif chat is not None and chat.id not in context.bot_data.refused_chats:
+        context.bot_data.refused_chats.add(chat.id)
+        await _reply(update, "Sorry, this is a private focus bot; it only works for its owners.")
+    raise ApplicationHandlerStop
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: FocusContext) -> None:
+    """/start: a short welcome; registers the user."""
+    assert update.effective_user is not None  # noqa: S101 - commands come from a user
+    await context.service.register(update.effective_user.id)
+    await _reply(update, texts.welcome_text(update.effective_user.first_name))
+
+
+async def help_command(update: Update, _context: FocusContext) -> None:
+    """/help: every command, one line each."""
+    await _reply(update, texts.help_text())
+
+
+async def focus(update: Update, context: FocusContext) -> None:
+    """/focus [duration] [label]: start a session, or offer to replace the running one."""
+    assert update.effective_message is not None  # noqa: S101
+    try:
+        request = parse_focus(_args(update.effective_message))
+    except ParseError as error:
+        await _reply(update, texts.focus_usage(str(error)))
+        return
+    user_id, chat_id = _ids(update)
+    await _start_session(context, user_id, chat_id, request)
+
+
+async def _start_session(
+    context: FocusContext, user_id: int, chat_id: int, request: FocusRequest
+) -> None:
+    """Start and show the card, or offer to replace the session that is running."""
+    try:
+        session = await context.service.start(user_id, chat_id, request.minutes, request.label)
+    except ActiveSessionExists as running:
+        context.bot_data.offers[(user_id, chat_id)] = request
+        current = await context.service.repo.get_session(running.session_id)
+        if current is not None:
+            text, keyboard = texts.already_running(current)
+            await context.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+        return
+    tz_name = await context.service.timezone_of(user_id)
+    card = texts.start_card(session, zone(tz_name), tz_name, defaulted=request.minutes is None)
+    sent = await context.bot.send_message(
+        chat_id, card, parse_mode=ParseMode.HTML, reply_markup=texts.card_keyboard(session)
+    )
+    await context.service.repo.set_card(session.id, sent.message_id)
+    context.dispatcher.arm(session.next_due_at)
+
+
+async def _running(update: Update, context: FocusContext) -> Session | None:
+    """The user's running session here, or None after telling them nothing runs."""
+    user_id, chat_id = _ids(update)
+    session = await context.service.active(user_id, chat_id)
+    if session is None:
+        await _reply(update, NOTHING_RUNNING)
+    return session
+
+
+async def pause(update: Update, context: FocusContext) -> None:
+    """/pause: stop the clock and the nudges."""
+    session = await _running(update, context)
+    if session is not None:
+        await _reply(update, await _pause(context, session))
+
+
+async def resume(update: Update, context: FocusContext) -> None:
+    """/resume: start the clock again."""
+    session = await _running(update, context)
+    if session is not None:
+        await _reply(update, await _resume(context, session))
+
+
+async def status(update: Update, context: FocusContext) -> None:
+    """/status: time left, progress, nudges used, interruptions, next break."""
+    session = await _running(update, context)
+    if session is None:
+        return
+    view = await context.service.status(session)
+    await _reply(
+        update, texts.status_text(view, zone(await context.service.timezone_of(session.user_id)))
+    )
+
+
+async def extend(update: Update, context: FocusContext) -> None:
+    """/extend [minutes]: add 5–45 minutes (default 10), up to 180 in all."""
+    assert update.effective_message is not None  # noqa: S101
+    try:
+        minutes = parse_extend(_args(update.effective_message))
+    except ParseError as error:
+        await _reply(update, f"{error} For example: /extend 15")
+        return
+    session = await _running(update, context)
+    if session is None:
+        return
+    room = context.service.room_to_extend(session)
+    if minutes > room:
+        await _reply(update, texts.extend_refused(room))
+        return
+    longer = await context.service.extend(session, minutes)
+    if longer is None:
+        await _reply(update, NOTHING_RUNNING)
+        return
+    context.dispatcher.arm(longer.next_due_at)
+    tz = zone(await context.service.timezone_of(longer.user_id))
+    await _reply(update, texts.extended(longer, minutes, tz))
+
+
+async def stop(update: Update, context: FocusContext) -> None:
+    """/stop and /end: end the session now; its summary follows."""
+    session = await _running(update, context)
+    if session is not None:
+        await _end(context, session)
+
+
+async def _end(context: FocusContext, session: Session) -> bool:
+    ended = await context.service.stop(session)
+    if ended is None:
+        return False
+    await context.dispatcher.send_summary(ended.id)
+    return True
+
+
+async def _pause(context: FocusContext, session: Session) -> str:
+    if session.paused_at is not None:
+        return "Already paused — /resume when you're back."
+    paused = await context.service.pause(session)
+    if paused is None:
+        return NOTHING_RUNNING
+    context.dispatcher.arm(paused.next_due_at)
+    await _refresh_card(context, paused)
+    return texts.paused_text(context.service.limits.pause_limit_minutes)
+
+
+async def _resume(context: FocusContext, session: Session) -> str:
+    if session.paused_at is None:
+        return "Nothing is paused — your session is running. /pause to take a pause."
+    resumed = await context.service.resume(session)
+    if resumed is None:
+        return NOTHING_RUNNING
+    context.dispatcher.arm(resumed.next_due_at)
+    await _refresh_card(context, resumed)
+    tz = zone(await context.service.timezone_of(resumed.user_id))
+    assert resumed.planned_end_at is not None  # noqa: S101 - running again
+    return f"▶ Back on the clock. New end: <b>{clock_time(resumed.planned_end_at, tz)}</b>."
+
+
+async def _refresh_card(context: FocusContext, session: Session) -> None:
+    """Swap ⏸ Pause and ▶ Resume on the start card."""
+    if session.card_message_id is None:
+        return
+    try:
+        await context.bot.edit_message_reply_markup(
+            session.chat_id, session.card_message_id, reply_markup=texts.card_keyboard(session)
+        )
+    except BadRequest as error:  # deleted by the user, or unchanged
+        log.debug("card of session %d not refreshed: %s", session.id, error)
+
+
+async def unknown_command(update: Update, _context: FocusContext) -> None:
+    """A command we don't have (private chats only: in groups it may be another bot's)."""
+    await _reply(update, "I don't know that command. /help lists what I can do.")
+
+
+# --- plain messages --------------------------------------------------------------------------
+
+
+async def on_text(update: Update, context: FocusContext) -> None:
+    """A plain message: a score reply (``4``), or a hint in a private chat."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or message.text is None:
+        return
+    number = parse_score(message.text)
+    user_id, chat_id = _ids(update)
+    target = await context.service.scorable(user_id, chat_id) if number is not None else None
+    if number is None or target is None:
+        if chat.type == ChatType.PRIVATE:
+            await _reply(update, texts.text_hint(number is not None))
+        return
+    if not 1 <= number <= 5:
+        await _reply(update, "Scores go from 1 (scattered) to 5 (deep focus) — which was it?")
+        return
+    result, previous = await context.service.score(target.id, user_id, number)
+    if result is not ScoreResult.NOT_FOUND:
+        await _reply(update, texts.score_ack(number, previous))
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: FocusContext) -> None:
+    """Every inline button: checked for owner and state, then routed."""
+    query = update.callback_query
+    assert query is not None  # noqa: S101 - registered for callback queries only
+    data = parse_callback(query.data)
+    if data is None:
+        await query.answer("This button has expired.")
+        return
+    session = await context.service.repo.get_session(data.session_id)
+    if session is None or session.user_id != query.from_user.id:
+        await query.answer("That button belongs to someone else's session.")
+        return
+    answer = await _route_button(query, context, data, session)
+    await query.answer(answer)
+
+
+async def _route_button(
+    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+) -> str:
+    """Do what the button says; returns the short callback answer."""
+    if data.action == "sc":
+        return await _score_button(query, context, data, session)
+    if not session.running:
+        return "This session has already ended."
+    if data.action == "p":
+        return _strip_html(await _pause(context, session))
+    if data.action == "r":
+        return _strip_html(await _resume(context, session))
+    if data.action == "e":
+        return "Session ended." if await _end(context, session) else "Already ended."
+    if data.action == "ci":
+        return await _checkin_button(query, context, session, on_track=data.arg == "ok")
+    if data.action in ("new", "keep"):
+        return await _offer_button(query, context, session, replace=data.action == "new")
+    return "This button has expired."
+
+
+async def _checkin_button(
+    query: CallbackQuery, context: FocusContext, session: Session, *, on_track: bool
+) -> str:
+    if not on_track:
+        await context.service.interruption(session, "distracted")
+    reply = texts.checkin_reply(on_track)
+    message = query.message
+    original = message.text_html if isinstance(message, Message) and message.text else ""
+    await _edit(query, f"{original}\n\n<i>{reply}</i>")
+    return reply
+
+
+async def _score_button(
+    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+) -> str:
+    if not data.arg.isdigit() or not 1 <= int(data.arg) <= 5:
+        return "This button has expired."
+    if session.running:
+        return "This session is still running."
+    result, previous = await context.service.score(session.id, query.from_user.id, int(data.arg))
+    if result is ScoreResult.NOT_FOUND:
+        return "That session is gone."
+    return texts.score_ack(int(data.arg), previous)
+
+
+async def _offer_button(
+    query: CallbackQuery, context: FocusContext, session: Session, *, replace: bool
+) -> str:
+    key = (session.user_id, session.chat_id)
+    request = context.bot_data.offers.pop(key, None)
+    if not replace:
+        await _edit(query, "Keeping your current session. 👍")
+        return "Keeping the current one."
+    if request is None:
+        await _edit(query, "That offer expired — send /focus again.")
+        return "Expired."
+    await _end(context, session)
+    await _edit(query, "Ended the previous session; starting the new one.")
+    await _start_session(context, session.user_id, session.chat_id, request)
+    return "Started."
+
+
+async def _edit(query: CallbackQuery, text: str) -> None:
+    """Replace a button message's text (and remove its buttons), best effort."""
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+    except BadRequest as error:
+        log.debug("button message not edited: %s", error)
+
+
+def _strip_html(text: str) -> str:
+    """Callback answers are plain text (and at most 200 characters)."""
+    return re.sub(r"<[^>]+>", "", text)[:200]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+async def error_handler(update: object, context: FocusContext) -> None:
+    """Log every unhandled error first (never the user's text), then apologise."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("unhandled error on update %s", update_id, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                "Sorry — something went wrong on my side. "
+                "Your sessions are safe; please try again.",
+            )
+        except Exception:  # the apology is best effort; the error is already logged
+            log.debug("could not send the apology", exc_info=True)

@@ -1,0 +1,139 @@
+"""Parsing what people type: ``/focus`` arguments, ``/extend`` minutes, scores, button data."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "MAX_LABEL",
+    "MAX_MINUTES",
+    "MIN_MINUTES",
+    "Callback",
+    "FocusRequest",
+    "ParseError",
+    "parse_callback",
+    "parse_extend",
+    "parse_focus",
+    "parse_score",
+]
+
+MIN_MINUTES = 5
+MAX_MINUTES = 90
+MAX_LABEL = 200
+EXTEND_MIN, EXTEND_MAX, EXTEND_DEFAULT = 5, 45, 10
+
+# 45 · 45m · 45min · 1h · 1h30 · 1h30m · 90m · 1.5h is not accepted (say 1h30).
+_DURATION = re.compile(
+    r"^(?:(?P<h>\d{1,3})\s*h(?:ours?|rs?)?\s*(?:(?P<hm>\d{1,3})\s*(?:m|min|mins|minutes?)?)?"
+    r"|(?P<m>\d{1,4})\s*(?:m|min|mins|minutes?)?)$",
+    re.IGNORECASE,
+)
+# A first word that starts like a number is a duration attempt, never part of a label.
+_NUMBERISH = re.compile(r"^[+\-−]?\d")
+
+FOCUS_FORMS = (
+    "/focus — 25 minutes\n"
+    "/focus 45 — 45 minutes\n"
+    "/focus 45 write the report — with a label\n"
+    "/focus 1h30 · /focus 90m · /focus 1h\n"
+    f"Sessions run {MIN_MINUTES}–{MAX_MINUTES} minutes; a label is up to {MAX_LABEL} characters."
+)
+
+
+class ParseError(ValueError):
+    """Input we understood well enough to explain what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class FocusRequest:
+    """A parsed ``/focus``: minutes (None: the default) and a label (None: no label)."""
+
+    minutes: int | None
+    label: str | None
+
+
+def _clean(text: str) -> str:
+    """Drop control and format characters, fold every run of white space to one space."""
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or unicodedata.category(ch)[0] != "C"
+    )
+    return " ".join(kept.split())
+
+
+def parse_duration(word: str) -> int | None:
+    """Minutes in ``45``, ``45m``, ``1h``, ``1h30``; None if it is not a duration."""
+    match = _DURATION.match(word.strip())
+    if not match:
+        return None
+    if match.group("m") is not None:
+        return int(match.group("m"))
+    return int(match.group("h")) * 60 + int(match.group("hm") or 0)
+
+
+def parse_focus(args: str) -> FocusRequest:
+    """Parse the text after ``/focus``; raises ParseError with a friendly reason."""
+    text = _clean(args)
+    if not text:
+        return FocusRequest(None, None)
+    first, _, rest = text.partition(" ")
+    minutes = parse_duration(first)
+    if minutes is None and _NUMBERISH.match(first):
+        raise ParseError(f"I couldn't read “{first[:20]}” as a duration.")
+    label = (rest if minutes is not None else text).strip() or None
+    if minutes is not None and not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise ParseError(
+            f"A session runs {MIN_MINUTES}–{MAX_MINUTES} minutes; {minutes} is out of range."
+        )
+    if label is not None and len(label) > MAX_LABEL:
+        raise ParseError(f"A label can be up to {MAX_LABEL} characters; yours has {len(label)}.")
+    return FocusRequest(minutes, label)
+
+
+def parse_extend(args: str) -> int:
+    """Minutes to add from the text after ``/extend`` (default 10)."""
+    text = _clean(args)
+    if not text:
+        return EXTEND_DEFAULT
+    minutes = parse_duration(text)
+    if minutes is None:
+        raise ParseError(f"I couldn't read “{text[:20]}” as minutes.")
+    if not EXTEND_MIN <= minutes <= EXTEND_MAX:
+        raise ParseError(f"You can extend by {EXTEND_MIN}–{EXTEND_MAX} minutes at a time.")
+    return minutes
+
+
+_SCORE = re.compile(r"^\s*([+\-−]?\d{1,6})\s*[.!]?\s*$")
+
+
+def parse_score(text: str) -> int | None:
+    """A message that is just a number (a score attempt), or None."""
+    match = _SCORE.match(text)
+    if not match:
+        return None
+    return int(match.group(1).replace("−", "-"))
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Button data: an action, the session it belongs to, and an optional argument."""
+
+    action: str
+    session_id: int
+    arg: str = ""
+
+
+_CALLBACK = re.compile(r"^(p|r|e|ci|sc|new|keep):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
+
+
+def parse_callback(data: str | None) -> Callback | None:
+    """Parse button data we made; anything else (forged, stale format) is None."""
+    if not data:
+        return None
+    match = _CALLBACK.match(data)
+    if not match:
+        return None
+    return Callback(match.group(1), int(match.group(2)), match.group(3) or "")

@@ -1,0 +1,277 @@
+"""Everything the bot says, and its buttons. Messages are HTML; user text is always escaped."""
+
+from __future__ import annotations
+
+import html
+import random
+from datetime import datetime, tzinfo
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.parsing import FOCUS_FORMS
+from bot.service import StatusView, SummaryView
+from bot.timefmt import clock_time, minutes_text
+from storage import Outcome, Session
+
+__all__ = [
+    "COMMANDS",
+    "already_running",
+    "back_message",
+    "bot_commands",
+    "break_message",
+    "card_keyboard",
+    "checkin_message",
+    "checkin_reply",
+    "extend_refused",
+    "extended",
+    "focus_usage",
+    "help_text",
+    "paused_text",
+    "score_ack",
+    "start_card",
+    "status_text",
+    "summary_message",
+    "text_hint",
+    "welcome_text",
+]
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("focus", "Start a session: /focus 45 write the report"),
+    ("status", "Time left, progress, nudges used"),
+    ("pause", "Pause the running session"),
+    ("resume", "Resume a paused session"),
+    ("extend", "Add minutes: /extend 10"),
+    ("stop", "End the session now (also /end)"),
+    ("help", "Every command"),
+)
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu set with set_my_commands."""
+    return [BotCommand(name, description) for name, description in COMMANDS]
+
+
+def _label(session: Session) -> str:
+    return f" · <i>{html.escape(session.label)}</i>" if session.label else ""
+
+
+def welcome_text(first_name: str) -> str:
+    """The /start message."""
+    return (
+        f"Hi {html.escape(first_name)}! I keep you company while you focus.\n\n"
+        "Tell me what you're working on and for how long — "
+        "<code>/focus 45 write the report</code> — and I'll check in now and then, call your "
+        "breaks, and when time is up send a short summary and ask how focused you were.\n\n"
+        "I never send more than one message every 5 minutes, nor more than 8 in a session.\n"
+        "/help lists every command."
+    )
+
+
+def help_text() -> str:
+    """The /help message: every command, one line each."""
+    lines = [f"/{name} — {html.escape(description)}" for name, description in COMMANDS]
+    return (
+        "<b>Commands</b>\n"
+        + "\n".join(lines)
+        + "\n\n<b>Starting a session</b>\n"
+        + html.escape(FOCUS_FORMS)
+        + "\n\nAfter a session, reply with a number 1–5 (or press a button) to rate your focus."
+    )
+
+
+def focus_usage(reason: str) -> str:
+    """The answer to a /focus we could not read."""
+    return f"{html.escape(reason)}\n\nTry one of these:\n{html.escape(FOCUS_FORMS)}"
+
+
+def card_keyboard(session: Session) -> InlineKeyboardMarkup:
+    """⏸ Pause · ⏹ End (▶ Resume while paused)."""
+    if session.paused_at is not None:
+        first = InlineKeyboardButton("▶ Resume", callback_data=f"r:{session.id}")
+    else:
+        first = InlineKeyboardButton("⏸ Pause", callback_data=f"p:{session.id}")
+    return InlineKeyboardMarkup(
+        [[first, InlineKeyboardButton("⏹ End", callback_data=f"e:{session.id}")]]
+    )
+
+
+def start_card(session: Session, tz: tzinfo, tz_name: str, defaulted: bool) -> str:
+    """The card a new session starts with."""
+    assert session.planned_end_at is not None  # noqa: S101 - a new session is not paused
+    breaks = ""
+    if session.block_minutes < session.planned_minutes:
+        breaks = f" (with {session.break_minutes}-minute breaks)"
+    lines = [
+        f"🎯 <b>Focus: {session.planned_minutes} min</b>{_label(session)}",
+        f"Ends at <b>{clock_time(session.planned_end_at, tz)}</b> {html.escape(tz_name)}{breaks}.",
+        "I'll check in now and then. /status any time.",
+    ]
+    if defaulted:
+        lines.append("<i>Tip: /focus 45 sets the length; 25 minutes is the default.</i>")
+    return "\n".join(lines)
+
+
+def already_running(session: Session) -> tuple[str, InlineKeyboardMarkup]:
+    """A second /focus while one runs: end it and start the new one, or keep it."""
+    text = f"A session is already running{_label(session)}. What should I do?"
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    "End it and start the new one", callback_data=f"new:{session.id}"
+                )
+            ],
+            [InlineKeyboardButton("Keep the current one", callback_data=f"keep:{session.id}")],
+        ]
+    )
+    return text, keyboard
+
+
+def _bar(done: float, width: int = 12) -> str:
+    filled = max(0, min(width, round(done * width)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def status_text(view: StatusView, tz: tzinfo) -> str:
+    """The /status message."""
+    s = view.session
+    total = view.total.total_seconds() or 1
+    done = 1 - view.left.total_seconds() / total
+    if s.paused_at is not None:
+        state = f"⏸ Paused since {clock_time(s.paused_at, tz)}"
+    elif view.in_break_until is not None:
+        state = f"☕ On a break until {clock_time(view.in_break_until, tz)}"
+    else:
+        state = "▶ Focusing"
+    lines = [
+        f"{state}{_label(s)}",
+        f"{_bar(done)} {round(done * 100)}%",
+        f"Time left: <b>{minutes_text(view.left)}</b> "
+        f"(focused {minutes_text(view.focused)} of {s.planned_minutes} min)",
+        f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}",
+    ]
+    if view.next_break_at is not None:
+        lines.append(f"Next break: {clock_time(view.next_break_at, tz)}")
+    return "\n".join(lines)
+
+
+_CHECKINS = (
+    "How's it going?",
+    "Quick check-in: still on it?",
+    "Checking in — how's your focus?",
+)
+
+
+def checkin_message(
+    session: Session, rng: random.Random | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A check-in nudge with 👍 On track · 😵 Distracted."""
+    line = (rng or random.Random(session.id)).choice(_CHECKINS)  # noqa: S311 - wording only
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍 On track", callback_data=f"ci:{session.id}:ok"),
+                InlineKeyboardButton("😵 Distracted", callback_data=f"ci:{session.id}:dis"),
+            ]
+        ]
+    )
+    return f"👀 {line}{_label(session)}", keyboard
+
+
+def break_message(session: Session, until: datetime, tz: tzinfo) -> str:
+    """Time for a break."""
+    return (
+        f"☕ <b>{session.break_minutes}-minute break.</b> Stand up, stretch, look away from the "
+        f"screen. Back at {clock_time(until, tz)}."
+    )
+
+
+def back_message(session: Session) -> str:
+    """The break is over."""
+    return f"🔔 <b>Back to work</b>{_label(session)}. You've got this."
+
+
+def checkin_reply(on_track: bool) -> str:
+    """The answer to a check-in button."""
+    if on_track:
+        return "Great — keep going!"
+    return "Happens to everyone. Take a breath, pick the next small step. 💪"
+
+
+def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, InlineKeyboardMarkup]:
+    """The one summary of a session, with the 1–5 score buttons."""
+    s = view.session
+    if s.outcome is Outcome.COMPLETED:
+        head = "✅ <b>Session complete</b>"
+    else:
+        head = "⏹ <b>Session ended early</b>"
+    lines = [f"{head}{_label(s)}"]
+    if s.late_summary and s.ended_at is not None:
+        lines.append(
+            f"<i>(Sent late: I was offline when it ended at {clock_time(s.ended_at, tz)}.)</i>"
+        )
+    lines += [
+        f"Focused <b>{view.focused_minutes} min</b> of {view.planned_minutes} planned",
+        f"Interruptions: {s.interruptions} · Breaks: {s.breaks_taken}",
+    ]
+    if view.average_minutes is not None and view.average_minutes > 0:
+        diff = (view.focused_minutes - view.average_minutes) / view.average_minutes
+        if abs(diff) < 0.05:
+            lines.append(f"Right on your average ({view.average_minutes:.0f} min).")
+        else:
+            word = "longer" if diff > 0 else "shorter"
+            lines.append(
+                f"{abs(diff):.0%} {word} than your average ({view.average_minutes:.0f} min)."
+            )
+    if view.streak_days:
+        days = "day" if view.streak_days == 1 else "days"
+        lines.append(f"🔥 Streak: {view.streak_days} {days}")
+    lines.append("\nHow focused were you? Tap 1–5 or reply with a number.")
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(str(n), callback_data=f"sc:{s.id}:{n}") for n in range(1, 6)]]
+    )
+    return "\n".join(lines), keyboard
+
+
+def paused_text(limit_minutes: float) -> str:
+    """The answer to a pause."""
+    return (
+        "⏸ Paused — the clock and the nudges have stopped. /resume when you're back. "
+        f"After {limit_minutes:.0f} minutes paused I'll end the session."
+    )
+
+
+def extended(session: Session, minutes: int, tz: tzinfo) -> str:
+    """The answer to /extend."""
+    end = (
+        ""
+        if session.planned_end_at is None
+        else f" New end: <b>{clock_time(session.planned_end_at, tz)}</b>."
+    )
+    return f"➕ Added {minutes} min — {session.planned_minutes} min of focus in all.{end}"
+
+
+def extend_refused(room: int) -> str:
+    """/extend past the 180-minute total."""
+    if room < 5:
+        return "This session is already at the 180-minute maximum. Finish it and start another!"
+    return f"A session can plan at most 180 minutes; you can still add up to {room} min."
+
+
+def text_hint(was_number: bool) -> str:
+    """A plain message in a private chat that is not a command or a score."""
+    if was_number:
+        return "I don't have a recent session to rate. Start one with /focus 45."
+    return (
+        "I'm your focus companion — /focus 45 write the report starts a session; "
+        "/help lists everything."
+    )
+
+
+def score_ack(score: int, previous: int | None) -> str:
+    """The answer to a score."""
+    if previous is not None and previous != score:
+        return f"Updated your focus score from {previous} to {score}."
+    if previous == score:
+        return f"Your focus score is still {score}."
+    return f"Saved: focus {score}/5. Thanks!"
