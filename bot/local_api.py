@@ -1,0 +1,1066 @@
+"""An in-memory Telegram Bot API for running the bot without Telegram's servers.
+
+:class:`LocalBotApi` implements the subset of the Bot API that Focus Companion uses, with
+Telegram's observable behaviour where it matters to a bot: per-chat message ids, ``getUpdates``
+long polling with ``offset`` confirmation, the exact error descriptions of common failures
+("message is not modified", "message text is empty", ...), and HTML ``parse_mode`` checking
+and rendering. A test (or a person in console mode) plays the user side with
+:meth:`LocalBotApi.user_message` and :meth:`LocalBotApi.user_press`, and reads what the bot did
+from :attr:`LocalBotApi.sent`, :attr:`LocalBotApi.callback_answers` and friends.
+
+:class:`LocalRequest` plugs a :class:`LocalBotApi` into python-telegram-bot in-process, so a
+``telegram.Bot`` built with it can never reach the network. ``tests/standin.py`` serves the same
+object over HTTP on 127.0.0.1 for end-to-end tests.
+
+Everything here is single-threaded asyncio: call the user-side methods from the event loop's
+thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import TimedOut
+from telegram.request import BaseRequest, RequestData
+
+JSONDict = dict[str, Any]
+
+MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+# Update types delivered when allowed_updates is empty or never set (Telegram's default).
+_OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file the bot uploaded with multipart/form-data (as PTB's InputFile sends it)."""
+
+    file_name: str
+    data: bytes
+    mime_type: str
+
+
+@dataclass
+class OutgoingMessage:
+    """One message the bot sent, in its current state (edits update it in place)."""
+
+    chat_id: int
+    message_id: int
+    text: str | None
+    reply_markup: dict[str, Any] | None
+    kind: str
+    sent_at: datetime
+    parse_mode: str | None = None
+    edits: int = 0
+    file_name: str | None = None
+    file_bytes: bytes | None = None
+    mime_type: str | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """Return the inline keyboard as [(text, callback_data)] in row order ("" if no data)."""
+        if not self.reply_markup:
+            return []
+        rows = self.reply_markup.get("inline_keyboard") or []
+        return [
+            (str(button.get("text", "")), str(button.get("callback_data", "")))
+            for row in rows
+            for button in row
+        ]
+
+    @property
+    def shown_text(self) -> str | None:
+        """The text or caption as the user sees it (HTML rendered; other parse modes raw)."""
+        if self.text is None:
+            return None
+        if (self.parse_mode or "").upper() == "HTML":
+            return _parse_html(self.text)[0]
+        return self.text
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """One answerCallbackQuery call."""
+
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
+
+
+class LocalApiError(Exception):
+    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``."""
+
+    def __init__(self, error_code: int, description: str, *, retry_after: int | None = None):
+        """Build the error; ``retry_after`` goes into the answer's ``parameters``."""
+        super().__init__(f"{error_code} {description}")
+        self.error_code = error_code
+        self.description = description
+        self.retry_after = retry_after
+
+    @classmethod
+    def bad_request(cls, what: str) -> LocalApiError:
+        """400 ``Bad Request: {what}``."""
+        return cls(400, f"Bad Request: {what}")
+
+    @classmethod
+    def too_many_requests(cls, retry_after: int) -> LocalApiError:
+        """429 flood-control error, as Telegram words it."""
+        return cls(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+    @classmethod
+    def blocked_by_user(cls) -> LocalApiError:
+        """403 for a user who blocked the bot."""
+        return cls(403, "Forbidden: bot was blocked by the user")
+
+    def to_json(self) -> JSONDict:
+        """The Bot API's JSON answer for this error."""
+        answer: JSONDict = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            answer["parameters"] = {"retry_after": self.retry_after}
+        return answer
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalBotApi:
+    """The Telegram Bot API, in memory, for one bot and any number of simulated users."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: int = 100000,
+        username: str = "FocusCompanionBot",
+        first_name: str = "Focus Companion",
+        clock: Callable[[], datetime] | None = None,
+        on_outgoing: Callable[[str, OutgoingMessage], None] | None = None,
+    ) -> None:
+        """Create an empty API; ``clock`` must return aware datetimes (default: UTC now)."""
+        self.bot_id = bot_id
+        self.username = username
+        self.first_name = first_name
+        self._clock = clock or _utc_now
+        self._on_outgoing = on_outgoing
+
+        self.sent: list[OutgoingMessage] = []
+        self.messages: dict[tuple[int, int], OutgoingMessage] = {}
+        self.callback_answers: list[CallbackAnswer] = []
+        self.commands: list[dict[str, Any]] = []
+        self.calls: Counter[str] = Counter()
+        self.chat_actions: list[tuple[int, str]] = []
+        self.webhook: dict[str, Any] | None = None
+
+        self._commands_by_scope: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._failures: dict[str, list[LocalApiError]] = {}
+        self._updates: list[JSONDict] = []
+        self._next_update_id = 1
+        self._allowed_updates: frozenset[str] | None = None
+        self._last_message_id: dict[int, int] = {}
+        self._chats: dict[int, JSONDict] = {}
+        self._users: dict[int, JSONDict] = {}
+        self._inbound: dict[tuple[int, int], JSONDict] = {}
+        self._open_callback_ids: set[str] = set()
+        self._next_callback_id = 1
+        self._next_file_id = 1
+        self._poll_generation = 0
+        self._interrupts = 0
+        self._changed: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._handlers: Mapping[str, tuple[str, Callable[[JSONDict], Any]]] = {
+            name.lower(): (name, handler)
+            for name, handler in (
+                ("getMe", self._get_me),
+                ("deleteWebhook", self._delete_webhook),
+                ("setWebhook", self._set_webhook),
+                ("getWebhookInfo", self._get_webhook_info),
+                ("setMyCommands", self._set_my_commands),
+                ("getMyCommands", self._get_my_commands),
+                ("deleteMyCommands", self._delete_my_commands),
+                ("sendMessage", self._send_message),
+                ("editMessageText", self._edit_message_text),
+                ("editMessageCaption", self._edit_message_caption),
+                ("editMessageReplyMarkup", self._edit_message_reply_markup),
+                ("deleteMessage", self._delete_message),
+                ("answerCallbackQuery", self._answer_callback_query),
+                ("sendPhoto", self._send_photo),
+                ("sendDocument", self._send_document),
+                ("sendChatAction", self._send_chat_action),
+            )
+        }
+
+    # ------------------------------------------------------------------ bot side
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Run one Bot API method and return its ``result``; raise LocalApiError on failure."""
+        if method.lower() == "getupdates":
+            self.calls["getUpdates"] += 1
+            self._raise_injected("getUpdates")
+            return await self._get_updates(params)
+        entry = self._handlers.get(method.lower())
+        if entry is None:
+            self.calls[method] += 1
+            # Telegram answers an unknown method with 404 "Not Found" (PTB: InvalidToken, or
+            # EndPointNotFound from do_api_request); the extra words say whose gap it is.
+            raise LocalApiError(404, f"Not Found: LocalBotApi does not implement {method}")
+        name, handler = entry
+        self.calls[name] += 1
+        self._raise_injected(name)
+        return handler(params)
+
+    def fail_next(self, method: str, error: LocalApiError, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` fail with ``error``."""
+        self._failures.setdefault(self._canonical(method), []).extend([error] * times)
+
+    def _canonical(self, method: str) -> str:
+        if method.lower() == "getupdates":
+            return "getUpdates"
+        entry = self._handlers.get(method.lower())
+        return method if entry is None else entry[0]
+
+    def _raise_injected(self, name: str) -> None:
+        queued = self._failures.get(name)
+        if queued:
+            raise queued.pop(0)
+
+    # ------------------------------------------------------------------ user side
+
+    def user_message(
+        self,
+        *,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Ada",
+        username: str | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A user sends ``text``; enqueue the Update for getUpdates and return it."""
+        user = self._remember_user(user_id, first_name, username)
+        chat_id = user_id if chat_id is None else chat_id
+        if chat_type == "private":
+            if chat_id != user_id:
+                raise ValueError("a private chat's id is the user's id")
+            chat = {"id": chat_id, "type": "private", "first_name": first_name}
+            if username:
+                chat["username"] = username
+        elif chat_type in ("group", "supergroup"):
+            chat = {"id": chat_id, "type": chat_type, "title": f"Group {chat_id}"}
+        else:
+            raise ValueError(f"unsupported chat_type {chat_type!r}")
+        self._chats[chat_id] = chat
+
+        message: JSONDict = {
+            "message_id": self._new_message_id(chat_id),
+            "date": self._unix_now(),
+            "chat": dict(chat),
+            "from": dict(user),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0] if text.strip() else text
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+            ]
+        if reply_to_message_id is not None:
+            message["reply_to_message"] = self._message_for_reply(chat_id, reply_to_message_id)
+        self._inbound[(chat_id, message["message_id"])] = message
+        return self._enqueue({"message": message})
+
+    def user_press(
+        self,
+        *,
+        user_id: int,
+        message_id: int,
+        chat_id: int | None = None,
+        data: str | None = None,
+        button: int | None = None,
+    ) -> dict[str, Any]:
+        """A user presses an inline button (by ``data`` or by index into ``buttons()``)."""
+        chat_id = user_id if chat_id is None else chat_id
+        msg = self.messages.get((chat_id, message_id))
+        if msg is None:
+            raise ValueError(f"no message {message_id} from the bot in chat {chat_id}")
+        if (data is None) == (button is None):
+            raise ValueError("pass exactly one of data= or button=")
+        if button is not None:
+            buttons = msg.buttons()
+            if not 0 <= button < len(buttons):
+                raise ValueError(f"message {message_id} has {len(buttons)} buttons, not {button}")
+            label, data = buttons[button]
+            if not data:
+                raise ValueError(f"button {button} ({label!r}) has no callback_data")
+        user = self._users.get(user_id) or self._remember_user(user_id, "Ada", None)
+        query_id = str(4_000_000_000_000 + self._next_callback_id)
+        self._next_callback_id += 1
+        self._open_callback_ids.add(query_id)
+        callback_query = {
+            "id": query_id,
+            "from": dict(user),
+            "message": self._message_json(msg),
+            "chat_instance": str(-abs(chat_id) - 7_000_000_000),
+            "data": data,
+        }
+        return self._enqueue({"callback_query": callback_query})
+
+    # ------------------------------------------------------------------ records
+
+    def messages_to(self, chat_id: int) -> list[OutgoingMessage]:
+        """The bot's messages in ``chat_id`` that are still there (not deleted), in order."""
+        return [m for m in self.sent if m.chat_id == chat_id and not m.deleted]
+
+    @property
+    def pending_update_count(self) -> int:
+        """How many updates getUpdates has not had confirmed yet."""
+        return len(self._updates)
+
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking after each change; else TimeoutError."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met within {within} s")
+            await self._wait_change(remaining)
+
+    def interrupt_polls(self) -> None:
+        """Make every waiting getUpdates return now with what it has (e.g. before a shutdown)."""
+        self._interrupts += 1
+        self._notify()
+
+    # ------------------------------------------------------------------ change notification
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            _, event = self._changed
+            self._changed = None
+            event.set()
+
+    async def _wait_change(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._changed[0] is not loop:
+            self._changed = (loop, asyncio.Event())
+        event = self._changed[1]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("LocalBotApi clock must return timezone-aware datetimes")
+        return now.astimezone(UTC)
+
+    def _unix_now(self) -> int:
+        return int(self._now().timestamp())
+
+    def _new_message_id(self, chat_id: int) -> int:
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        return self._last_message_id[chat_id]
+
+    def _remember_user(self, user_id: int, first_name: str, username: str | None) -> JSONDict:
+        user: JSONDict = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": "en",
+        }
+        if username:
+            user["username"] = username
+        self._users[user_id] = user
+        return user
+
+    def _enqueue(self, payload: JSONDict) -> JSONDict:
+        update = {"update_id": self._next_update_id, **payload}
+        self._next_update_id += 1
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def _bot_user(self) -> JSONDict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
+
+    def _chat_json(self, chat_id: int) -> JSONDict:
+        known = self._chats.get(chat_id)
+        if known is not None:
+            return dict(known)
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": "User"}
+        return {"id": chat_id, "type": "group", "title": f"Group {chat_id}"}
+
+    def _message_json(self, msg: OutgoingMessage) -> JSONDict:
+        shown = msg.shown_text
+        result: JSONDict = {
+            "message_id": msg.message_id,
+            "date": int(msg.sent_at.timestamp()),
+            "chat": self._chat_json(msg.chat_id),
+            "from": self._bot_user(),
+        }
+        if msg.edits:
+            result["edit_date"] = self._unix_now()
+        file_id = f"{msg.kind}-{msg.chat_id}-{msg.message_id}"
+        size = len(msg.file_bytes) if msg.file_bytes is not None else 0
+        if msg.kind == "message":
+            result["text"] = shown
+            if msg.entities:
+                result["entities"] = msg.entities
+        else:
+            if msg.kind == "photo":
+                width, height = _image_size(msg.file_bytes)
+                result["photo"] = [
+                    {
+                        "file_id": file_id,
+                        "file_unique_id": f"u{file_id}",
+                        "width": width,
+                        "height": height,
+                        "file_size": size,
+                    }
+                ]
+            else:
+                result["document"] = {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{file_id}",
+                    "file_name": msg.file_name or "document",
+                    "file_size": size,
+                }
+                if msg.mime_type:
+                    result["document"]["mime_type"] = msg.mime_type
+            if shown is not None:
+                result["caption"] = shown
+                if msg.entities:
+                    result["caption_entities"] = msg.entities
+        markup = msg.reply_markup
+        if markup and markup.get("inline_keyboard"):
+            result["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}
+        return result
+
+    def _message_for_reply(self, chat_id: int, message_id: int) -> JSONDict:
+        inbound = self._inbound.get((chat_id, message_id))
+        if inbound is not None:
+            return dict(inbound)
+        outgoing = self.messages.get((chat_id, message_id))
+        if outgoing is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id} to reply to")
+        return self._message_json(outgoing)
+
+    def _target(self, params: JSONDict, what: str) -> OutgoingMessage:
+        if "inline_message_id" in params:
+            raise LocalApiError.bad_request("inline messages are not supported by LocalBotApi")
+        chat_id = _chat_id(params)
+        message_id = _int_param(params, "message_id")
+        msg = self.messages.get((chat_id, message_id))
+        if msg is None:
+            raise LocalApiError.bad_request(f"message to {what} not found")
+        return msg
+
+    def _record(self, msg: OutgoingMessage) -> JSONDict:
+        self.sent.append(msg)
+        self.messages[(msg.chat_id, msg.message_id)] = msg
+        if self._on_outgoing is not None:
+            self._on_outgoing("send", msg)
+        self._notify()
+        return self._message_json(msg)
+
+    def _edited(self, msg: OutgoingMessage) -> JSONDict:
+        msg.edits += 1
+        if self._on_outgoing is not None:
+            self._on_outgoing("edit", msg)
+        self._notify()
+        return self._message_json(msg)
+
+    # ------------------------------------------------------------------ methods
+
+    def _get_me(self, params: JSONDict) -> JSONDict:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _get_updates(self, params: JSONDict) -> list[JSONDict]:
+        if self.webhook is not None:
+            raise LocalApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = _int_param(params, "offset", 0)
+        limit = min(max(_int_param(params, "limit", 100), 1), 100)
+        timeout = max(_float_param(params, "timeout", 0.0), 0.0)
+        if "allowed_updates" in params:
+            allowed = params["allowed_updates"]
+            self._allowed_updates = frozenset(allowed) if allowed else None
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._updates = self._updates[offset:]
+
+        self._poll_generation += 1
+        generation, interrupts = self._poll_generation, self._interrupts
+        self._notify()  # an older long poll still waiting gets its 409, like on Telegram
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if generation != self._poll_generation:
+                raise LocalApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            self._drop_unwanted_updates()
+            remaining = deadline - loop.time()
+            if self._updates or remaining <= 0 or interrupts != self._interrupts:
+                return [dict(u) for u in self._updates[:limit]]
+            await self._wait_change(remaining)
+
+    def _drop_unwanted_updates(self) -> None:
+        def wanted(update: JSONDict) -> bool:
+            kinds = set(update) - {"update_id"}
+            if self._allowed_updates is None:
+                return not kinds & _OPT_IN_UPDATES
+            return bool(kinds & self._allowed_updates)
+
+        self._updates = [u for u in self._updates if wanted(u)]
+
+    def _delete_webhook(self, params: JSONDict) -> bool:
+        self.webhook = None
+        if _bool_param(params, "drop_pending_updates"):
+            self._updates = []
+        return True
+
+    def _set_webhook(self, params: JSONDict) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._delete_webhook(params)
+        if not url.startswith("https://"):
+            raise LocalApiError.bad_request("bad webhook: HTTPS url must be provided for webhook")
+        self.webhook = {k: v for k, v in params.items() if k != "certificate"}
+        if _bool_param(params, "drop_pending_updates"):
+            self._updates = []
+        return True
+
+    def _get_webhook_info(self, params: JSONDict) -> JSONDict:
+        info: JSONDict = {
+            "url": (self.webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self.webhook:
+            for key in ("max_connections", "allowed_updates", "ip_address"):
+                if key in self.webhook:
+                    info[key] = self.webhook[key]
+        return info
+
+    @staticmethod
+    def _scope_key(params: JSONDict) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")
+
+    def _set_my_commands(self, params: JSONDict) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise LocalApiError.bad_request("commands must be a list of at most 100 BotCommand")
+        cleaned: list[dict[str, Any]] = []
+        for command in commands:
+            name = str(command.get("command", "")) if isinstance(command, dict) else ""
+            description = str(command.get("description", "")) if isinstance(command, dict) else ""
+            if not _COMMAND_RE.fullmatch(name):
+                raise LocalApiError.bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(description) <= 256:
+                raise LocalApiError.bad_request("command description is invalid")
+            cleaned.append({"command": name, "description": description})
+        key = self._scope_key(params)
+        self._commands_by_scope[key] = cleaned
+        if key == self._scope_key({}):
+            self.commands = [dict(c) for c in cleaned]
+        return True
+
+    def _get_my_commands(self, params: JSONDict) -> list[JSONDict]:
+        return [dict(c) for c in self._commands_by_scope.get(self._scope_key(params), [])]
+
+    def _delete_my_commands(self, params: JSONDict) -> bool:
+        key = self._scope_key(params)
+        self._commands_by_scope.pop(key, None)
+        if key == self._scope_key({}):
+            self.commands = []
+        return True
+
+    def _send_message(self, params: JSONDict) -> JSONDict:
+        chat_id = _chat_id(params)
+        text = params.get("text")
+        text = "" if text is None else str(text)
+        parse_mode = _parse_mode(params)
+        shown, entities = _render(text, parse_mode, params.get("entities"))
+        if not shown.strip():
+            raise LocalApiError.bad_request("message text is empty")
+        if len(shown) > MAX_MESSAGE_LENGTH:
+            raise LocalApiError.bad_request("message is too long")
+        msg = OutgoingMessage(
+            chat_id=chat_id,
+            message_id=self._new_message_id(chat_id),
+            text=text,
+            reply_markup=_markup(params),
+            kind="message",
+            sent_at=self._now(),
+            parse_mode=parse_mode,
+            entities=entities,
+        )
+        return self._record(msg)
+
+    def _edit_message_text(self, params: JSONDict) -> JSONDict:
+        msg = self._target(params, "edit")
+        if msg.kind != "message":
+            raise LocalApiError.bad_request("there is no text in the message to edit")
+        text = params.get("text")
+        text = "" if text is None else str(text)
+        parse_mode = _parse_mode(params)
+        shown, entities = _render(text, parse_mode, params.get("entities"))
+        if not shown.strip():
+            raise LocalApiError.bad_request("message text is empty")
+        if len(shown) > MAX_MESSAGE_LENGTH:
+            raise LocalApiError.bad_request("MESSAGE_TOO_LONG")
+        # Like Telegram: an edit without reply_markup removes the inline keyboard.
+        markup = _markup(params)
+        if (shown, entities, markup) == (msg.shown_text, msg.entities, msg.reply_markup):
+            raise LocalApiError.bad_request(_NOT_MODIFIED)
+        msg.text, msg.parse_mode, msg.entities, msg.reply_markup = (
+            text,
+            parse_mode,
+            entities,
+            markup,
+        )
+        return self._edited(msg)
+
+    def _edit_message_caption(self, params: JSONDict) -> JSONDict:
+        msg = self._target(params, "edit")
+        if msg.kind == "message":
+            raise LocalApiError.bad_request("there is no caption in the message to edit")
+        caption = params.get("caption")
+        parse_mode = _parse_mode(params)
+        entities: list[JSONDict] = []
+        shown: str | None = None
+        if caption is not None:
+            shown, entities = _render(str(caption), parse_mode, params.get("caption_entities"))
+            if len(shown) > MAX_CAPTION_LENGTH:
+                raise LocalApiError.bad_request("message caption is too long")
+        markup = _markup(params)
+        if (shown, entities, markup) == (msg.shown_text, msg.entities, msg.reply_markup):
+            raise LocalApiError.bad_request(_NOT_MODIFIED)
+        msg.text = None if caption is None else str(caption)
+        msg.parse_mode, msg.entities, msg.reply_markup = parse_mode, entities, markup
+        return self._edited(msg)
+
+    def _edit_message_reply_markup(self, params: JSONDict) -> JSONDict:
+        msg = self._target(params, "edit")
+        markup = _markup(params)
+        if markup == msg.reply_markup:
+            raise LocalApiError.bad_request(_NOT_MODIFIED)
+        msg.reply_markup = markup
+        return self._edited(msg)
+
+    def _delete_message(self, params: JSONDict) -> bool:
+        msg = self._target(params, "delete")
+        if self._now() - msg.sent_at > timedelta(hours=48):
+            raise LocalApiError.bad_request("message can't be deleted for everyone")
+        msg.deleted = True
+        del self.messages[(msg.chat_id, msg.message_id)]
+        self._notify()
+        return True
+
+    def _answer_callback_query(self, params: JSONDict) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        if query_id not in self._open_callback_ids:
+            raise LocalApiError.bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        self._open_callback_ids.discard(query_id)
+        text = params.get("text")
+        self.callback_answers.append(
+            CallbackAnswer(
+                callback_query_id=query_id,
+                text=None if text is None else str(text),
+                show_alert=_bool_param(params, "show_alert"),
+            )
+        )
+        self._notify()
+        return True
+
+    def _send_file(self, params: JSONDict, kind: str) -> JSONDict:
+        chat_id = _chat_id(params)
+        upload = params.get(kind)
+        if upload is None:
+            raise LocalApiError.bad_request(f"there is no {kind} in the request")
+        file_name: str | None = None
+        file_bytes: bytes | None = None
+        mime_type: str | None = None
+        if isinstance(upload, UploadedFile):
+            file_name, file_bytes, mime_type = upload.file_name, upload.data, upload.mime_type
+            if not file_bytes:
+                raise LocalApiError.bad_request("file must be non-empty")
+            if kind == "photo" and not _looks_like_image(file_bytes):
+                raise LocalApiError.bad_request("IMAGE_PROCESS_FAILED")
+        caption = params.get("caption")
+        parse_mode = _parse_mode(params)
+        entities: list[JSONDict] = []
+        if caption is not None:
+            shown, entities = _render(str(caption), parse_mode, params.get("caption_entities"))
+            if len(shown) > MAX_CAPTION_LENGTH:
+                raise LocalApiError.bad_request("message caption is too long")
+        msg = OutgoingMessage(
+            chat_id=chat_id,
+            message_id=self._new_message_id(chat_id),
+            text=None if caption is None else str(caption),
+            reply_markup=_markup(params),
+            kind=kind,
+            sent_at=self._now(),
+            parse_mode=parse_mode,
+            file_name=file_name,
+            file_bytes=file_bytes,
+            mime_type=mime_type,
+            entities=entities,
+        )
+        return self._record(msg)
+
+    def _send_photo(self, params: JSONDict) -> JSONDict:
+        return self._send_file(params, "photo")
+
+    def _send_document(self, params: JSONDict) -> JSONDict:
+        return self._send_file(params, "document")
+
+    def _send_chat_action(self, params: JSONDict) -> bool:
+        chat_id = _chat_id(params)
+        action = str(params.get("action") or "")
+        if action not in _CHAT_ACTIONS:
+            raise LocalApiError.bad_request("wrong parameter action in request")
+        self.chat_actions.append((chat_id, action))
+        return True
+
+
+# ---------------------------------------------------------------------- parameter helpers
+
+
+def _int_param(params: JSONDict, name: str, default: int | None = None) -> int:
+    value = params.get(name)
+    if value is None:
+        if default is None:
+            raise LocalApiError.bad_request(f"{name} is empty")
+        return default
+    if isinstance(value, bool):
+        raise LocalApiError.bad_request(f"invalid {name} specified")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise LocalApiError.bad_request(f"invalid {name} specified") from None
+
+
+def _float_param(params: JSONDict, name: str, default: float) -> float:
+    value = params.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise LocalApiError.bad_request(f"invalid {name} specified") from None
+
+
+def _bool_param(params: JSONDict, name: str) -> bool:
+    value = params.get(name)
+    if isinstance(value, str):
+        return value.lower() in ("true", "1")
+    return bool(value)
+
+
+def _chat_id(params: JSONDict) -> int:
+    value = params.get("chat_id")
+    if value is None or value == "":
+        raise LocalApiError.bad_request("chat_id is empty")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise LocalApiError.bad_request("chat not found") from None
+
+
+def _parse_mode(params: JSONDict) -> str | None:
+    value = params.get("parse_mode")
+    if not value:
+        return None
+    mode = str(value)
+    if mode.upper() not in ("HTML", "MARKDOWN", "MARKDOWNV2"):
+        raise LocalApiError.bad_request(f"unsupported parse_mode {mode}")
+    return mode
+
+
+def _markup(params: JSONDict) -> dict[str, Any] | None:
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        try:
+            markup = json.loads(markup)
+        except ValueError:
+            raise LocalApiError.bad_request("can't parse reply keyboard markup JSON") from None
+    if not markup:
+        return None
+    if not isinstance(markup, dict):
+        raise LocalApiError.bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" in markup:
+        if not markup["inline_keyboard"]:
+            return None  # an empty inline keyboard means "no keyboard"
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                    raise LocalApiError.bad_request("BUTTON_DATA_INVALID")
+    return dict(markup)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _looks_like_image(data: bytes) -> bool:
+    return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _image_size(data: bytes | None) -> tuple[int, int]:
+    if data and data.startswith(_IMAGE_MAGIC[0]) and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return 1, 1
+
+
+# ---------------------------------------------------------------------- HTML parse_mode
+
+
+def _render(
+    text: str, parse_mode: str | None, explicit_entities: Any
+) -> tuple[str, list[JSONDict]]:
+    """Return (text as shown, entities) for a text sent with ``parse_mode``."""
+    if parse_mode is not None and parse_mode.upper() == "HTML":
+        return _parse_html(text)
+    if parse_mode is None and isinstance(explicit_entities, list):
+        return text, [dict(e) for e in explicit_entities]
+    return text, []  # Markdown modes are passed through unparsed
+
+
+_HTML_ENTITY_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "b": "bold",
+        "strong": "bold",
+        "i": "italic",
+        "em": "italic",
+        "u": "underline",
+        "ins": "underline",
+        "s": "strikethrough",
+        "strike": "strikethrough",
+        "del": "strikethrough",
+        "tg-spoiler": "spoiler",
+        "span": "spoiler",
+        "a": "text_link",
+        "code": "code",
+        "pre": "pre",
+        "blockquote": "blockquote",
+        "tg-emoji": "custom_emoji",
+    }
+)
+_NAMED_CHARS: Mapping[str, str] = MappingProxyType({"lt": "<", "gt": ">", "amp": "&", "quot": '"'})
+_CHAR_REF_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
+_TAG_NAME_RE = re.compile(r"[^\s>/]*")
+_ATTR_RE = re.compile(r"""\s*([a-zA-Z_-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+
+
+def _unescape(value: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1):
+            return _NAMED_CHARS[match.group(1)]
+        code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
+        return chr(code) if 0 < code <= 0x10FFFF else match.group(0)
+
+    return _CHAR_REF_RE.sub(one, value)
+
+
+def _parse_html(source: str) -> tuple[str, list[JSONDict]]:
+    """Parse Telegram's HTML subset; raise LocalApiError "can't parse entities" like Telegram."""
+
+    def fail(reason: str) -> LocalApiError:
+        return LocalApiError.bad_request(f"can't parse entities: {reason}")
+
+    def byte_offset(index: int) -> int:
+        return len(source[:index].encode())
+
+    out: list[str] = []
+    offset = 0  # UTF-16 offset into the rendered text
+    stack: list[tuple[str, int, JSONDict]] = []
+    entities: list[JSONDict] = []
+    i = 0
+    while i < len(source):
+        char = source[i]
+        if char == "&":
+            match = _CHAR_REF_RE.match(source, i)
+            if match:
+                decoded = _unescape(match.group(0))
+                out.append(decoded)
+                offset += _utf16_len(decoded)
+                i = match.end()
+                continue
+        if char != "<":
+            out.append(char)
+            offset += _utf16_len(char)
+            i += 1
+            continue
+        close = source.find(">", i)
+        if source.startswith("</", i):
+            if close == -1:
+                raise fail(f"Unclosed end tag at byte offset {byte_offset(i)}")
+            name = source[i + 2 : close].strip().lower()
+            if not stack:
+                raise fail(f'Unexpected end tag "{name}" at byte offset {byte_offset(i)}')
+            open_name, start, closed = stack.pop()
+            if name != open_name:
+                raise fail(
+                    f"Unmatched end tag at byte offset {byte_offset(i)}, "
+                    f'expected "</{open_name}>", found "</{name}>"'
+                )
+            if offset > start and closed.get("type"):
+                entities.append({"offset": start, "length": offset - start, **closed})
+            i = close + 1
+            continue
+        name_match = _TAG_NAME_RE.match(source, i + 1)
+        name = name_match.group(0).lower() if name_match else ""
+        if name not in _HTML_ENTITY_TYPES:
+            raise fail(f'Unsupported start tag "{name}" at byte offset {byte_offset(i)}')
+        if close == -1:
+            raise fail(f'Unclosed start tag "{name}" at byte offset {byte_offset(i)}')
+        attrs = {
+            m.group(1).lower(): _unescape(m.group(2) or m.group(3) or m.group(4) or "")
+            for m in _ATTR_RE.finditer(source[i + 1 + len(name) : close].rstrip("/"))
+            if m.group(1)
+        }
+        extra: JSONDict = {"type": _HTML_ENTITY_TYPES[name]}
+        if name == "span" and attrs.get("class") != "tg-spoiler":
+            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(i)}')
+        if name == "a":
+            if attrs.get("href"):
+                extra["url"] = attrs["href"]
+            else:
+                extra = {}
+        elif name == "blockquote" and "expandable" in attrs:
+            extra["type"] = "expandable_blockquote"
+        elif name == "tg-emoji":
+            extra["custom_emoji_id"] = attrs.get("emoji-id", "")
+        elif name == "code" and stack and stack[-1][0] == "pre" and stack[-1][1] == offset:
+            language = attrs.get("class", "")
+            if language.startswith("language-"):
+                stack[-1][2]["language"] = language.removeprefix("language-")
+                extra = {}
+        stack.append((name, offset, extra))
+        i = close + 1
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+# ---------------------------------------------------------------------- PTB request
+
+
+class LocalRequest(BaseRequest):
+    """PTB request answering from a LocalBotApi in-process: a real network call is impossible."""
+
+    def __init__(self, api: LocalBotApi, read_timeout: float | None = 5.0) -> None:
+        """Route every request of a ``telegram.Bot`` to ``api``; enforce ``read_timeout``."""
+        self.api = api
+        self._read_timeout = read_timeout
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Default read timeout (PTB adds the long-poll ``timeout`` to it for getUpdates)."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Answer one Bot API request from the LocalBotApi as (HTTP status, JSON body)."""
+        api_method = url.rstrip("/").rsplit("/", 1)[-1]
+        params = local_params(request_data)
+        timeout = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
+        try:
+            result = await asyncio.wait_for(self.api.call(api_method, params), timeout)
+        except LocalApiError as error:
+            return error.error_code, json.dumps(error.to_json()).encode()
+        except TimeoutError as error:
+            raise TimedOut(f"LocalBotApi did not answer {api_method} within {timeout} s") from error
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+def local_params(request_data: RequestData | None) -> dict[str, Any]:
+    """PTB's request parameters as Python values, with uploads as :class:`UploadedFile`."""
+    if request_data is None:
+        return {}
+    params: dict[str, Any] = dict(request_data.parameters)
+    if request_data.contains_files:
+        for part_name, (file_name, content, mime_type) in request_data.multipart_data.items():
+            data = content if isinstance(content, bytes) else content.read()
+            upload = UploadedFile(file_name=file_name, data=data, mime_type=mime_type)
+            attach_uri = f"attach://{part_name}"
+            referenced = [k for k, v in params.items() if v == attach_uri]
+            for key in referenced:
+                params[key] = upload
+            if not referenced:
+                params[part_name] = upload
+    return params
