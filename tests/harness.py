@@ -17,7 +17,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.context import FocusApplication
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
-from bot.scheduler import DispatchReport, Dispatcher
+from bot.scheduler import Dispatcher, DispatchReport
 from bot.service import FocusService
 from bot.settings import Settings
 from tests.fakes import FakeClock
@@ -61,7 +61,9 @@ class BotHarness:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.app.shutdown()
@@ -81,13 +83,21 @@ class BotHarness:
         return self.app.bot_data.dispatcher
 
     async def send(
-        self, text: str, *, user_id: int = USER, chat_id: int | None = None,
-        chat_type: str = "private", first_name: str = "Ada",
+        self,
+        text: str,
+        *,
+        user_id: int = USER,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Ada",
     ) -> list[OutgoingMessage]:
         """A user sends ``text``; returns what the bot sent or edited in answer."""
         before = len(self.api.sent)
         payload = self.api.user_message(
-            user_id=user_id, text=text, chat_id=chat_id, chat_type=chat_type,
+            user_id=user_id,
+            text=text,
+            chat_id=chat_id,
+            chat_type=chat_type,
             first_name=first_name,
         )
         await self.app.process_update(Update.de_json(payload, self.app.bot))

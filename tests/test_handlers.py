@@ -31,9 +31,7 @@ def proactive(bot: BotHarness) -> list[tuple[int, str]]:
 
 
 def summaries(bot: BotHarness) -> list[OutgoingMessage]:
-    return [
-        m for m in bot.api.messages_to(USER) if "How focused were you?" in (m.shown_text or "")
-    ]
+    return [m for m in bot.api.messages_to(USER) if "How focused were you?" in (m.shown_text or "")]
 
 
 async def run_minutes(bot: BotHarness, minutes: int) -> None:
@@ -302,8 +300,7 @@ async def test_late_score_hours_later_by_button_still_counts(bot: BotHarness) ->
 async def test_buttons_of_an_ended_session_change_nothing(bot: BotHarness) -> None:
     [card] = await bot.send("/focus 25")
     await bot.send("/stop")
-    data = {text: d for text, d in [("p", f"p:{1}"), ("e", f"e:{1}"), ("ci", "ci:1:dis")]}
-    for forged in data.values():
+    for forged in ("p:1", "e:1", "ci:1:dis", "r:1"):
         assert await bot.press_data(card, forged) == "This session has already ended."
     session = await bot.service.repo.get_session(1)
     assert session is not None and session.interruptions == 0
@@ -372,14 +369,16 @@ async def test_session_that_ended_while_down_gets_one_late_summary(tmp_path: Pat
     [summary] = [m for m in api.messages_to(USER) if "How focused" in (m.shown_text or "")]
     assert "Sent late" in (summary.shown_text or "")
     assert "ended at 09:25" in (summary.shown_text or "")
-    assert [m.shown_text for m in api.messages_to(USER) if (m.shown_text or "")[:1] in "👀☕🔔"] == []
+    nudges = [m for m in api.messages_to(USER) if (m.shown_text or "").startswith(("👀", "☕"))]
+    assert nudges == []
 
 
 async def test_a_claim_left_by_a_crash_is_never_resent(bot: BotHarness) -> None:
     await bot.send("/focus 25")
     # As if the process died after claiming the check-in, before the send returned.
-    assert await bot.service.repo.claim(1, "checkin:1.1", "checkin", T0 + timedelta(minutes=12),
-                                        T0 + timedelta(minutes=12))
+    assert await bot.service.repo.claim(
+        1, "checkin:1.1", "checkin", T0 + timedelta(minutes=12), T0 + timedelta(minutes=12)
+    )
     await run_minutes(bot, 30)
     assert proactive(bot) == []
     assert len(summaries(bot)) == 1
