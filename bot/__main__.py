@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from pydantic import ValidationError
 
+from bot.logs import configure_logging
 from bot.settings import Settings
 
 __all__ = ["main"]
@@ -27,17 +27,6 @@ Meanwhile, here is the same bot in your terminal (console mode).
 """
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO, and the URL contains the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # APScheduler logs each job run at INFO: noise, one line per dispatcher wake-up.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="focus-companion", description=__doc__)
@@ -54,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"Invalid settings:\n{error}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    token = settings.telegram_bot_token
+    configure_logging(settings.log_level, [token.get_secret_value()] if token else [])
 
     if args.mode == "console" or settings.telegram_bot_token is None:
         from bot.console import run_console

@@ -93,6 +93,7 @@ def build_application(
         ApplicationBuilder()
         .token(bot_token)
         .base_url(settings.telegram_base_url)
+        .base_file_url(settings.file_base_url())
         .context_types(ContextTypes(context=FocusContext, bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
             return None
         return value
 
+    def file_base_url(self) -> str:
+        """Where files are downloaded from: ``…/bot`` becomes ``…/file/bot``, as Telegram does."""
+        base = self.telegram_base_url
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base
+
     def limits(self) -> Limits:
         """The nudge policy's limits. The guardrails themselves are not settings."""
         return Limits(time_scale=self.focus_time_scale)

@@ -50,7 +50,10 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
     # the block the repository says it is.
     db = await aiosqlite.connect(target, isolation_level=None)
     try:
-        await db.execute("PRAGMA journal_mode = WAL")
+        async with db.execute("PRAGMA journal_mode = WAL") as cursor:
+            mode = await cursor.fetchone()
+        if str(path) != ":memory:" and (mode is None or str(mode[0]).lower() != "wal"):
+            log.warning("SQLite refused WAL mode (got %s); crash safety is reduced", mode)
         # NORMAL is durable against a crash of this process (kill -9 included) in WAL mode.
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
@@ -63,8 +66,11 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
 
 
 def _create_private(target: Path) -> None:
-    """Create the file with mode 0600 if it does not exist (a quick, local filesystem call)."""
+    """Create the file with mode 0600, or tighten an existing one (quick, local calls)."""
     if target.exists():
+        if target.stat().st_mode & 0o077:
+            log.warning("tightening %s to owner-only (0600)", target.name)
+            target.chmod(0o600)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_CREAT | os.O_WRONLY, 0o600)

@@ -524,12 +524,13 @@ class Repository:
     ) -> None:
         """Record that a claimed message was delivered, and log it as an event."""
         async with self._tx() as db:
-            await db.execute(
+            cursor = await db.execute(
                 "UPDATE deliveries SET status = 'sent', at = ?, message_id = ? "
-                "WHERE session_id = ? AND slot = ?",
+                "WHERE session_id = ? AND slot = ? AND status = 'sending'",
                 (to_ms(now), message_id, session_id, slot),
             )
-            await self._event(db, session_id, _EVENT_OF_KIND[kind], now, slot)
+            if cursor.rowcount == 1:
+                await self._event(db, session_id, _EVENT_OF_KIND[kind], now, slot)
 
     async def drop(
         self,
@@ -542,23 +543,24 @@ class Repository:
     ) -> None:
         """Record a message as not sent (new, or a claim whose send failed for sure)."""
         async with self._tx() as db:
-            await db.execute(
+            cursor = await db.execute(
                 "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
                 "VALUES (?, ?, ?, 'dropped', ?, ?, ?) ON CONFLICT (session_id, slot) DO UPDATE "
                 "SET status = 'dropped', at = excluded.at, reason = excluded.reason "
                 "WHERE status IN ('sending', 'pending')",
                 (session_id, slot, kind, to_ms(due_at), to_ms(now), reason),
             )
-            await self._event(db, session_id, "skipped", now, f"{slot}: {reason}")
+            if cursor.rowcount == 1:  # not when the slot had already been sent
+                await self._event(db, session_id, "skipped", now, f"{slot}: {reason}")
 
     async def pending_summaries(self, limit: int) -> list[int]:
         """Sessions whose summary still has to be sent."""
         async with (
             self._read() as db,
             db.execute(
-                "SELECT session_id FROM deliveries WHERE status = 'pending' "
+                "SELECT session_id FROM deliveries WHERE status = 'pending' AND slot = ? "
                 "ORDER BY due_at LIMIT ?",
-                (limit,),
+                (SUMMARY_SLOT, limit),
             ) as cursor,
         ):
             rows = await cursor.fetchall()
