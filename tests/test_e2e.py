@@ -1,0 +1,194 @@
+"""End to end: the real bot process, over HTTP on 127.0.0.1, against the Bot API stand-in.
+
+``FOCUS_TIME_SCALE=120`` makes a minute last half a second: a 45-minute session (plus its
+5-minute break) takes 25 seconds. Times below are in *virtual* minutes since the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.local_api import LocalBotApi, OutgoingMessage
+from tests.standin import BotApiStandin
+
+pytestmark = pytest.mark.e2e
+
+SCALE = 120
+TOKEN = "4839574812:AAFakeTokenForTheEndToEndTests_xyz"  # noqa: S105 - a test token
+USER = 5150
+LABEL = "write the secret report"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BotProcess:
+    """``python -m bot`` in a subprocess, pointed at the stand-in."""
+
+    def __init__(self, base_url: str, db: Path, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": base_url,
+            "FOCUS_DATABASE": str(db),
+            "FOCUS_TIME_SCALE": str(SCALE),
+            "LOG_LEVEL": "DEBUG",
+        }
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=ROOT,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no chance to clean up
+        await self.proc.wait()
+
+    async def terminate(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.proc.wait(), 20)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[tuple[LocalBotApi, BotApiStandin]]:
+    api = LocalBotApi()
+    async with BotApiStandin(api) as server:
+        yield api, server
+
+
+def minute(api_start: datetime, message: OutgoingMessage) -> float:
+    """Virtual minutes between the session's start and a message."""
+    return (message.sent_at - api_start).total_seconds() * SCALE / 60
+
+
+def proactive(api: LocalBotApi) -> list[OutgoingMessage]:
+    return [m for m in api.messages_to(USER) if (m.shown_text or "").startswith(("👀", "☕", "🔔"))]
+
+
+def summaries(api: LocalBotApi) -> list[OutgoingMessage]:
+    return [m for m in api.messages_to(USER) if "How focused were you?" in (m.shown_text or "")]
+
+
+async def until(api: LocalBotApi, predicate: Callable[[], bool], seconds: float) -> None:
+    await api.wait_for(predicate, within=seconds)
+
+
+async def start_session(api: LocalBotApi, text: str) -> OutgoingMessage:
+    await until(api, lambda: api.calls["getUpdates"] > 0, 30)  # the bot is polling
+    api.user_message(user_id=USER, text=text)
+    await until(api, lambda: any("Focus:" in (m.shown_text or "") for m in api.sent), 10)
+    return next(m for m in api.sent if "Focus:" in (m.shown_text or ""))
+
+
+def assert_guardrails(api: LocalBotApi, start: datetime) -> None:
+    """At most 8 proactive messages, 5 virtual minutes apart, none after the summary."""
+    sent = proactive(api)
+    assert len(sent) <= 8
+    at = [minute(start, m) for m in sent]
+    # Claims are 5 minutes apart by construction; allow 0.25 s of real send jitter.
+    assert all(b - a >= 5 - 0.25 * SCALE / 60 for a, b in itertools.pairwise(at)), at
+    [summary] = summaries(api)
+    assert all(m.sent_at <= summary.sent_at for m in sent)
+
+
+async def test_focus_45_checkins_break_summary_and_scores(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    api, server = standin
+    bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
+    await bot.start()
+    try:
+        card = await start_session(api, f"/focus 45 {LABEL}")
+        start = card.sent_at
+        assert [b for b, _ in card.buttons()] == ["⏸ Pause", "⏹ End"]
+        await until(api, lambda: len(summaries(api)) == 1, 45)
+        kinds = [(round(minute(start, m)), (m.shown_text or "")[:1]) for m in proactive(api)]
+        assert kinds == [(12, "👀"), (25, "☕"), (30, "🔔"), (40, "👀")]
+        [summary] = summaries(api)
+        assert 49 <= minute(start, summary) <= 52
+        assert "Session complete" in (summary.shown_text or "")
+        assert "Focused 45 min of 45 planned" in (summary.shown_text or "")
+
+        # Score with the button, then change it with a plain reply.
+        api.user_press(user_id=USER, message_id=summary.message_id, data=summary.buttons()[3][1])
+        await until(api, lambda: len(api.callback_answers) == 1, 10)
+        assert api.callback_answers[0].text == "Saved: focus 4/5. Thanks!"
+        api.user_message(user_id=USER, text="5")
+        await until(api, lambda: "Updated your focus score" in (api.sent[-1].shown_text or ""), 10)
+
+        assert await bot.terminate() == 0  # SIGTERM: a graceful stop
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    assert_guardrails(api, start)
+    with sqlite3.connect(tmp_path / "focus.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT score, outcome FROM sessions").fetchall() == [(5, "completed")]
+    log = (tmp_path / "bot.log").read_text()
+    assert "Application started" in log
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log  # not even at DEBUG
+    assert LABEL not in log
+
+
+async def test_sigkill_mid_session_continues_without_burst_or_duplicate(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    api, server = standin
+    db = tmp_path / "focus.db"
+    bot = BotProcess(server.base_url, db, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        card = await start_session(api, "/focus 45 restart me")
+        start = card.sent_at
+        await until(api, lambda: len(proactive(api)) == 1, 20)  # the check-in at 12
+        await bot.kill()
+        # Down until virtual minute 28: the break (due at 25) passes its 2-minute window.
+        restart_at = start + timedelta(seconds=28 * 60 / SCALE)
+        await asyncio.sleep(max(0.0, (restart_at - datetime.now(UTC)).total_seconds()))
+        await bot.start()
+        await until(api, lambda: len(summaries(api)) == 1, 45)
+        await asyncio.sleep(1.5)  # room for any (wrong) second summary or straggler
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    at = [(round(minute(start, m)), (m.shown_text or "")[:1]) for m in proactive(api)]
+    # Before the kill: the check-in at 12. The break due at 25 is dropped, not sent late, and
+    # the plan closes it up: block 2 runs 25-45 with its check-in at 35.
+    assert at == [(12, "👀"), (35, "👀")]
+    assert_guardrails(api, start)
+    [summary] = summaries(api)
+    assert 44 <= minute(start, summary) <= 47
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = conn.execute("SELECT slot, status FROM deliveries ORDER BY due_at").fetchall()
+        # The kill lands right after the check-in reached "Telegram", usually before the bot
+        # recorded it as sent: the claim then stays 'sending', which counts as sent.
+        assert rows[0] in {("checkin:1.1", "sent"), ("checkin:1.1", "sending")}
+        assert rows[1:] == [
+            ("break:1", "dropped"),
+            ("checkin:2.1", "sent"),
+            ("summary", "sent"),
+        ]
+        events = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
+        assert events.count("started") == 1 and events.count("ended") == 1

@@ -1,0 +1,1045 @@
+"""Tests for storage: migrations, constraints, conditional updates, claims and queries.
+
+Every test runs on a real SQLite file in ``tmp_path``; nothing is mocked. Raw SQL on
+``repo.connection`` checks that the schema itself refuses what must never happen, whatever
+code writes to the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import stat
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import storage.db
+from storage import (
+    SUMMARY_SLOT,
+    ActiveSessionExists,
+    Outcome,
+    Repository,
+    Session,
+    connect,
+)
+from storage.db import migrations
+from storage.models import from_ms, to_ms
+from tests.fakes import T0
+
+MIGRATIONS_DIR = Path(storage.db.__file__).parent / "migrations"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MIN = timedelta(minutes=1)
+
+
+# --- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "focus.db"
+
+
+@pytest.fixture
+async def repo(db_path: Path) -> AsyncIterator[Repository]:
+    repository = Repository(await connect(db_path))
+    try:
+        yield repository
+    finally:
+        await repository.close()
+
+
+async def start(
+    repo: Repository,
+    *,
+    user: int = 1,
+    chat: int = 10,
+    at: datetime = T0,
+    minutes: int = 25,
+    label: str | None = None,
+    scale: float = 1.0,
+    due: datetime | None = None,
+) -> Session:
+    return await repo.start_session(
+        user_id=user,
+        chat_id=chat,
+        label=label,
+        planned_minutes=minutes,
+        block_minutes=25,
+        break_minutes=5,
+        checkins=True,
+        time_scale=scale,
+        now=at,
+        planned_end_at=at + minutes * MIN,
+        next_due_at=due if due is not None else at + 10 * MIN,
+    )
+
+
+async def finish(
+    repo: Repository,
+    session: Session,
+    *,
+    at: datetime,
+    focused: timedelta | None = None,
+    outcome: Outcome = Outcome.COMPLETED,
+    late: bool = False,
+    breaks: int = 0,
+) -> Session:
+    ended = await repo.end_session(
+        session.id,
+        ended_at=at,
+        focused=focused if focused is not None else at - session.started_at,
+        breaks_taken=breaks,
+        outcome=outcome,
+        late=late,
+        now=at,
+    )
+    assert ended is not None
+    return ended
+
+
+async def scalar(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    async with db.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def rows(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    async with db.execute(sql, params) as cursor:
+        return [tuple(r) for r in await cursor.fetchall()]
+
+
+async def event_kinds(repo: Repository, session_id: int) -> list[str]:
+    return [e.kind for e in await repo.events(session_id)]
+
+
+INSERT_SESSION = (
+    "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, block_minutes, "
+    "break_minutes, started_at) VALUES (?, ?, ?, ?, 25, 5, ?)"
+)
+
+
+async def raw_user(db: aiosqlite.Connection, user_id: int = 1) -> None:
+    await db.execute(
+        "INSERT OR IGNORE INTO users (id, created_at) VALUES (?, ?)", (user_id, to_ms(T0))
+    )
+
+
+# --- migrations and connection --------------------------------------------------------------
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    files = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+    assert files, "no migration scripts shipped"
+    assert [v for v, _ in migrations()] == list(range(1, len(files) + 1))
+    assert files[0] == "001_initial.sql"
+
+
+async def test_connect_creates_private_file_and_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "focus.db"
+    assert not path.exists()
+    db = await connect(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert await scalar(db, "PRAGMA user_version") == len(list(MIGRATIONS_DIR.glob("*.sql")))
+        assert await storage.db.schema_version(db) == len(migrations())
+        assert await scalar(db, "PRAGMA journal_mode") == "wal"
+        assert await scalar(db, "PRAGMA foreign_keys") == 1
+        assert await scalar(db, "PRAGMA busy_timeout") == 5000
+        tables = await rows(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        names = {t[0] for t in tables}
+        assert {"users", "sessions", "deliveries", "events"} <= names
+        assert not db.in_transaction
+    finally:
+        await db.close()
+
+
+async def test_wal_and_shm_files_are_private_too(repo: Repository, db_path: Path) -> None:
+    await start(repo)  # a write, so the -wal file holds data
+    for suffix in ("-wal", "-shm"):
+        side = db_path.with_name(db_path.name + suffix)
+        assert side.exists(), suffix
+        assert stat.S_IMODE(side.stat().st_mode) == 0o600, suffix
+
+
+async def test_reconnect_is_idempotent_and_keeps_data(db_path: Path) -> None:
+    first = Repository(await connect(db_path))
+    try:
+        session = await start(first, label="write")
+        version = await storage.db.schema_version(first.connection)
+    finally:
+        await first.close()
+
+    second = Repository(await connect(db_path))
+    try:
+        assert await storage.db.schema_version(second.connection) == version == len(migrations())
+        assert await second.get_session(session.id) == session
+        assert await scalar(second.connection, "SELECT count(*) FROM sessions") == 1
+        assert await second.integrity_check() == "ok"
+    finally:
+        await second.close()
+
+
+async def test_newer_schema_version_is_refused(db_path: Path) -> None:
+    newer = len(migrations()) + 1
+    async with aiosqlite.connect(db_path) as raw:
+        await raw.execute(f"PRAGMA user_version = {newer}")
+        await raw.commit()
+    with pytest.raises(RuntimeError, match="newer"):
+        await connect(db_path)
+    async with aiosqlite.connect(db_path) as raw:
+        assert await scalar(raw, "PRAGMA user_version") == newer
+        assert await rows(raw, "SELECT name FROM sqlite_master WHERE type = 'table'") == []
+
+
+async def test_failed_migration_rolls_back_entirely(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await connect(db_path)
+    await db.close()
+    real = migrations()
+    broken = (
+        len(real) + 1,
+        "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+    )
+    monkeypatch.setattr(storage.db, "migrations", lambda: [*real, broken])
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        await connect(db_path)
+    monkeypatch.undo()
+
+    db = await connect(db_path)
+    try:
+        assert await storage.db.schema_version(db) == len(real)
+        assert await scalar(db, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == 0
+    finally:
+        await db.close()
+
+
+async def test_integrity_check_is_ok(repo: Repository) -> None:
+    session = await start(repo)
+    await finish(repo, session, at=T0 + 25 * MIN)
+    assert await repo.integrity_check() == "ok"
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+async def test_ensure_user_creates_once(repo: Repository) -> None:
+    assert await repo.get_user(7) is None
+    first = await repo.ensure_user(7, T0)
+    again = await repo.ensure_user(7, T0 + 60 * MIN)
+    assert first == again
+    assert first.timezone == "UTC"
+    assert first.created_at == T0
+    assert await repo.get_user(7) == first
+
+
+async def test_deleting_a_user_cascades(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0)
+    await repo.connection.execute("DELETE FROM users WHERE id = 1")
+    db = repo.connection
+    assert await scalar(db, "SELECT count(*) FROM sessions") == 0
+    assert await scalar(db, "SELECT count(*) FROM deliveries") == 0
+    assert await scalar(db, "SELECT count(*) FROM events") == 0
+
+
+# --- constraints: one running session -------------------------------------------------------
+
+
+async def test_second_running_session_in_same_chat_is_refused(repo: Repository) -> None:
+    first = await start(repo)
+    with pytest.raises(ActiveSessionExists) as caught:
+        await start(repo, at=T0 + MIN, label="again")
+    assert caught.value.session_id == first.id
+    assert await scalar(repo.connection, "SELECT count(*) FROM sessions") == 1
+    assert await repo.active_session(1, 10) == first
+    # The refused start left no event behind.
+    assert await scalar(repo.connection, "SELECT count(*) FROM events") == 1
+
+
+async def test_other_chat_or_other_user_may_run_alongside(repo: Repository) -> None:
+    first = await start(repo, user=1, chat=10)
+    other_chat = await start(repo, user=1, chat=11)
+    other_user = await start(repo, user=2, chat=10)
+    assert len({first.id, other_chat.id, other_user.id}) == 3
+    assert (await repo.active_session(1, 10)) == first
+    assert (await repo.active_session(1, 11)) == other_chat
+    assert (await repo.active_session(2, 10)) == other_user
+
+
+async def test_new_session_after_end(repo: Repository) -> None:
+    first = await start(repo)
+    await finish(repo, first, at=T0 + 25 * MIN)
+    assert await repo.active_session(1, 10) is None
+    second = await start(repo, at=T0 + 30 * MIN)
+    assert second.id != first.id
+    assert await repo.active_session(1, 10) == second
+
+
+async def test_concurrent_starts_let_exactly_one_win(repo: Repository) -> None:
+    results = await asyncio.gather(
+        *(start(repo, at=T0 + i * MIN) for i in range(5)), return_exceptions=True
+    )
+    winners = [r for r in results if isinstance(r, Session)]
+    losers = [r for r in results if isinstance(r, ActiveSessionExists)]
+    assert len(winners) == 1
+    assert len(losers) == 4
+    assert {loser.session_id for loser in losers} == {winners[0].id}
+
+
+async def test_raw_insert_of_second_running_session_fails(repo: Repository) -> None:
+    db = repo.connection
+    await raw_user(db, 1)
+    await db.execute(INSERT_SESSION, (1, 10, None, 25, to_ms(T0)))
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        await db.execute(INSERT_SESSION, (1, 10, None, 25, to_ms(T0)))
+    # Ending the first one frees the slot.
+    await db.execute(
+        "UPDATE sessions SET ended_at = ?, outcome = 'completed', next_due_at = NULL",
+        (to_ms(T0 + MIN),),
+    )
+    await db.execute(INSERT_SESSION, (1, 10, None, 25, to_ms(T0)))
+    assert await scalar(db, "SELECT count(*) FROM sessions") == 2
+
+
+# --- constraints: values --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("minutes", [0, -1, 181, 1000])
+async def test_planned_minutes_out_of_range_is_refused(repo: Repository, minutes: int) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await start(repo, minutes=minutes)
+    # The whole start rolled back, the user row included.
+    assert await repo.get_user(1) is None
+    assert await scalar(repo.connection, "SELECT count(*) FROM events") == 0
+    await raw_user(repo.connection)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await repo.connection.execute(INSERT_SESSION, (1, 10, None, minutes, to_ms(T0)))
+
+
+@pytest.mark.parametrize("minutes", [1, 180])
+async def test_planned_minutes_bounds_are_accepted(repo: Repository, minutes: int) -> None:
+    session = await start(repo, minutes=minutes)
+    assert session.planned_minutes == minutes
+
+
+@pytest.mark.parametrize("label", ["", "x" * 201])
+async def test_bad_label_is_refused(repo: Repository, label: str) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await start(repo, label=label)
+    assert await scalar(repo.connection, "SELECT count(*) FROM sessions") == 0
+    await raw_user(repo.connection)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await repo.connection.execute(INSERT_SESSION, (1, 10, label, 25, to_ms(T0)))
+
+
+async def test_label_of_200_characters_is_accepted(repo: Repository) -> None:
+    label = "é" * 200  # length() counts characters, not bytes
+    session = await start(repo, label=label)
+    assert session.label == label
+
+
+async def test_extend_past_180_minutes_raises_and_changes_nothing(repo: Repository) -> None:
+    session = await start(repo, minutes=175)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await repo.extend(session.id, 10, T0 + MIN, T0 + 185 * MIN, T0 + 20 * MIN)
+    assert await repo.get_session(session.id) == session
+    assert await event_kinds(repo, session.id) == ["started"]
+    assert not repo.connection.in_transaction
+
+
+@pytest.mark.parametrize("score", [0, 6, -1])
+async def test_score_out_of_range_is_refused(repo: Repository, score: int) -> None:
+    session = await finish(repo, await start(repo), at=T0 + 25 * MIN)
+    assert await repo.set_score(session.id, 1, 3, T0 + 26 * MIN) == (True, None)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await repo.set_score(session.id, 1, score, T0 + 27 * MIN)
+    after = await repo.get_session(session.id)
+    assert after is not None
+    assert after.score == 3
+    assert after.scored_at == T0 + 26 * MIN
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await repo.connection.execute(
+            "UPDATE sessions SET score = ? WHERE id = ?", (score, session.id)
+        )
+
+
+async def test_ended_without_outcome_and_outcome_without_end_are_refused(
+    repo: Repository,
+) -> None:
+    session = await start(repo)
+    db = repo.connection
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute(
+            "UPDATE sessions SET ended_at = ?, next_due_at = NULL WHERE id = ?",
+            (to_ms(T0 + MIN), session.id),
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute("UPDATE sessions SET outcome = 'completed' WHERE id = ?", (session.id,))
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute("UPDATE sessions SET outcome = 'abandoned' WHERE id = ?", (session.id,))
+    assert await repo.get_session(session.id) == session
+
+
+async def test_ended_session_cannot_be_due_or_paused(repo: Repository) -> None:
+    session = await finish(repo, await start(repo), at=T0 + 25 * MIN)
+    db = repo.connection
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute(
+            "UPDATE sessions SET next_due_at = ? WHERE id = ?", (to_ms(T0), session.id)
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute("UPDATE sessions SET paused_at = ? WHERE id = ?", (to_ms(T0), session.id))
+    assert await repo.get_session(session.id) == session
+
+
+async def test_foreign_keys_are_enforced(repo: Repository) -> None:
+    db = repo.connection
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await db.execute(INSERT_SESSION, (404, 10, None, 25, to_ms(T0)))
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await db.execute(
+            "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
+            "VALUES (404, 'checkin:1.1', 'checkin', 'sending', 0, 0)"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await db.execute("INSERT INTO events (session_id, kind, at) VALUES (404, 'started', 0)")
+
+
+async def test_delivery_and_event_vocabularies_are_closed(repo: Repository) -> None:
+    session = await start(repo)
+    db = repo.connection
+    insert = (
+        "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
+        "VALUES (?, ?, ?, ?, 0, 0)"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute(insert, (session.id, "x:1", "poke", "sending"))
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute(insert, (session.id, "x:2", "checkin", "lost"))
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        await db.execute(
+            "INSERT INTO events (session_id, kind, at) VALUES (?, 'poked', 0)", (session.id,)
+        )
+
+
+# --- constraints: deliveries ----------------------------------------------------------------
+
+
+async def test_same_slot_is_recorded_once(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 10 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 11 * MIN)
+    [record] = await repo.deliveries(session.id)
+    assert (record.slot, record.kind, record.status) == ("checkin:1.1", "checkin", "sending")
+    assert record.at == T0 + 10 * MIN  # the second claim did not touch it
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        await repo.connection.execute(
+            "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
+            "VALUES (?, 'checkin:1.1', 'checkin', 'dropped', 0, 0)",
+            (session.id,),
+        )
+
+
+async def test_concurrent_claims_of_one_slot_let_exactly_one_win(repo: Repository) -> None:
+    session = await start(repo)
+    results = await asyncio.gather(
+        *(repo.claim(session.id, "break:1", "break", T0, T0 + i * MIN) for i in range(6))
+    )
+    assert sorted(results) == [False] * 5 + [True]
+    assert len(await repo.deliveries(session.id)) == 1
+
+
+# --- conditional updates --------------------------------------------------------------------
+
+
+async def test_pause_twice_counts_once(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    assert not await repo.pause(session.id, T0 + 6 * MIN, T0 + 66 * MIN)
+    paused = await repo.get_session(session.id)
+    assert paused is not None
+    assert paused.interruptions == 1
+    assert paused.version == 1
+    assert paused.paused_at == T0 + 5 * MIN
+    assert paused.planned_end_at is None
+    assert paused.next_due_at == T0 + 65 * MIN
+    assert await event_kinds(repo, session.id) == ["started", "paused", "interruption"]
+
+
+async def test_resume_adds_pause_length(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    paused = await repo.get_session(session.id)
+    assert paused is not None
+    assert await repo.resume(paused, T0 + 8 * MIN, T0 + 28 * MIN, T0 + 13 * MIN)
+    resumed = await repo.get_session(session.id)
+    assert resumed is not None
+    assert resumed.paused_at is None
+    assert resumed.paused == 3 * MIN
+    assert resumed.planned_end_at == T0 + 28 * MIN
+    assert resumed.next_due_at == T0 + 13 * MIN
+    assert resumed.version == 2
+    # The same (now stale) resume button again changes nothing.
+    assert not await repo.resume(paused, T0 + 9 * MIN, T0 + 29 * MIN, T0 + 14 * MIN)
+    assert await repo.get_session(session.id) == resumed
+
+
+async def test_resume_with_stale_paused_at_is_refused(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    first_pause = await repo.get_session(session.id)
+    assert first_pause is not None
+    assert await repo.resume(first_pause, T0 + 6 * MIN, T0 + 26 * MIN, T0 + 11 * MIN)
+    assert await repo.pause(session.id, T0 + 10 * MIN, T0 + 70 * MIN)
+    second_pause = await repo.get_session(session.id)
+    assert second_pause is not None
+
+    assert not await repo.resume(first_pause, T0 + 12 * MIN, T0 + 30 * MIN, T0 + 15 * MIN)
+    assert await repo.get_session(session.id) == second_pause
+    assert second_pause.paused == MIN
+    assert second_pause.paused_at == T0 + 10 * MIN
+
+
+async def test_ended_session_ignores_changes(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    paused = await repo.get_session(session.id)
+    assert paused is not None
+    ended = await finish(
+        repo, session, at=T0 + 20 * MIN, focused=5 * MIN, outcome=Outcome.ENDED_EARLY
+    )
+    events_before = await repo.events(session.id)
+
+    assert not await repo.extend(session.id, 10, T0 + 21 * MIN, T0 + 45 * MIN, T0 + 30 * MIN)
+    assert not await repo.pause(session.id, T0 + 21 * MIN, T0 + 80 * MIN)
+    assert not await repo.add_interruption(session.id, T0 + 21 * MIN, "phone")
+    assert not await repo.resume(paused, T0 + 21 * MIN, T0 + 45 * MIN, T0 + 30 * MIN)
+    assert not await repo.reschedule(session.id, ended.version, T0 + 45 * MIN, T0 + 30 * MIN)
+
+    assert await repo.get_session(session.id) == ended
+    assert await repo.events(session.id) == events_before
+
+
+async def test_add_interruption_counts_and_logs(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.add_interruption(session.id, T0 + 3 * MIN, "phone")
+    assert await repo.add_interruption(session.id, T0 + 4 * MIN, "door")
+    after = await repo.get_session(session.id)
+    assert after is not None
+    assert after.interruptions == 2
+    assert after.version == 0  # not a plan change
+    details = [(e.kind, e.detail) for e in await repo.events(session.id)]
+    assert details[1:] == [("interruption", "phone"), ("interruption", "door")]
+
+
+async def test_end_twice_queues_one_summary(repo: Repository) -> None:
+    session = await start(repo)
+    ended = await repo.end_session(
+        session.id,
+        ended_at=T0 + 25 * MIN,
+        focused=24 * MIN + timedelta(seconds=30),
+        breaks_taken=1,
+        outcome=Outcome.COMPLETED,
+        late=True,
+        now=T0 + 26 * MIN,
+    )
+    assert ended is not None
+    assert ended.ended_at == T0 + 25 * MIN
+    assert ended.focused == 24 * MIN + timedelta(seconds=30)
+    assert ended.breaks_taken == 1
+    assert ended.outcome is Outcome.COMPLETED
+    assert ended.late_summary is True
+    assert ended.next_due_at is None
+    assert ended.paused_at is None
+    assert not ended.running
+
+    again = await repo.end_session(
+        session.id,
+        ended_at=T0 + 30 * MIN,
+        focused=MIN,
+        breaks_taken=0,
+        outcome=Outcome.ENDED_EARLY,
+        late=False,
+        now=T0 + 30 * MIN,
+    )
+    assert again is None
+    assert await repo.get_session(session.id) == ended
+
+    [summary] = await repo.deliveries(session.id)
+    assert (summary.slot, summary.kind, summary.status) == (SUMMARY_SLOT, "summary", "pending")
+    assert summary.due_at == T0 + 25 * MIN
+    assert summary.at == T0 + 26 * MIN
+    assert (await event_kinds(repo, session.id)).count("ended") == 1
+
+
+async def test_end_of_paused_session_clears_pause(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    ended = await finish(repo, session, at=T0 + 9 * MIN, focused=5 * MIN)
+    assert ended.paused_at is None
+    assert ended.next_due_at is None
+    assert await repo.active_session(1, 10) is None
+
+
+async def test_reschedule_with_old_version_is_ignored(repo: Repository) -> None:
+    session = await start(repo, due=T0 + 10 * MIN)
+    assert session.version == 0
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+
+    assert not await repo.reschedule(session.id, 0, T0 + 25 * MIN, T0 + 12 * MIN)
+    current = await repo.get_session(session.id)
+    assert current is not None
+    assert current.next_due_at == T0 + 65 * MIN
+    assert current.planned_end_at is None
+
+    assert await repo.reschedule(session.id, 1, None, T0 + 70 * MIN)
+    current = await repo.get_session(session.id)
+    assert current is not None
+    assert current.next_due_at == T0 + 70 * MIN
+    assert current.version == 1  # rescheduling is not a plan change
+
+
+async def test_extend_adds_minutes_and_bumps_version(repo: Repository) -> None:
+    session = await start(repo, minutes=25)
+    assert await repo.extend(session.id, 10, T0 + 20 * MIN, T0 + 35 * MIN, T0 + 25 * MIN)
+    after = await repo.get_session(session.id)
+    assert after is not None
+    assert after.planned_minutes == 35
+    assert after.planned_end_at == T0 + 35 * MIN
+    assert after.next_due_at == T0 + 25 * MIN
+    assert after.version == 1
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+async def test_claim_refused_while_paused_or_ended(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 6 * MIN)
+    paused = await repo.get_session(session.id)
+    assert paused is not None
+    await finish(repo, paused, at=T0 + 7 * MIN, focused=5 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.2", "checkin", T0, T0 + 8 * MIN)
+    assert not await repo.claim(9999, "checkin:1.1", "checkin", T0, T0)
+    assert [d.slot for d in await repo.deliveries(session.id)] == [SUMMARY_SLOT]
+
+
+@pytest.mark.parametrize(
+    ("slot", "kind", "event"),
+    [
+        ("checkin:1.1", "checkin", "nudge"),
+        ("break:1", "break", "break"),
+        ("back:1", "back", "back"),
+    ],
+)
+async def test_confirm_marks_sent_and_logs(
+    repo: Repository, slot: str, kind: str, event: str
+) -> None:
+    session = await start(repo)
+    assert await repo.claim(session.id, slot, kind, T0 + 10 * MIN, T0 + 10 * MIN)
+    await repo.confirm(session.id, slot, kind, 555, T0 + 10 * MIN + timedelta(seconds=2))
+    [record] = await repo.deliveries(session.id)
+    assert record.status == "sent"
+    assert record.message_id == 555
+    assert record.kind == kind
+    assert record.due_at == T0 + 10 * MIN
+    assert record.at == T0 + 10 * MIN + timedelta(seconds=2)
+    last = (await repo.events(session.id))[-1]
+    assert (last.kind, last.detail, last.at) == (event, slot, record.at)
+
+
+async def test_drop_of_claimed_slot(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.claim(session.id, "break:1", "break", T0 + 25 * MIN, T0 + 25 * MIN)
+    await repo.drop(
+        session.id, "break:1", "break", T0 + 25 * MIN, T0 + 26 * MIN, "not delivered: boom"
+    )
+    [record] = await repo.deliveries(session.id)
+    assert record.status == "dropped"
+    assert record.reason == "not delivered: boom"
+    assert record.at == T0 + 26 * MIN
+    assert record.message_id is None
+    last = (await repo.events(session.id))[-1]
+    assert (last.kind, last.detail) == ("skipped", "break:1: not delivered: boom")
+    # A dropped slot is recorded: it can never be claimed (and so sent) later.
+    assert not await repo.claim(session.id, "break:1", "break", T0 + 25 * MIN, T0 + 27 * MIN)
+
+
+async def test_drop_of_new_slot_records_it(repo: Repository) -> None:
+    session = await start(repo)
+    await repo.drop(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 40 * MIN, "late")
+    [record] = await repo.deliveries(session.id)
+    assert (record.status, record.reason, record.due_at) == ("dropped", "late", T0 + 10 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 41 * MIN)
+
+
+async def test_drop_never_overwrites_a_sent_slot(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.claim(session.id, "back:1", "back", T0, T0)
+    await repo.confirm(session.id, "back:1", "back", 77, T0 + MIN)
+    await repo.drop(session.id, "back:1", "back", T0, T0 + 2 * MIN, "late")
+    [record] = await repo.deliveries(session.id)
+    assert (record.status, record.message_id, record.reason) == ("sent", 77, None)
+    assert record.at == T0 + MIN
+
+
+async def test_summary_claim_release_and_confirm(repo: Repository) -> None:
+    session = await finish(repo, await start(repo), at=T0 + 25 * MIN)
+    assert await repo.pending_summaries(10) == [session.id]
+
+    assert await repo.claim_summary(session.id, T0 + 25 * MIN)
+    assert not await repo.claim_summary(session.id, T0 + 25 * MIN)
+    assert await repo.pending_summaries(10) == []
+    [record] = await repo.deliveries(session.id)
+    assert record.status == "sending"
+
+    await repo.release_summary(session.id, T0 + 26 * MIN)
+    [record] = await repo.deliveries(session.id)
+    assert (record.status, record.at) == ("pending", T0 + 26 * MIN)
+    assert await repo.pending_summaries(10) == [session.id]
+
+    assert await repo.claim_summary(session.id, T0 + 27 * MIN)
+    await repo.confirm(session.id, SUMMARY_SLOT, "summary", 901, T0 + 27 * MIN)
+    [record] = await repo.deliveries(session.id)
+    assert (record.status, record.message_id) == ("sent", 901)
+    assert not await repo.claim_summary(session.id, T0 + 28 * MIN)
+    await repo.release_summary(session.id, T0 + 28 * MIN)  # a sent summary stays sent
+    assert (await repo.deliveries(session.id))[0].status == "sent"
+    assert await repo.pending_summaries(10) == []
+    assert (await repo.events(session.id))[-1].kind == "summary"
+
+
+async def test_pending_summaries_oldest_first_and_limited(repo: Repository) -> None:
+    ids = []
+    for user, end in [(1, 40), (2, 20), (3, 30)]:
+        session = await start(repo, user=user)
+        ids.append((await finish(repo, session, at=T0 + end * MIN)).id)
+    assert await repo.pending_summaries(10) == [ids[1], ids[2], ids[0]]
+    assert await repo.pending_summaries(2) == [ids[1], ids[2]]
+
+
+# --- scheduling queries ---------------------------------------------------------------------
+
+
+async def test_due_sessions_and_soonest_due(repo: Repository) -> None:
+    assert await repo.soonest_due() is None
+    assert await repo.due_sessions(T0 + 60 * MIN, 10) == []
+
+    a = await start(repo, user=1, due=T0 + 5 * MIN)
+    b = await start(repo, user=2, due=T0 + 1 * MIN)
+    c = await start(repo, user=3, due=T0 + 10 * MIN)
+    d = await start(repo, user=4, due=T0 + 2 * MIN)
+    await finish(repo, d, at=T0 + 3 * MIN)
+    e = await start(repo, user=5, due=T0 + 9 * MIN)
+    assert await repo.pause(e.id, T0 + 2 * MIN, T0 + 4 * MIN)  # paused still counts as running
+    f = await start(repo, user=6, due=T0 + 3 * MIN)
+    assert await repo.reschedule(f.id, f.version, f.planned_end_at, None)
+
+    due = await repo.due_sessions(T0 + 6 * MIN, 10)
+    assert [s.id for s in due] == [b.id, e.id, a.id]
+    assert all(s.running for s in due)
+    assert [s.id for s in await repo.due_sessions(T0 + 6 * MIN, 2)] == [b.id, e.id]
+    # Due exactly now counts.
+    assert [s.id for s in await repo.due_sessions(T0 + 5 * MIN, 10)] == [b.id, e.id, a.id]
+    just_before = T0 + 5 * MIN - timedelta(milliseconds=1)
+    assert [s.id for s in await repo.due_sessions(just_before, 10)] == [b.id, e.id]
+    assert [s.id for s in await repo.due_sessions(T0 + 60 * MIN, 10)] == [b.id, e.id, a.id, c.id]
+    assert await repo.soonest_due() == T0 + 1 * MIN
+
+    for session in (a, b, c, e):
+        current = await repo.get_session(session.id)
+        assert current is not None
+        await finish(repo, current, at=T0 + 30 * MIN)
+    assert await repo.soonest_due() is None  # f runs but has nothing due
+    assert await repo.due_sessions(T0 + 600 * MIN, 10) == []
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+async def test_set_score_rules(repo: Repository) -> None:
+    running = await start(repo, user=1)
+    assert await repo.set_score(running.id, 1, 4, T0 + MIN) == (False, None)
+    assert (await repo.get_session(running.id)).score is None  # type: ignore[union-attr]
+
+    ended = await finish(repo, running, at=T0 + 25 * MIN)
+    assert await repo.set_score(ended.id, 2, 4, T0 + 26 * MIN) == (False, None)
+    assert await repo.set_score(9999, 1, 4, T0 + 26 * MIN) == (False, None)
+    assert (await repo.get_session(ended.id)).score is None  # type: ignore[union-attr]
+
+    assert await repo.set_score(ended.id, 1, 4, T0 + 26 * MIN) == (True, None)
+    assert await repo.set_score(ended.id, 1, 2, T0 + 27 * MIN) == (True, 4)
+    scored = await repo.get_session(ended.id)
+    assert scored is not None
+    assert (scored.score, scored.scored_at) == (2, T0 + 27 * MIN)
+    scores = [(e.kind, e.detail) for e in await repo.events(ended.id) if e.kind == "score"]
+    assert scores == [("score", "4"), ("score", "2")]
+
+
+async def test_scorable_session_choice(repo: Repository) -> None:
+    async def session_at(hour: int, *, user: int = 1, chat: int = 10) -> Session:
+        begun = await start(repo, user=user, chat=chat, at=T0 + hour * 60 * MIN)
+        return await finish(repo, begun, at=begun.started_at + 25 * MIN)
+
+    early = await session_at(0)  # ends before `since`, unscored
+    scored_a = await session_at(1)
+    unscored = await session_at(2)
+    scored_b = await session_at(3)
+    await session_at(4, chat=11)  # another chat, unscored, latest
+    await session_at(5, user=2)  # another user
+    await start(repo, at=T0 + 6 * 60 * MIN)  # running, not scorable
+    assert await repo.set_score(scored_a.id, 1, 3, T0 + 7 * 60 * MIN) == (True, None)
+    assert await repo.set_score(scored_b.id, 1, 5, T0 + 7 * 60 * MIN) == (True, None)
+
+    since = T0 + 30 * MIN
+    choice = await repo.scorable_session(1, 10, since)
+    assert choice is not None
+    assert choice.id == unscored.id  # unscored wins over the later scored one
+
+    assert await repo.set_score(unscored.id, 1, 4, T0 + 8 * 60 * MIN) == (True, None)
+    choice = await repo.scorable_session(1, 10, since)
+    assert choice is not None
+    assert choice.id == scored_b.id  # all scored: the latest ended one
+
+    # `since` is inclusive on ended_at; before it nothing counts, even unscored.
+    choice = await repo.scorable_session(1, 10, early.ended_at)  # type: ignore[arg-type]
+    assert choice is not None
+    assert choice.id == early.id
+    assert await repo.scorable_session(1, 10, T0 + 4 * 60 * MIN) is None
+    assert await repo.scorable_session(3, 10, T0) is None
+
+
+# --- history queries ------------------------------------------------------------------------
+
+
+async def test_earlier_focus_and_completed_starts(repo: Repository) -> None:
+    hour = 60 * MIN
+    s1 = await finish(repo, await start(repo, at=T0), at=T0 + 25 * MIN, focused=20 * MIN)
+    s2 = await finish(
+        repo, await start(repo, at=T0 + hour, scale=3.0), at=T0 + hour + 12 * MIN, focused=10 * MIN
+    )
+    await finish(repo, await start(repo, user=2, at=T0), at=T0 + 50 * MIN, focused=50 * MIN)
+    s4 = await finish(
+        repo,
+        await start(repo, chat=11, at=T0 + 2 * hour),
+        at=T0 + 2 * hour + 5 * MIN,
+        focused=5 * MIN,
+        outcome=Outcome.ENDED_EARLY,
+    )
+    await start(repo, chat=12, at=T0 + 150 * MIN)  # running: never counted
+    s5 = await finish(repo, await start(repo, at=T0 + 3 * hour), at=T0 + 3 * hour + 60 * MIN)
+
+    assert await repo.earlier_focus(1, s1.id) == (0, 0.0)
+    assert await repo.earlier_focus(1, s2.id) == (1, 1_200_000.0)
+    # 20 min, 10 min at scale 3 (30 nominal), 5 min: (1.2M + 1.8M + 0.3M) / 3 ms.
+    assert await repo.earlier_focus(1, s5.id) == (3, 1_100_000.0)
+    assert await repo.earlier_focus(1, s5.id + 100) == (4, (3_300_000 + 3_600_000) / 4)
+    assert await repo.earlier_focus(3, s5.id) == (0, 0.0)
+    assert s2.focused_minutes() == pytest.approx(30.0)
+
+    assert await repo.completed_starts(1, T0 + 30 * MIN) == [s5.started_at, s2.started_at]
+    assert await repo.completed_starts(1, T0) == [s5.started_at, s2.started_at, s1.started_at]
+    assert await repo.completed_starts(1, T0 + 3 * hour) == [T0 + 3 * hour]
+    assert await repo.completed_starts(1, T0 + 3 * hour + MIN) == []
+    assert await repo.completed_starts(2, T0) == [T0]
+    assert s4.started_at not in await repo.completed_starts(1, T0)
+
+
+# --- times ----------------------------------------------------------------------------------
+
+
+async def test_times_round_trip_as_utc(repo: Repository) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    moment = (T0 + timedelta(microseconds=123_456)).astimezone(plus_two)
+    session = await start(repo, at=moment, due=moment + timedelta(microseconds=999))
+    for value in (session.started_at, (await repo.get_session(session.id)).started_at):  # type: ignore[union-attr]
+        assert value.utcoffset() == timedelta(0)
+        assert value.tzinfo is UTC
+        assert abs(value - moment) < timedelta(milliseconds=1)
+        assert value == T0 + timedelta(milliseconds=123)
+    assert session.next_due_at == T0 + timedelta(milliseconds=124)
+    assert (
+        await scalar(repo.connection, "SELECT started_at FROM sessions WHERE id = ?", (session.id,))
+        == to_ms(T0) + 123
+    )
+    [started] = await repo.events(session.id)
+    assert started.at == T0 + timedelta(milliseconds=123)
+
+
+def test_naive_datetime_is_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        to_ms(datetime(2026, 3, 9, 9, 0))  # noqa: DTZ001 - the point of the test
+
+
+async def test_naive_datetime_never_reaches_the_file(repo: Repository) -> None:
+    naive = datetime(2026, 3, 9, 9, 0)  # noqa: DTZ001
+    with pytest.raises(ValueError, match="naive"):
+        await start(repo, at=naive, due=T0)
+    assert not repo.connection.in_transaction
+    assert await scalar(repo.connection, "SELECT count(*) FROM users") == 0
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1971, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))]
+        ),
+    )
+)
+def test_ms_conversion_is_exact_to_the_millisecond(moment: datetime) -> None:
+    ms = to_ms(moment)
+    back = from_ms(ms)
+    assert back.tzinfo is UTC
+    assert abs(back - moment) <= timedelta(microseconds=500)
+    aligned = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    assert from_ms(to_ms(aligned)) == aligned
+
+
+# --- the event log --------------------------------------------------------------------------
+
+
+async def test_event_log_of_a_whole_session(repo: Repository) -> None:
+    session = await start(repo, minutes=25)
+    assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
+    paused = await repo.get_session(session.id)
+    assert paused is not None
+    assert await repo.resume(paused, T0 + 8 * MIN, T0 + 28 * MIN, T0 + 12 * MIN)
+    assert await repo.extend(session.id, 10, T0 + 9 * MIN, T0 + 38 * MIN, T0 + 12 * MIN)
+    assert await repo.add_interruption(session.id, T0 + 10 * MIN, "phone")
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 12 * MIN, T0 + 12 * MIN)
+    await repo.confirm(session.id, "checkin:1.1", "checkin", 11, T0 + 12 * MIN)
+    await repo.drop(session.id, "break:1", "break", T0 + 13 * MIN, T0 + 13 * MIN, "quiet")
+    current = await repo.get_session(session.id)
+    assert current is not None
+    await finish(repo, current, at=T0 + 38 * MIN, focused=35 * MIN)
+    assert await repo.claim_summary(session.id, T0 + 38 * MIN)
+    await repo.confirm(session.id, SUMMARY_SLOT, "summary", 12, T0 + 38 * MIN)
+    assert await repo.set_score(session.id, 1, 4, T0 + 40 * MIN) == (True, None)
+
+    log = [(e.kind, e.at, e.detail) for e in await repo.events(session.id)]
+    assert log == [
+        ("started", T0, "25 min"),
+        ("paused", T0 + 5 * MIN, None),
+        ("interruption", T0 + 5 * MIN, "pause"),
+        ("resumed", T0 + 8 * MIN, "180000 ms"),
+        ("extended", T0 + 9 * MIN, "+10 min"),
+        ("interruption", T0 + 10 * MIN, "phone"),
+        ("nudge", T0 + 12 * MIN, "checkin:1.1"),
+        ("skipped", T0 + 13 * MIN, "break:1: quiet"),
+        ("ended", T0 + 38 * MIN, "completed"),
+        ("summary", T0 + 38 * MIN, SUMMARY_SLOT),
+        ("score", T0 + 40 * MIN, "4"),
+    ]
+    final = await repo.get_session(session.id)
+    assert final is not None
+    assert (final.planned_minutes, final.interruptions, final.version) == (35, 2, 3)
+    assert final.paused == 3 * MIN
+    assert {(d.slot, d.status) for d in await repo.deliveries(session.id)} == {
+        ("checkin:1.1", "sent"),
+        ("break:1", "dropped"),
+        (SUMMARY_SLOT, "sent"),
+    }
+    other = await start(repo, user=2)
+    assert [e.kind for e in await repo.events(other.id)] == ["started"]
+
+
+async def test_set_card_is_stored(repo: Repository) -> None:
+    session = await start(repo)
+    await repo.set_card(session.id, 4242)
+    stored = await repo.get_session(session.id)
+    assert stored is not None
+    assert stored.card_message_id == 4242
+
+
+# --- crash safety ---------------------------------------------------------------------------
+
+
+async def test_committed_data_is_visible_to_a_second_connection(
+    repo: Repository, db_path: Path
+) -> None:
+    session = await start(repo, label="before the crash")
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN)
+    # A second process opens the file while the first never closed its connection.
+    second = Repository(await connect(db_path))
+    try:
+        assert await second.get_session(session.id) == session
+        [record] = await second.deliveries(session.id)
+        assert (record.slot, record.status) == ("checkin:1.1", "sending")
+        # A transaction the first connection has not committed stays invisible.
+        await repo.connection.execute("BEGIN IMMEDIATE")
+        await repo.connection.execute(
+            "INSERT INTO users (id, created_at) VALUES (99, ?)", (to_ms(T0),)
+        )
+        assert await second.get_user(99) is None
+        await repo.connection.rollback()
+        assert await second.integrity_check() == "ok"
+    finally:
+        await second.close()
+
+
+_CRASHING_WRITER = """
+import asyncio, os, signal, sys
+from datetime import datetime, timedelta
+from storage import Repository, connect
+
+async def main():
+    t0 = datetime.fromisoformat(sys.argv[2])
+    repo = Repository(await connect(sys.argv[1]))
+    s = await repo.start_session(
+        user_id=1, chat_id=10, label="killed", planned_minutes=25, block_minutes=25,
+        break_minutes=5, checkins=True, time_scale=1.0, now=t0,
+        planned_end_at=t0 + timedelta(minutes=25), next_due_at=t0 + timedelta(minutes=10))
+    assert await repo.claim(s.id, "checkin:1.1", "checkin", t0, t0)
+    print(s.id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+async def test_data_survives_a_killed_process(db_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CRASHING_WRITER,
+        str(db_path),
+        T0.isoformat(),
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == -signal.SIGKILL, err.decode()
+    session_id = int(out.decode().strip())
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert wal.exists()
+    assert wal.stat().st_size > 0  # the commits live only in the WAL: recovery is tested
+
+    repo = Repository(await connect(db_path))
+    try:
+        session = await repo.get_session(session_id)
+        assert session is not None
+        assert (session.label, session.started_at, session.running) == ("killed", T0, True)
+        [record] = await repo.deliveries(session_id)
+        assert (record.slot, record.status) == ("checkin:1.1", "sending")
+        assert await event_kinds(repo, session_id) == ["started"]
+        assert await repo.integrity_check() == "ok"
+        # The claim made before the crash still blocks a second send after restart.
+        assert not await repo.claim(session_id, "checkin:1.1", "checkin", T0, T0 + MIN)
+    finally:
+        await repo.close()
