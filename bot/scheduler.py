@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "focus-dispatch"
 SUMMARY_RETRY = timedelta(seconds=30)
+"""How long a summary that surely failed, or a session whose step raised, waits to retry."""
 _MAX_STEPS = 64  # a session takes a handful of steps per wake-up; this only stops a bug looping
 
 
@@ -147,14 +148,10 @@ class Dispatcher:
             try:
                 await self._step(session, report)
             except Exception:
-                # One broken session must not stop the others; it is looked at again later.
+                # One broken session must not stop the others; it is looked at again
+                # later (unconditionally: a version check here could leave it due forever).
                 log.exception("dispatch failed for session %d", session.id)
-                await self.repo.reschedule(
-                    session.id,
-                    session.version,
-                    session.planned_end_at,
-                    self.clock.now() + SUMMARY_RETRY,
-                )
+                await self.repo.defer(session.id, self.clock.now() + SUMMARY_RETRY)
 
     async def _step(self, session: Session, report: DispatchReport) -> None:
         """Step one session through the policy until it says wait."""

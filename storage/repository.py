@@ -328,6 +328,15 @@ class Repository:
             )
             return cursor.rowcount == 1
 
+    async def defer(self, session_id: int, until: datetime) -> None:
+        """Look at a running session again no sooner than ``until`` (after an error)."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE sessions SET next_due_at = max(coalesce(next_due_at, 0), ?) "
+                "WHERE id = ? AND ended_at IS NULL",
+                (to_ms(until), session_id),
+            )
+
     async def add_interruption(self, session_id: int, now: datetime, detail: str) -> bool:
         """Count one interruption on a running session."""
         async with self._tx() as db:

@@ -406,3 +406,53 @@ async def test_allowed_users_refuse_others_once_and_store_nothing(tmp_path: Path
         assert await bot.service.active(stranger, stranger) is None
         [card] = await bot.send("/focus 25")
         assert "Focus: 25 min" in (card.shown_text or "")
+
+
+# --- summary insight -------------------------------------------------------------------------
+
+
+async def test_summary_compares_with_own_average_and_counts_the_streak(bot: BotHarness) -> None:
+    for _ in range(3):  # three completed 25-minute sessions on Monday
+        await bot.send("/focus 25")
+        await run_minutes(bot, 26)
+    assert "than your average" not in (summaries(bot)[-1].shown_text or "")
+    assert "Streak: 1 day" in (summaries(bot)[-1].shown_text or "")
+    await bot.send("/focus 25")
+    await run_minutes(bot, 20)
+    await bot.send("/stop")
+    text = summaries(bot)[-1].shown_text or ""
+    assert "20% shorter than your average (25 min)" in text
+    bot.clock.advance(hours=20)  # Tuesday
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    text = summaries(bot)[-1].shown_text or ""
+    assert "Streak: 2 days" in text
+    assert "5% longer than your average (24 min)" in text  # 25 vs (25+25+25+20)/4 = 23.75
+
+
+async def test_a_failing_step_is_retried_later_not_looped(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import texts
+
+    real = texts.checkin_message
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in rendering")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(texts, "checkin_message", flaky)
+    await bot.send("/focus 25")
+    await run_minutes(bot, 12)
+    assert proactive(bot) == []
+    session = await bot.service.active(USER, USER)
+    assert session is not None and session.next_due_at == T0 + timedelta(minutes=12, seconds=30)
+    # The failed claim stays 'sending' (it may have gone out): the slot is not retried...
+    await run_minutes(bot, 14)
+    assert proactive(bot) == []
+    assert len(calls) == 1
+    # ...and the session still ends with its summary.
+    assert len(summaries(bot)) == 1
