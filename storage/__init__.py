@@ -7,6 +7,7 @@ from storage.models import (
     Event,
     Outcome,
     Session,
+    SessionFact,
     User,
 )
 from storage.repository import SUMMARY_SLOT, Repository
@@ -19,6 +20,7 @@ __all__ = [
     "Outcome",
     "Repository",
     "Session",
+    "SessionFact",
     "User",
     "connect",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "Event",
     "Outcome",
     "Session",
+    "SessionFact",
     "User",
     "from_ms",
     "to_ms",
@@ -96,6 +97,19 @@ class Session(_Frozen):
         if self.focused is None:
             return 0.0
         return self.focused.total_seconds() * self.time_scale / 60
+
+
+class SessionFact(_Frozen):
+    """An ended session as /stats sees it: what happened, in nominal minutes."""
+
+    started_at: datetime
+    ended_at: datetime
+    planned_minutes: int
+    focused_minutes: float
+    completed: bool
+    interruptions: int
+    score: int | None
+    labelled: bool
 
 
 class DeliveryRecord(_Frozen):

@@ -23,6 +23,7 @@ from storage.models import (
     Event,
     Outcome,
     Session,
+    SessionFact,
     User,
     from_ms,
     to_ms,
@@ -446,6 +447,35 @@ class Repository:
         ):
             rows = await cursor.fetchall()
         return [from_ms(r[0]) for r in rows]
+
+    async def session_facts(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> list[SessionFact]:
+        """The user's ended sessions started in [since, until), oldest first."""
+        async with (
+            self._read() as db,
+            db.execute(
+                "SELECT started_at, ended_at, planned_minutes, focused_ms * time_scale, "
+                "outcome, interruptions, score, label IS NOT NULL FROM sessions "
+                "WHERE user_id = ? AND started_at >= ? AND started_at < ? "
+                "AND ended_at IS NOT NULL ORDER BY started_at",
+                (user_id, 0 if since is None else to_ms(since), to_ms(until)),
+            ) as cursor,
+        ):
+            rows = await cursor.fetchall()
+        return [
+            SessionFact(
+                started_at=from_ms(r[0]),
+                ended_at=from_ms(r[1]),
+                planned_minutes=r[2],
+                focused_minutes=(r[3] or 0) / 60000,
+                completed=r[4] == Outcome.COMPLETED,
+                interruptions=r[5],
+                score=r[6],
+                labelled=bool(r[7]),
+            )
+            for r in rows
+        ]
 
     # --- scheduling -------------------------------------------------------------------------
 
