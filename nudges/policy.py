@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Decision",
@@ -170,12 +170,16 @@ class SessionState(BaseModel):
     ended: bool = False
     deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _aware(self) -> SessionState:
-        for value in (self.started_at, self.paused_at):
-            if value is not None and value.utcoffset() is None:
-                raise ValueError("datetimes must be timezone-aware")
-        return self
+    @field_validator("started_at", "paused_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """Aware, and in UTC: adding a timedelta to a datetime in a DST zone adds wall-clock
+        time, which is an hour off across a clock change."""
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("datetimes must be timezone-aware")
+        return value.astimezone(UTC)
 
     def active_at(self, now: datetime) -> timedelta:
         """The session's own clock at ``now`` (frozen while paused, never negative)."""

@@ -1,0 +1,366 @@
+"""Property tests of the nudge policy's guardrails over random sessions (hypothesis).
+
+A random session (length, block, break, time scale) lives through a random sequence of user
+actions (pause, resume, extend, stop) and clock moves. The test plays the dispatcher: after every
+action, at random instants in between, and (when "awake") whenever the policy asked to be woken,
+it calls ``decide`` until the policy waits, recording each Send and Drop in the state. Clock moves
+that are not awake stand for downtime. At the end the guardrails are checked against the run's
+own record of what was sent and of when the session was paused or over, not against the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nudges.policy import (
+    Delivery,
+    DeliveryStatus,
+    Drop,
+    Finish,
+    Idle,
+    Limits,
+    PauseExpired,
+    Send,
+    SessionState,
+    Slot,
+    SlotKind,
+    Wait,
+    decide,
+)
+from tests.fakes import T0
+
+MAX_PLANNED = 180
+
+
+# --- what can happen to a session ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Move the clock ``seconds`` nominal seconds; the dispatcher looks at ``probes`` seconds in."""
+
+    seconds: int
+    probes: tuple[int, ...] = ()
+    awake: bool = True  # also look whenever the policy asked to be woken (else: downtime)
+
+
+@dataclass(frozen=True)
+class Late:
+    """The dispatcher wakes ``seconds`` nominal seconds after the time the policy asked for."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The user pauses (ignored unless running)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The user resumes (ignored unless paused)."""
+
+
+@dataclass(frozen=True)
+class Extend:
+    """The user adds ``minutes`` of focus (ignored past 180 minutes in all)."""
+
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The user stops the session."""
+
+
+Action = Advance | Late | Pause | Resume | Extend | Stop
+
+
+@st.composite
+def advances(draw: st.DrawFn) -> Advance:
+    """0–40 nominal minutes at seconds resolution (often under 5), with extra looks on the way."""
+    seconds = draw(st.one_of(st.integers(0, 5 * 60), st.integers(0, 40 * 60)))
+    probes = draw(st.lists(st.integers(0, seconds), max_size=4))
+    awake = draw(st.sampled_from([True, True, False]))
+    return Advance(seconds, tuple(sorted(probes)), awake)
+
+
+user_actions = st.one_of(
+    st.just(Pause()),
+    st.just(Resume()),
+    st.builds(Extend, st.integers(5, 45)),
+)
+
+
+@st.composite
+def scripts(draw: st.DrawFn) -> list[Action]:
+    """Mostly clock moves (some of them around due times), user actions, now and then a stop."""
+    script: list[Action] = draw(
+        st.lists(
+            st.one_of(advances(), advances(), st.builds(Late, st.integers(0, 180)), user_actions),
+            max_size=30,
+        )
+    )
+    stop_at = draw(st.one_of(st.none(), st.none(), st.none(), st.integers(0, len(script))))
+    if stop_at is not None:
+        script.insert(stop_at, Stop())
+    return script
+
+
+sessions = st.builds(
+    lambda planned, block, pause: SessionState(
+        started_at=T0, planned_minutes=planned, block_minutes=block, break_minutes=pause
+    ),
+    planned=st.integers(5, 90),
+    block=st.one_of(st.just(25), st.integers(10, 45)),
+    pause=st.one_of(st.just(5), st.integers(5, 15)),
+)
+
+scales = st.sampled_from([1, 60])
+
+
+# --- the dispatcher and the run's own record ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message that went out, with the run's own view of the session at that moment."""
+
+    at: datetime
+    slot: Slot
+    due_at: datetime
+    paused: bool
+    over: bool
+    active: timedelta  # by the run's own pause record
+    end: timedelta  # active time at which the session ends, by the run's own count
+
+
+@dataclass
+class Run:
+    """One session driven through the policy, and everything that happened to it."""
+
+    state: SessionState
+    limits: Limits
+    now: datetime = T0
+    wake: datetime | None = None
+    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
+    paused_since: datetime | None = None
+    over_at: datetime | None = None
+    stopped: bool = False
+    extended: bool = False
+    always_awake: bool = True
+    sent: list[Sent] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
+    finishes: list[tuple[datetime, Finish]] = field(default_factory=list)
+    expiries: list[tuple[datetime, PauseExpired]] = field(default_factory=list)
+
+    # the run's own model
+
+    def active(self, moment: datetime) -> timedelta:
+        """Active time at ``moment`` from the run's own record of pauses."""
+        spans = [*self.pauses]
+        if self.paused_since is not None:
+            spans.append((self.paused_since, moment))
+        paused = sum(
+            (min(end, moment) - start for start, end in spans if start < moment), timedelta(0)
+        )
+        return moment - self.state.started_at - paused
+
+    def end(self) -> timedelta:
+        """Planned focus plus every break that was announced."""
+        breaks = sum(1 for s in self.sent if s.slot.kind is SlotKind.BREAK)
+        return self.limits.span(self.state.planned_minutes + breaks * self.state.break_minutes)
+
+    # the dispatcher
+
+    def record(self, slot: Slot, status: DeliveryStatus) -> None:
+        deliveries = {**self.state.deliveries, slot.key: Delivery(status, self.now)}
+        self.state = self.state.model_copy(update={"deliveries": deliveries})
+
+    def end_session(self) -> None:
+        self.state = self.state.model_copy(update={"ended": True})
+        self.over_at = self.now
+
+    def settle(self) -> None:
+        """Call decide at ``now`` until it waits or ends, recording what it says."""
+        for _ in range(100):
+            decision = decide(self.state, self.limits, self.now)
+            match decision:
+                case Send(slot, due_at):
+                    self.sent.append(
+                        Sent(
+                            self.now,
+                            slot,
+                            due_at,
+                            self.paused_since is not None,
+                            self.over_at is not None,
+                            self.active(self.now),
+                            self.end(),
+                        )
+                    )
+                    self.record(slot, DeliveryStatus.SENT)
+                case Drop(slot):
+                    self.drops.append(decision)
+                    self.record(slot, DeliveryStatus.DROPPED)
+                case Wait(until):
+                    assert until > self.now, f"{decision} at {self.now} is not in the future"
+                    self.wake = until
+                    return
+                case Idle():
+                    assert self.state.ended
+                    self.wake = None
+                    return
+                case Finish():
+                    self.finishes.append((self.now, decision))
+                    self.end_session()
+                    return
+                case PauseExpired():
+                    self.expiries.append((self.now, decision))
+                    self.end_session()
+                    return
+        raise AssertionError("decide never settled")
+
+    # actions
+
+    def advance(self, step: Advance) -> None:
+        span = self.limits.span
+        target = self.now + span(step.seconds / 60)
+        probes = [self.now + span(p / 60) for p in step.probes]
+        self.always_awake &= step.awake
+        for _ in range(1000):
+            looks = [p for p in probes if p > self.now]
+            if step.awake and self.wake is not None:
+                looks.append(self.wake)
+            self.now = min([t for t in looks if t <= target], default=target)
+            self.settle()
+            if self.now == target:
+                return
+        raise AssertionError("the clock never reached its target")
+
+    def act(self, action: Action) -> None:
+        running = not self.state.ended
+        match action:
+            case Advance():
+                self.advance(action)
+                return
+            case Late(seconds) if self.wake is not None:
+                self.always_awake &= seconds == 0
+                self.now = self.wake + self.limits.span(seconds / 60)
+            case Pause() if running and self.state.paused_at is None:
+                self.state = self.state.model_copy(update={"paused_at": self.now})
+                self.paused_since = self.now
+            case Resume() if running and self.paused_since is not None:
+                paused = self.state.paused + (self.now - self.paused_since)
+                self.state = self.state.model_copy(update={"paused": paused, "paused_at": None})
+                self.pauses.append((self.paused_since, self.now))
+                self.paused_since = None
+            case Extend(minutes) if running and self.state.planned_minutes + minutes <= MAX_PLANNED:
+                planned = self.state.planned_minutes + minutes
+                self.state = self.state.model_copy(update={"planned_minutes": planned})
+                self.extended = True
+            case Stop() if running:
+                self.end_session()
+                self.stopped = True
+        self.settle()
+
+
+def play(state: SessionState, scale: int, script: list[Action], final_awake: bool) -> Run:
+    """Run a session through ``script``, then far past any possible end."""
+    run = Run(state, Limits(time_scale=scale))
+    run.settle()
+    for action in script:
+        run.act(action)
+    run.act(Advance(6 * 60 * 60, awake=final_awake))
+    return run
+
+
+# --- the guardrails -----------------------------------------------------------------------------
+
+
+def check_guardrails(run: Run) -> None:
+    """Every product guardrail, against what the run recorded."""
+    limits = run.limits
+    sent = run.sent
+    keys = [s.slot.key for s in sent]
+
+    assert len(sent) <= limits.max_messages, keys
+    assert len(keys) == len(set(keys)), f"a slot sent twice: {keys}"
+    for earlier, later in pairwise(sent):
+        assert later.at - earlier.at >= limits.min_gap, (earlier, later)
+    for s in sent:
+        assert not s.paused, f"sent while paused: {s}"
+        assert not s.over, f"sent after the session was over: {s}"
+        assert s.at - run.state.started_at >= limits.span(limits.first_delay_minutes), s
+        assert s.active < s.end, f"sent after the planned end: {s}"
+        assert timedelta(0) <= s.at - s.due_at <= limits.late_window, f"stale: {s}"
+        assert s.at - s.due_at == s.active - s.slot.offset, f"due time off the pauses: {s}"
+    for index, s in enumerate(sent):
+        if s.slot.kind is SlotKind.BACK:
+            announced = {e.slot.key for e in sent[:index]}
+            assert f"{SlotKind.BREAK}:{s.slot.block}" in announced, keys
+
+
+def check_ending(run: Run) -> None:
+    """The session is over in exactly one way; a finish comes once, at the end, flagged right."""
+    assert run.state.ended
+    ways = len(run.finishes) + len(run.expiries) + int(run.stopped)
+    assert ways == 1, (run.finishes, run.expiries, run.stopped)
+    for decided, finish in run.finishes:
+        completed = sum((end - start for start, end in run.pauses), timedelta(0))
+        assert finish.at == run.state.started_at + completed + run.end()
+        assert decided >= finish.at
+        assert finish.late == (decided - finish.at > run.limits.late_window)
+    for decided, expired in run.expiries:
+        assert run.paused_since is not None
+        assert expired.at == run.paused_since + run.limits.pause_limit
+        assert decided >= expired.at
+
+
+def check_awake_run(run: Run) -> None:
+    """With the dispatcher up throughout and no extension, nothing is missed and nothing is late."""
+    if not run.always_awake or run.extended:
+        return
+    assert [d for d in run.drops if d.reason.startswith("missed")] == []
+    assert all(not finish.late for _, finish in run.finishes)
+    assert all(not expired.late for _, expired in run.expiries)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    state=sessions,
+    scale=scales,
+    script=scripts(),
+    final_awake=st.sampled_from([True, True, False]),
+)
+def test_guardrails_hold_whatever_happens(
+    state: SessionState, scale: int, script: list[Action], final_awake: bool
+) -> None:
+    """No burst, no excess, nothing while paused or over, back only after break, one ending."""
+    run = play(state, scale, script, final_awake)
+
+    check_guardrails(run)
+    check_ending(run)
+    check_awake_run(run)
+
+
+@settings(max_examples=100, deadline=None)
+@given(state=sessions, scale=scales)
+def test_undisturbed_session_sends_its_breaks_and_finishes_on_time(
+    state: SessionState, scale: int
+) -> None:
+    """Left alone with the dispatcher up, every planned break is announced and ended on time."""
+    run = play(state, scale, [], final_awake=True)
+
+    breaks = [s for s in run.sent if s.slot.kind is SlotKind.BREAK]
+    backs = [s for s in run.sent if s.slot.kind is SlotKind.BACK]
+    assert [b.slot.block for b in breaks] == [b.slot.block for b in backs]
+    assert [s.at for s in run.sent] == [s.due_at for s in run.sent]
+    assert len(run.finishes) == 1
+    decided, finish = run.finishes[0]
+    assert (decided, finish.late) == (finish.at, False)
+    check_guardrails(run)
