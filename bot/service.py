@@ -25,7 +25,7 @@ from nudges import (
     decide,
     make_plan,
 )
-from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session
+from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session, User
 
 __all__ = [
     "MAX_TOTAL_MINUTES",
@@ -53,6 +53,7 @@ class SessionDefaults:
     minutes: int = 25
     block_minutes: int = 25
     break_minutes: int = 5
+    checkins: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,13 @@ class FocusService:
     ) -> Session:
         """Start a session; raises ActiveSessionExists when one runs in this chat."""
         now = self.clock.now()
-        d = self.defaults
+        d = await self.defaults_for(user_id)
         state = SessionState(
             started_at=now,
             planned_minutes=minutes or d.minutes,
             block_minutes=d.block_minutes,
             break_minutes=d.break_minutes,
+            checkins=d.checkins,
         )
         plan = make_plan(state, self.limits)
         planned_end, next_due = self.schedule(state, plan, self.limits, now)
@@ -169,12 +171,34 @@ class FocusService:
             planned_minutes=state.planned_minutes,
             block_minutes=d.block_minutes,
             break_minutes=d.break_minutes,
-            checkins=True,
+            checkins=d.checkins,
             time_scale=self.limits.time_scale,
             now=now,
             planned_end_at=planned_end,
             next_due_at=next_due,
         )
+
+    async def defaults_for(self, user_id: int) -> SessionDefaults:
+        """The operator's defaults, overridden by what the user chose in /settings."""
+        user = await self.repo.get_user(user_id)
+        d = self.defaults
+        if user is None:
+            return d
+        return SessionDefaults(
+            minutes=user.default_minutes or d.minutes,
+            block_minutes=user.block_minutes or d.block_minutes,
+            break_minutes=user.break_minutes or d.break_minutes,
+            checkins=not user.quiet,
+        )
+
+    async def settings_of(self, user_id: int) -> tuple[User, SessionDefaults]:
+        """The user (created if new) and the session shape they get."""
+        user = await self.repo.ensure_user(user_id, self.clock.now())
+        return user, await self.defaults_for(user_id)
+
+    async def update_settings(self, user_id: int, **settings: object) -> User:
+        """Store some of the user's settings (already validated by the caller)."""
+        return await self.repo.update_user(user_id, self.clock.now(), **settings)
 
     async def register(self, user_id: int) -> None:
         """Remember a user on first contact (/start)."""

@@ -52,11 +52,15 @@ class _Frozen(BaseModel):
 
 
 class User(_Frozen):
-    """A person who has talked to the bot."""
+    """A person who has talked to the bot, with their settings (None: the default)."""
 
     id: int
     timezone: str
     created_at: datetime
+    default_minutes: int | None = None
+    block_minutes: int | None = None
+    break_minutes: int | None = None
+    quiet: bool = False
 
 
 class Session(_Frozen):

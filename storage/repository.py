@@ -79,6 +79,24 @@ def _session(row: Sequence[Any]) -> Session:
     )
 
 
+_USER_COLUMNS = "id, timezone, created_at, default_minutes, block_minutes, break_minutes, quiet"
+USER_SETTINGS = frozenset(
+    {"timezone", "default_minutes", "block_minutes", "break_minutes", "quiet"}
+)
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(
+        id=row[0],
+        timezone=row[1],
+        created_at=from_ms(row[2]),
+        default_minutes=row[3],
+        block_minutes=row[4],
+        break_minutes=row[5],
+        quiet=bool(row[6]),
+    )
+
+
 def _delivery(row: Sequence[Any]) -> DeliveryRecord:
     return DeliveryRecord(
         session_id=row[0],
@@ -157,22 +175,58 @@ class Repository:
                 (user_id, to_ms(now)),
             )
             async with db.execute(
-                "SELECT id, timezone, created_at FROM users WHERE id = ?", (user_id,)
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
             ) as cursor:
                 row = await cursor.fetchone()
         assert row is not None  # noqa: S101 - inserted just above in the same transaction
-        return User(id=row[0], timezone=row[1], created_at=from_ms(row[2]))
+        return _user(row)
 
     async def get_user(self, user_id: int) -> User | None:
         """The user, if known."""
         async with (
             self._read() as db,
-            db.execute(
-                "SELECT id, timezone, created_at FROM users WHERE id = ?", (user_id,)
-            ) as cursor,
+            db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)) as cursor,
         ):
             row = await cursor.fetchone()
-        return None if row is None else User(id=row[0], timezone=row[1], created_at=from_ms(row[2]))
+        return None if row is None else _user(row)
+
+    async def update_user(self, user_id: int, now: datetime, **settings: object) -> User:
+        """Change some of a user's settings (``timezone``, ``default_minutes``, ...)."""
+        unknown = set(settings) - USER_SETTINGS
+        if unknown or not settings:
+            raise ValueError(f"not user settings: {sorted(unknown) or 'none given'}")
+        names = sorted(settings)  # from the fixed set above: safe to interpolate
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                (user_id, to_ms(now)),
+            )
+            await db.execute(
+                f"UPDATE users SET {assignments} WHERE id = ?",
+                (*(settings[n] for n in names), user_id),
+            )
+            async with db.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None  # noqa: S101 - upserted just above
+        return _user(row)
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase everything stored about a user in one transaction; returns sessions erased.
+
+        Sessions, deliveries and events go with the user row (ON DELETE CASCADE); a running
+        session disappears with them, so the dispatcher has nothing left to send.
+        """
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            await db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return int(row[0]) if row else 0
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -476,6 +530,42 @@ class Repository:
             )
             for r in rows
         ]
+
+    async def history(self, user_id: int, offset: int, limit: int) -> tuple[list[Session], int]:
+        """A page of the user's sessions, newest first, and how many there are in all."""
+        async with self._read() as db:
+            async with db.execute(
+                "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            async with db.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
+                "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+                (user_id, limit, offset),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        return [_session(r) for r in rows], int(row[0]) if row else 0
+
+    async def export_rows(self, user_id: int) -> tuple[list[Session], list[Event]]:
+        """Every session of the user (oldest first) and every event of those sessions."""
+        async with self._read() as db:
+            async with db.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
+                "ORDER BY started_at, id",
+                (user_id,),
+            ) as cursor:
+                sessions = [_session(r) for r in await cursor.fetchall()]
+            async with db.execute(
+                "SELECT e.session_id, e.kind, e.at, e.detail FROM events e "
+                "JOIN sessions s ON s.id = e.session_id WHERE s.user_id = ? "
+                "ORDER BY e.session_id, e.at, e.id",
+                (user_id,),
+            ) as cursor:
+                events = [
+                    Event(session_id=r[0], kind=r[1], at=from_ms(r[2]), detail=r[3])
+                    for r in await cursor.fetchall()
+                ]
+        return sessions, events
 
     # --- scheduling -------------------------------------------------------------------------
 
