@@ -123,11 +123,17 @@ def _register(app: FocusApplication) -> None:
     app.add_handler(CommandHandler("status", handlers.status))
     app.add_handler(CommandHandler("extend", handlers.extend))
     app.add_handler(CommandHandler(["stop", "end"], handlers.stop))
-    # 3. Buttons: one router that checks owner and state.
+    # 3. The user's data: insight, settings, export, erase.
+    app.add_handler(CommandHandler("history", handlers.history))
+    app.add_handler(CommandHandler("settings", handlers.settings))
+    app.add_handler(CommandHandler("timezone", handlers.timezone))
+    app.add_handler(CommandHandler("export", handlers.export))
+    app.add_handler(CommandHandler("delete_me", handlers.delete_me))
+    # 4. Buttons: one router that checks owner and state.
     app.add_handler(CallbackQueryHandler(handlers.on_button))
-    # 4. Plain text: score replies and hints.
+    # 5. Plain text: score replies and hints.
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.on_text))
-    # 5. Unknown commands in private chats.
+    # 6. Unknown commands in private chats.
     app.add_handler(
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.unknown_command)
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -13,6 +14,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import texts
 from bot.context import FocusContext
 from bot.parsing import (
+    SETTING_RANGES,
     Callback,
     FocusRequest,
     ParseError,
@@ -20,24 +22,30 @@ from bot.parsing import (
     parse_extend,
     parse_focus,
     parse_score,
+    parse_setting,
 )
 from bot.service import ScoreResult
-from bot.timefmt import clock_time, zone
+from bot.timefmt import clock_time, parse_zone, zone
 from storage import ActiveSessionExists, Session
 
 __all__ = [
+    "delete_me",
     "error_handler",
+    "export",
     "extend",
     "focus",
     "gatekeeper",
     "help_command",
+    "history",
     "on_button",
     "on_text",
     "pause",
     "resume",
+    "settings",
     "start",
     "status",
     "stop",
+    "timezone",
     "unknown_command",
 ]
 
@@ -252,6 +260,96 @@ async def unknown_command(update: Update, _context: FocusContext) -> None:
     await _reply(update, "I don't know that command. /help lists what I can do.")
 
 
+# --- settings and the user's data -------------------------------------------------------------
+
+_SETTING_COLUMN = {"default": "default_minutes", "block": "block_minutes", "break": "break_minutes"}
+
+
+async def settings(update: Update, context: FocusContext) -> None:
+    """/settings [name value]: show the settings with buttons, or change one."""
+    assert update.effective_message is not None  # noqa: S101
+    user_id, _ = _ids(update)
+    args = _args(update.effective_message)
+    if args.strip():
+        try:
+            name, value = parse_setting(args)
+        except ParseError as error:
+            await _reply(update, f"{error}\n\n/settings shows what you can change.")
+            return
+        await context.service.update_settings(user_id, **{_SETTING_COLUMN.get(name, name): value})
+    await _show_settings(update, context, user_id)
+
+
+async def _show_settings(update: Update, context: FocusContext, user_id: int) -> None:
+    user, shape = await context.service.settings_of(user_id)
+    now = context.service.clock.now()
+    await _reply(
+        update,
+        texts.settings_text(user, shape, now),
+        reply_markup=texts.settings_keyboard(user, shape),
+    )
+
+
+async def timezone(update: Update, context: FocusContext) -> None:
+    """/timezone Europe/Berlin or /timezone +02:00."""
+    assert update.effective_message is not None  # noqa: S101
+    user_id, _ = _ids(update)
+    name = parse_zone(_args(update.effective_message))
+    if name is None:
+        current = await context.service.timezone_of(user_id)
+        await _reply(update, f"{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
+        return
+    await context.service.update_settings(user_id, timezone=name)
+    await _reply(update, texts.timezone_set(name, context.service.clock.now()))
+
+
+async def history(update: Update, context: FocusContext) -> None:
+    """/history: the user's sessions, 10 a page, with ◀ ▶."""
+    user_id, _ = _ids(update)
+    text, keyboard = await _history_page(context, user_id, 0)
+    await _reply(update, text, reply_markup=keyboard)
+
+
+async def _history_page(
+    context: FocusContext, user_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    sessions, total = await context.service.history(user_id, page, texts.HISTORY_PAGE)
+    tz = zone(await context.service.timezone_of(user_id))
+    return texts.history_text(sessions, page, total, tz), texts.history_keyboard(
+        user_id, page, total
+    )
+
+
+async def export(update: Update, context: FocusContext) -> None:
+    """/export: the user's sessions as CSV, and with their events as JSON."""
+    user_id, chat_id = _ids(update)
+    files = await context.service.export(user_id)
+    if files is None:
+        await _reply(update, "There's nothing to export yet — no sessions stored for you.")
+        return
+    csv_bytes, json_bytes, count = files
+    stamp = context.service.clock.now().strftime("%Y%m%d")
+    await context.bot.send_document(
+        chat_id,
+        csv_bytes,
+        filename=f"focus-sessions-{stamp}.csv",
+        caption=f"Your {count} sessions (CSV). Columns are described in the README.",
+    )
+    await context.bot.send_document(
+        chat_id,
+        json_bytes,
+        filename=f"focus-sessions-{stamp}.json",
+        caption="The same sessions with their event logs (JSON).",
+    )
+
+
+async def delete_me(update: Update, _context: FocusContext) -> None:
+    """/delete_me: ask for confirmation with buttons."""
+    user_id, _ = _ids(update)
+    text, keyboard = texts.delete_confirm(user_id)
+    await _reply(update, text, reply_markup=keyboard)
+
+
 # --- plain messages --------------------------------------------------------------------------
 
 
@@ -286,12 +384,63 @@ async def on_button(update: Update, context: FocusContext) -> None:
     if data is None:
         await query.answer("This button has expired.")
         return
+    if data.action in ("set", "hist", "del"):
+        if data.owner != query.from_user.id:
+            await query.answer("That button belongs to someone else.")
+            return
+        await query.answer(await _account_button(query, context, data))
+        return
     session = await context.service.repo.get_session(data.session_id)
-    if session is None or session.user_id != query.from_user.id:
+    if session is None:
+        await query.answer("That session no longer exists.")
+        return
+    if session.user_id != query.from_user.id:
         await query.answer("That button belongs to someone else's session.")
         return
     answer = await _route_button(query, context, data, session)
     await query.answer(answer)
+
+
+# Settings buttons: code -> (column, name in SETTING_RANGES).
+_SETTING_BUTTON = {
+    "d": ("default_minutes", "default"),
+    "b": ("block_minutes", "block"),
+    "k": ("break_minutes", "break"),
+}
+
+
+async def _account_button(query: CallbackQuery, context: FocusContext, data: Callback) -> str:
+    """Settings steps, history pages and the delete confirmation; returns the answer."""
+    user_id, code, value = data.owner, data.arg[:1], data.arg[1:]
+    if data.action == "del":
+        if data.arg != "yes":
+            await _edit(query, "Kept. Nothing was deleted.")
+            return "Nothing deleted."
+        erased = await context.service.erase(user_id)
+        await _edit(query, texts.deleted(erased))
+        return "Deleted."
+    if not value.isdigit():
+        return "This button has expired."
+    if data.action == "hist":
+        text, keyboard = await _history_page(context, user_id, int(value))
+        await _edit(query, text, keyboard)
+        return ""
+    setting: int | bool
+    if code == "q" and value in ("0", "1"):
+        column, setting = "quiet", value == "1"
+    elif code in _SETTING_BUTTON:
+        column, name = _SETTING_BUTTON[code]
+        low, high = SETTING_RANGES[name]
+        if not low <= int(value) <= high:
+            return "This button has expired."
+        setting = int(value)
+    else:
+        return "This button has expired."
+    user = await context.service.update_settings(user_id, **{column: setting})
+    _, shape = await context.service.settings_of(user_id)
+    now = context.service.clock.now()
+    await _edit(query, texts.settings_text(user, shape, now), texts.settings_keyboard(user, shape))
+    return "Saved."
 
 
 async def _route_button(
@@ -357,10 +506,12 @@ async def _offer_button(
     return "Started."
 
 
-async def _edit(query: CallbackQuery, text: str) -> None:
-    """Replace a button message's text (and remove its buttons), best effort."""
+async def _edit(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace a button message's text (and its buttons: none unless given), best effort."""
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
 

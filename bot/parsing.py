@@ -17,6 +17,7 @@ __all__ = [
     "parse_extend",
     "parse_focus",
     "parse_score",
+    "parse_setting",
 ]
 
 MIN_MINUTES = 5
@@ -119,14 +120,44 @@ def parse_score(text: str) -> int | None:
 
 @dataclass(frozen=True)
 class Callback:
-    """Button data: an action, the session it belongs to, and an optional argument."""
+    """Button data: an action, a number (usually the session's id), an optional argument."""
 
     action: str
     session_id: int
     arg: str = ""
 
+    @property
+    def owner(self) -> int:
+        """The user an account button belongs to (its number)."""
+        return self.session_id
 
-_CALLBACK = re.compile(r"^(p|r|e|ci|sc|new|keep):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
+
+# Session buttons carry the session id; account buttons (set, hist, del) the owner's user id
+# and what to do: set …:d45 (default), b30 (block), k10 (break), q1 (quiet); hist …:p3 (page);
+# del …:yes / …:no.
+_CALLBACK = re.compile(r"^(p|r|e|ci|sc|new|keep|set|hist|del):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
+
+
+SETTING_RANGES = {"default": (5, 90), "block": (10, 90), "break": (5, 30)}
+
+
+def parse_setting(args: str) -> tuple[str, int | bool]:
+    """``/settings default 45``, ``block 30``, ``break 10``, ``nudges quiet|normal``."""
+    words = _clean(args).lower().split()
+    if len(words) != 2:
+        raise ParseError("Say which setting and its value, e.g. /settings default 45.")
+    name, value = words
+    if name == "nudges":
+        if value not in ("quiet", "normal"):
+            raise ParseError("Nudges are either normal or quiet: /settings nudges quiet.")
+        return "quiet", value == "quiet"
+    if name not in SETTING_RANGES:
+        raise ParseError(f"I don't have a setting called “{name[:20]}”.")
+    minutes = parse_duration(value)
+    low, high = SETTING_RANGES[name]
+    if minutes is None or not low <= minutes <= high:
+        raise ParseError(f"{name.capitalize()} can be {low}–{high} minutes.")
+    return name, minutes
 
 
 def parse_callback(data: str | None) -> Callback | None:

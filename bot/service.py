@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
+from bot.export import sessions_csv, sessions_json
 from bot.timefmt import local_date, zone
 from nudges import (
     Delivery,
@@ -199,6 +200,27 @@ class FocusService:
     async def update_settings(self, user_id: int, **settings: object) -> User:
         """Store some of the user's settings (already validated by the caller)."""
         return await self.repo.update_user(user_id, self.clock.now(), **settings)
+
+    async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Session], int]:
+        """A page of the user's sessions, newest first, and the total count."""
+        return await self.repo.history(user_id, max(0, page) * per_page, per_page)
+
+    async def export(self, user_id: int) -> tuple[bytes, bytes, int] | None:
+        """The user's data as (CSV, JSON, session count); None when there is nothing."""
+        sessions, events = await self.repo.export_rows(user_id)
+        if not sessions:
+            return None
+        tz_name = await self.timezone_of(user_id)
+        tz = zone(tz_name)
+        return (
+            sessions_csv(sessions, tz),
+            sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now()),
+            len(sessions),
+        )
+
+    async def erase(self, user_id: int) -> int:
+        """Delete everything stored about the user; returns how many sessions went."""
+        return await self.repo.delete_user(user_id)
 
     async def register(self, user_id: int) -> None:
         """Remember a user on first contact (/start)."""

@@ -9,9 +9,9 @@ from datetime import datetime, tzinfo
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.parsing import FOCUS_FORMS
-from bot.service import StatusView, SummaryView
-from bot.timefmt import clock_time, minutes_text
-from storage import Outcome, Session
+from bot.service import SessionDefaults, StatusView, SummaryView
+from bot.timefmt import clock_time, minutes_text, zone
+from storage import Outcome, Session, User
 
 __all__ = [
     "COMMANDS",
@@ -42,6 +42,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resume", "Resume a paused session"),
     ("extend", "Add minutes: /extend 10"),
     ("stop", "End the session now (also /end)"),
+    ("stats", "Your patterns: /stats today|week|month|all"),
+    ("history", "Your sessions, newest first"),
+    ("settings", "Timezone, session shape, quiet nudges"),
+    ("timezone", "Set your timezone: /timezone Europe/Berlin"),
+    ("export", "Download your data (CSV and JSON)"),
+    ("delete_me", "Erase everything stored about you"),
     ("help", "Every command"),
 )
 
@@ -275,3 +281,125 @@ def score_ack(score: int, previous: int | None) -> str:
     if previous == score:
         return f"Your focus score is still {score}."
     return f"Saved: focus {score}/5. Thanks!"
+
+
+# --- settings, history, data -----------------------------------------------------------------
+
+_CYCLES = {"default": (15, 25, 45, 60, 90), "block": (25, 30, 45, 50, 90), "break": (5, 10, 15)}
+
+
+def _next_in(cycle: tuple[int, ...], current: int) -> int:
+    return next((v for v in cycle if v > current), cycle[0])
+
+
+def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
+    """The /settings message."""
+    tz = zone(user.timezone)
+    nudges = "quiet — breaks and the summary only" if user.quiet else "normal — check-ins too"
+    return (
+        "⚙️ <b>Your settings</b>\n"
+        f"Timezone: <b>{html.escape(user.timezone)}</b> (your time now: {clock_time(now, tz)})\n"
+        f"Default session: <b>{shape.minutes} min</b>\n"
+        f"Focus block: <b>{shape.block_minutes} min</b> · Break: <b>{shape.break_minutes} min</b>\n"
+        f"Nudges: <b>{nudges}</b>\n\n"
+        "Tap to change, or type:\n"
+        "/timezone Europe/Berlin (or /timezone +02:00)\n"
+        "/settings default 45 · /settings block 30 · /settings break 10\n"
+        "/settings nudges quiet (or normal)\n"
+        "<i>Limits no setting can loosen: one message per 5 minutes, 8 per session.</i>"
+    )
+
+
+def settings_keyboard(user: User, shape: SessionDefaults) -> InlineKeyboardMarkup:
+    """Buttons that step each setting to its next common value."""
+    default = _next_in(_CYCLES["default"], shape.minutes)
+    block = _next_in(_CYCLES["block"], shape.block_minutes)
+    pause = _next_in(_CYCLES["break"], shape.break_minutes)
+    # Account buttons carry the owner's user id: in a group, only they can press them.
+    owner = f"set:{user.id}"
+    quiet = InlineKeyboardButton(
+        "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet",
+        callback_data=f"{owner}:q{0 if user.quiet else 1}",
+    )
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(f"Default → {default} min", callback_data=f"{owner}:d{default}")],
+            [
+                InlineKeyboardButton(f"Block → {block} min", callback_data=f"{owner}:b{block}"),
+                InlineKeyboardButton(f"Break → {pause} min", callback_data=f"{owner}:k{pause}"),
+            ],
+            [quiet],
+        ]
+    )
+
+
+def timezone_set(name: str, now: datetime) -> str:
+    """The answer to /timezone."""
+    return (
+        f"🌍 Timezone set to <b>{html.escape(name)}</b> — it's {clock_time(now, zone(name))} "
+        "there. Times, days and streaks now follow it, past sessions included."
+    )
+
+
+TIMEZONE_HELP = (
+    "Tell me your timezone as a name from the IANA list, like /timezone Europe/Berlin or "
+    "/timezone America/New_York, or as an offset like /timezone +02:00."
+)
+
+HISTORY_PAGE = 10
+
+
+def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> str:
+    """One page of /history."""
+    if total == 0:
+        return "No sessions yet. Start one with /focus 45 write the report."
+    pages = (total + HISTORY_PAGE - 1) // HISTORY_PAGE
+    lines = [f"🗂 <b>Your sessions</b> (page {page + 1} of {pages}, {total} in all)"]
+    for s in sessions:
+        when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
+        if s.running:
+            outcome = "▶ running"
+        elif s.outcome is Outcome.COMPLETED:
+            outcome = "✅"
+        else:
+            outcome = "⏹ early"
+        focused = f"{round(s.focused_minutes())}/{s.planned_minutes} min"
+        score = f" · ⭐{s.score}" if s.score is not None else ""
+        label = f" · {html.escape(s.label[:60])}" if s.label else ""
+        lines.append(f"{when}{label} · {focused} · {outcome}{score}")
+    return "\n".join(lines)
+
+
+def history_keyboard(user_id: int, page: int, total: int) -> InlineKeyboardMarkup | None:
+    """◀ ▶ buttons, only where there is a page to go to."""
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton("◀ Newer", callback_data=f"hist:{user_id}:p{page - 1}"))
+    if (page + 1) * HISTORY_PAGE < total:
+        row.append(InlineKeyboardButton("Older ▶", callback_data=f"hist:{user_id}:p{page + 1}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def delete_confirm(user_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    """The /delete_me question."""
+    return (
+        "⚠️ This erases <b>everything</b> I store about you: every session, its events, your "
+        "scores and settings. A running session ends without a summary. It can't be undone — "
+        "/export first if you want a copy.",
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "Yes, delete everything", callback_data=f"del:{user_id}:yes"
+                    )
+                ],
+                [InlineKeyboardButton("No, keep my data", callback_data=f"del:{user_id}:no")],
+            ]
+        ),
+    )
+
+
+def deleted(sessions: int) -> str:
+    """After /delete_me."""
+    noun = "session" if sessions == 1 else "sessions"
+    return f"🗑 Done. I erased your data ({sessions} {noun}). /start any time to begin again."

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["clock_time", "local_date", "minutes_text", "zone"]
+__all__ = ["clock_time", "local_date", "minutes_text", "parse_zone", "zone"]
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
 
@@ -23,6 +23,33 @@ def zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def parse_zone(text: str) -> str | None:
+    """A timezone the user typed, as we store it: an IANA name or ``+HH:MM``; None if unknown."""
+    name = text.strip()
+    match = _OFFSET.match(name)
+    if match:
+        sign, hours, minutes = match.groups()
+        if int(hours) > 14 or int(minutes or 0) >= 60:
+            return None
+        return f"{sign}{int(hours):02d}:{int(minutes or 0):02d}"
+    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Be forgiving about case: "europe/berlin" is Europe/Berlin, "utc" is UTC.
+        if "/" not in name:
+            fixed = name.upper()
+        else:
+            fixed = "/".join(
+                "_".join(w[:1].upper() + w[1:] for w in part.split("_")) for part in name.split("/")
+            )
+        if fixed == name:
+            return None
+        return parse_zone(fixed)
+    return name
 
 
 def local_date(moment: datetime, tz: tzinfo) -> date:

@@ -313,7 +313,7 @@ async def test_forged_button_data_gets_an_answer(bot: BotHarness, data: str) -> 
     answer = await bot.press_data(card, data)
     assert answer in {
         "This button has expired.",
-        "That button belongs to someone else's session.",
+        "That session no longer exists.",
         "This session is still running.",
     }
     session = await bot.service.active(USER, USER)

@@ -1,0 +1,86 @@
+"""/export: a user's sessions as CSV and, with their events, as JSON. Pure functions.
+
+The CSV columns are stable (new ones are only ever appended) and documented in README:
+``session_id, started_at, ended_at, label, planned_minutes, focused_minutes, outcome,
+interruptions, breaks, score, scored_at``. Times are ISO 8601 with the user's UTC offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, tzinfo
+from typing import Any
+
+from storage import Event, Session
+
+__all__ = ["CSV_COLUMNS", "sessions_csv", "sessions_json"]
+
+CSV_COLUMNS = (
+    "session_id",
+    "started_at",
+    "ended_at",
+    "label",
+    "planned_minutes",
+    "focused_minutes",
+    "outcome",
+    "interruptions",
+    "breaks",
+    "score",
+    "scored_at",
+)
+
+
+def _iso(moment: datetime | None, tz: tzinfo) -> str:
+    return "" if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "started_at": _iso(session.started_at, tz),
+        "ended_at": _iso(session.ended_at, tz),
+        "label": session.label or "",
+        "planned_minutes": session.planned_minutes,
+        "focused_minutes": round(session.focused_minutes(), 1) if session.focused else "",
+        "outcome": session.outcome.value if session.outcome else "running",
+        "interruptions": session.interruptions,
+        "breaks": session.breaks_taken,
+        "score": session.score if session.score is not None else "",
+        "scored_at": _iso(session.scored_at, tz),
+    }
+
+
+def sessions_csv(sessions: list[Session], tz: tzinfo) -> bytes:
+    """One row per session, oldest first, UTF-8 with a header row."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for session in sessions:
+        writer.writerow(_row(session, tz))
+    return out.getvalue().encode("utf-8")
+
+
+def sessions_json(
+    user_id: int,
+    tz_name: str,
+    sessions: list[Session],
+    events: list[Event],
+    tz: tzinfo,
+    now: datetime,
+) -> bytes:
+    """Every session with its event log, as one JSON document."""
+    by_session: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        by_session.setdefault(event.session_id, []).append(
+            {"kind": event.kind, "at": _iso(event.at, tz), "detail": event.detail}
+        )
+    document = {
+        "exported_at": _iso(now, tz),
+        "user": {"id": user_id, "timezone": tz_name},
+        "sessions": [
+            {**_row(s, tz), "score": s.score, "events": by_session.get(s.id, [])} for s in sessions
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")

@@ -1,0 +1,201 @@
+"""/settings, /timezone, /history, /export, /delete_me through the offline transport."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.export import CSV_COLUMNS
+from storage.models import to_ms
+from tests.fakes import T0
+from tests.harness import USER, BotHarness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path / "focus.db") as harness:
+        yield harness
+
+
+async def finish_sessions(bot: BotHarness, count: int, minutes: int = 25) -> None:
+    for n in range(count):
+        await bot.send(f"/focus {minutes} task {n}")
+        for _ in range(minutes + 1):
+            await bot.tick(minutes=1)
+
+
+# --- /settings and /timezone -----------------------------------------------------------------
+
+
+async def test_settings_show_defaults_and_buttons(bot: BotHarness) -> None:
+    [reply] = await bot.send("/settings")
+    text = reply.shown_text or ""
+    assert "Timezone: UTC" in text
+    assert "Default session: 25 min" in text
+    assert "Focus block: 25 min · Break: 5 min" in text
+    assert "Nudges: normal" in text
+    assert [b for b, _ in reply.buttons()] == [
+        "Default → 45 min",
+        "Block → 30 min",
+        "Break → 10 min",
+        "🔕 Nudges: quiet",
+    ]
+
+
+async def test_settings_buttons_change_the_next_session(bot: BotHarness) -> None:
+    [reply] = await bot.send("/settings")
+    assert await bot.press(reply, "Default") == "Saved."
+    assert await bot.press(reply, "Nudges") == "Saved."
+    assert "Default session: 45 min" in (reply.shown_text or "")
+    assert "Nudges: quiet" in (reply.shown_text or "")
+    [card] = await bot.send("/focus")
+    assert "Focus: 45 min" in (card.shown_text or "")
+    for _ in range(60):
+        await bot.tick(minutes=1)
+    sent = [m.shown_text or "" for m in bot.api.messages_to(USER)]
+    assert not any(t.startswith("👀") for t in sent)  # quiet: no check-ins
+    assert any(t.startswith("☕") for t in sent)  # but the break still comes
+
+
+async def test_settings_by_command_and_bad_values(bot: BotHarness) -> None:
+    [reply] = await bot.send("/settings block 45")
+    assert "Focus block: 45 min" in (reply.shown_text or "")
+    [reply] = await bot.send("/settings break 2")
+    assert "Break can be 5–30 minutes" in (reply.shown_text or "")
+    [reply] = await bot.send("/settings loudness 11")
+    assert "don't have a setting" in (reply.shown_text or "")
+    user = await bot.service.repo.get_user(USER)
+    assert user is not None and (user.block_minutes, user.break_minutes) == (45, None)
+
+
+async def test_someone_elses_settings_button_changes_nothing(bot: BotHarness) -> None:
+    group = -42
+    [reply] = await bot.send("/settings", chat_id=group, chat_type="group")
+    answer = await bot.press(reply, "Default", user_id=777)
+    assert answer == "That button belongs to someone else."
+    assert await bot.service.repo.get_user(777) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "local"),
+    [
+        ("Europe/Berlin", "Europe/Berlin", "10:00"),  # T0 is 09:00 UTC, CET in March
+        ("america/new_york", "America/New_York", "05:00"),  # EDT from March 8
+        ("+05:30", "+05:30", "14:30"),
+    ],
+)
+async def test_timezone_is_stored_and_used(
+    bot: BotHarness, typed: str, stored: str, local: str
+) -> None:
+    [reply] = await bot.send(f"/timezone {typed}")
+    assert f"Timezone set to {stored}" in (reply.shown_text or "")
+    assert f"it's {local} there" in (reply.shown_text or "")
+    [card] = await bot.send("/focus 25")
+    assert stored in (card.shown_text or "")
+
+
+@pytest.mark.parametrize("typed", ["", "Mars/Olympus", "+25:00", "../../etc/passwd", "x" * 500])
+async def test_bad_timezone_is_explained(bot: BotHarness, typed: str) -> None:
+    [reply] = await bot.send(f"/timezone {typed}")
+    assert "/timezone Europe/Berlin" in (reply.shown_text or "")
+    user = await bot.service.repo.get_user(USER)
+    assert user is None or user.timezone == "UTC"
+
+
+# --- /history --------------------------------------------------------------------------------
+
+
+async def test_history_pages_newest_first_and_edits_in_place(bot: BotHarness) -> None:
+    await finish_sessions(bot, 12, minutes=5)
+    [page] = await bot.send("/history")
+    lines = (page.shown_text or "").splitlines()
+    assert lines[0] == "🗂 Your sessions (page 1 of 2, 12 in all)"
+    assert len(lines) == 11
+    assert "task 11" in lines[1] and "task 2" in lines[10]
+    assert "5/5 min · ✅" in lines[1]
+    assert [b for b, _ in page.buttons()] == ["Older ▶"]
+    await bot.press(page, "Older")
+    assert (page.shown_text or "").startswith("🗂 Your sessions (page 2 of 2")
+    assert "task 0" in (page.shown_text or "")
+    assert [b for b, _ in page.buttons()] == ["◀ Newer"]
+
+
+async def test_history_when_empty(bot: BotHarness) -> None:
+    [reply] = await bot.send("/history")
+    assert "No sessions yet" in (reply.shown_text or "")
+
+
+# --- /export ---------------------------------------------------------------------------------
+
+
+async def test_export_sends_csv_and_json(bot: BotHarness) -> None:
+    await bot.send("/timezone Europe/Berlin")
+    await finish_sessions(bot, 2)
+    await bot.press(bot.api.messages_to(USER)[-1], "4")
+    sent = await bot.send("/export")
+    csv_doc, json_doc = [m for m in sent if m.kind == "document"]
+    assert csv_doc.file_name is not None and csv_doc.file_name.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO((csv_doc.file_bytes or b"").decode())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [r["label"] for r in rows] == ["task 0", "task 1"]
+    assert rows[0]["started_at"] == "2026-03-09T10:00:00+01:00"
+    assert rows[0]["outcome"] == "completed" and rows[0]["focused_minutes"] == "25.0"
+    assert rows[1]["score"] == "4"
+    document = json.loads(json_doc.file_bytes or b"")
+    assert document["user"] == {"id": USER, "timezone": "Europe/Berlin"}
+    kinds = [e["kind"] for e in document["sessions"][0]["events"]]
+    assert kinds[0] == "started" and "nudge" in kinds and "ended" in kinds
+
+
+async def test_export_with_nothing_stored(bot: BotHarness) -> None:
+    [reply] = await bot.send("/export")
+    assert "nothing to export" in (reply.shown_text or "")
+
+
+async def test_export_of_ten_thousand_sessions(bot: BotHarness) -> None:
+    await bot.service.register(USER)
+    db = bot.service.repo.connection
+    start = to_ms(T0) - 10_000 * 3_600_000
+    await db.executemany(
+        "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, block_minutes, "
+        "break_minutes, started_at, ended_at, focused_ms, outcome) "
+        "VALUES (?, ?, ?, 25, 25, 5, ?, ?, 1500000, 'completed')",
+        [
+            (USER, USER, f"s{n}", start + n * 3_600_000, start + n * 3_600_000 + 1_500_000)
+            for n in range(10_000)
+        ],
+    )
+    sent = await bot.send("/export")
+    csv_doc, json_doc = [m for m in sent if m.kind == "document"]
+    assert (csv_doc.file_bytes or b"").count(b"\n") == 10_001
+    assert len(json.loads(json_doc.file_bytes or b"")["sessions"]) == 10_000
+
+
+# --- /delete_me ------------------------------------------------------------------------------
+
+
+async def test_delete_me_erases_everything_after_confirmation(bot: BotHarness) -> None:
+    await finish_sessions(bot, 1)
+    [card] = await bot.send("/focus 45 running one")
+    [question] = await bot.send("/delete_me")
+    assert await bot.press(question, "No") == "Nothing deleted."
+    assert await bot.service.repo.get_user(USER) is not None
+    [question] = await bot.send("/delete_me")
+    assert await bot.press(question, "Yes") == "Deleted."
+    assert "erased your data (2 sessions)" in (question.shown_text or "")
+    assert await bot.service.repo.get_user(USER) is None
+    assert await bot.service.active(USER, USER) is None
+    before = len(bot.api.sent)
+    for _ in range(60):  # the running session is gone: nothing more is sent
+        await bot.tick(minutes=1)
+    assert len(bot.api.sent) == before
+    assert await bot.press(card, "End") == "That session no longer exists."
+    [reply] = await bot.send("/export")
+    assert "nothing to export" in (reply.shown_text or "")
+    [reply] = await bot.send("/history")
+    assert "No sessions yet" in (reply.shown_text or "")
