@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import logging
 import re
+from datetime import timedelta
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
@@ -130,20 +131,21 @@ async def _start_session(
         session = await context.service.start(user_id, chat_id, request.minutes, request.label)
     except ActiveSessionExists as running:
         context.bot_data.offers[(user_id, chat_id)] = request
-        current = await context.service.repo.get_session(running.session_id)
+        current = await context.service.get(running.session_id)
         if current is not None:
             text, keyboard = texts.already_running(current)
             await context.bot.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
             )
         return
+    # Armed first: if the card cannot be sent, the session still runs on schedule.
+    context.dispatcher.arm(session.next_due_at)
     tz_name = await context.service.timezone_of(user_id)
     card = texts.start_card(session, zone(tz_name), tz_name, defaulted=request.minutes is None)
     sent = await context.bot.send_message(
         chat_id, card, parse_mode=ParseMode.HTML, reply_markup=texts.card_keyboard(session)
     )
-    await context.service.repo.set_card(session.id, sent.message_id)
-    context.dispatcher.arm(session.next_due_at)
+    await context.service.set_card(session.id, sent.message_id)
 
 
 async def _running(update: Update, context: FocusContext) -> Session | None:
@@ -191,11 +193,10 @@ async def extend(update: Update, context: FocusContext) -> None:
     session = await _running(update, context)
     if session is None:
         return
-    room = context.service.room_to_extend(session)
-    if minutes > room:
-        await _reply(update, texts.extend_refused(room))
-        return
     longer = await context.service.extend(session, minutes)
+    if isinstance(longer, int):
+        await _reply(update, texts.extend_refused(longer))
+        return
     if longer is None:
         await _reply(update, NOTHING_RUNNING)
         return
@@ -251,7 +252,7 @@ async def _refresh_card(context: FocusContext, session: Session) -> None:
         await context.bot.edit_message_reply_markup(
             session.chat_id, session.card_message_id, reply_markup=texts.card_keyboard(session)
         )
-    except BadRequest as error:  # deleted by the user, or unchanged
+    except TelegramError as error:  # best effort: deleted by the user, unchanged, ...
         log.debug("card of session %d not refreshed: %s", session.id, error)
 
 
@@ -328,7 +329,8 @@ async def export(update: Update, context: FocusContext) -> None:
         await _reply(update, "There's nothing to export yet — no sessions stored for you.")
         return
     csv_bytes, json_bytes, count = files
-    stamp = context.service.clock.now().strftime("%Y%m%d")
+    tz = zone(await context.service.timezone_of(user_id))
+    stamp = context.service.clock.now().astimezone(tz).strftime("%Y%m%d")
     await context.bot.send_document(
         chat_id,
         csv_bytes,
@@ -390,7 +392,7 @@ async def on_button(update: Update, context: FocusContext) -> None:
             return
         await query.answer(await _account_button(query, context, data))
         return
-    session = await context.service.repo.get_session(data.session_id)
+    session = await context.service.get(data.session_id)
     if session is None:
         await query.answer("That session no longer exists.")
         return
@@ -413,6 +415,9 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Cal
     """Settings steps, history pages and the delete confirmation; returns the answer."""
     user_id, code, value = data.owner, data.arg[:1], data.arg[1:]
     if data.action == "del":
+        if _older_than(query, context, DELETE_CONFIRM_WINDOW):
+            await _edit(query, "That confirmation expired — send /delete_me again.")
+            return "Expired."
         if data.arg != "yes":
             await _edit(query, "Kept. Nothing was deleted.")
             return "Nothing deleted."
@@ -457,7 +462,7 @@ async def _route_button(
         return _strip_html(await _resume(context, session))
     if data.action == "e":
         return "Session ended." if await _end(context, session) else "Already ended."
-    if data.action == "ci":
+    if data.action == "ci" and data.arg in ("ok", "dis"):
         return await _checkin_button(query, context, session, on_track=data.arg == "ok")
     if data.action in ("new", "keep"):
         return await _offer_button(query, context, session, replace=data.action == "new")
@@ -467,8 +472,9 @@ async def _route_button(
 async def _checkin_button(
     query: CallbackQuery, context: FocusContext, session: Session, *, on_track: bool
 ) -> str:
-    if not on_track:
-        await context.service.interruption(session, "distracted")
+    if not on_track:  # once per check-in, however often it is tapped
+        message_id = query.message.message_id if query.message else 0
+        await context.service.interruption(session, f"distracted:{message_id}")
     reply = texts.checkin_reply(on_track)
     message = query.message
     original = message.text_html if isinstance(message, Message) and message.text else ""
@@ -514,6 +520,17 @@ async def _edit(
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
+
+
+DELETE_CONFIRM_WINDOW = timedelta(minutes=10)
+
+
+def _older_than(query: CallbackQuery, context: FocusContext, age: timedelta) -> bool:
+    """Whether the message a button sits on was sent more than ``age`` ago."""
+    message = query.message
+    if not isinstance(message, Message):
+        return True
+    return context.service.clock.now() - message.date > age
 
 
 def _strip_html(text: str) -> str:

@@ -55,12 +55,20 @@ class FocusRequest:
     label: str | None
 
 
+# Bidirectional overrides and isolates can make a label render as something else.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _clean(text: str) -> str:
-    """Drop control and format characters, fold every run of white space to one space."""
+    """Drop control characters and bidi overrides, fold white space to single spaces.
+
+    Other format characters stay: the zero-width joiner holds emoji like 👩‍💻 together.
+    """
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
+        if ch.isspace()
+        or (ch not in _BIDI and unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
     )
     return " ".join(kept.split())
 

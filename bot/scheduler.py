@@ -24,30 +24,19 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import ContextTypes, Job, JobQueue
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ContextTypes, JobQueue
 
 from bot import texts
 from bot.service import FocusService
 from bot.timefmt import zone
-from nudges import (
-    Drop,
-    Finish,
-    Idle,
-    PauseExpired,
-    Plan,
-    Send,
-    SessionState,
-    Slot,
-    SlotKind,
-    Wait,
-    decide,
-)
-from storage import Session
+from nudges import Drop, Idle, Limits, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
+from storage import SUMMARY_SLOT, Session
 
-__all__ = ["DispatchReport", "Dispatcher"]
+__all__ = ["DispatchReport", "Dispatcher", "surely_not_sent"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +57,25 @@ class DispatchReport:
     summaries: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
+    def count_drop(self, reason: str) -> None:
+        """Count a dropped message under its reason."""
+        self.dropped += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+def surely_not_sent(error: TelegramError) -> bool:
+    """Whether a failed send certainly did not reach the chat.
+
+    Telegram's own refusals (400, 403, 429, a migrated chat) and failures to connect mean
+    nothing was delivered. Anything else — a 5xx, a dropped connection, a read timeout —
+    may have been delivered before it failed, so it counts as sent and is never retried.
+    """
+    if isinstance(error, BadRequest | Forbidden | RetryAfter | ChatMigrated):
+        return True
+    return isinstance(
+        error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
+
 
 class Dispatcher:
     """Sends what the policy decides, when it is due, to every running session."""
@@ -80,6 +88,7 @@ class Dispatcher:
         *,
         batch: int = 500,
         concurrency: int = 64,
+        max_batches: int = 20,
     ) -> None:
         self.service = service
         self.repo = service.repo
@@ -87,28 +96,34 @@ class Dispatcher:
         self.bot = bot
         self.job_queue = job_queue
         self.batch = batch
+        self.max_batches = max_batches
         self._slots = asyncio.Semaphore(concurrency)
         self._run_lock = asyncio.Lock()
-        self._job: Job[ContextTypes.DEFAULT_TYPE] | None = None
         self._armed_at: datetime | None = None
 
     # --- arming -------------------------------------------------------------------------
 
     def arm(self, when: datetime | None) -> None:
-        """Make sure the dispatcher runs no later than ``when``."""
+        """Make sure the dispatcher runs no later than ``when``.
+
+        There is only ever one job: it has a fixed id and each arming replaces it.
+        """
         if when is None or self.job_queue is None:
             return
-        if self._armed_at is not None and self._armed_at <= when and self._job is not None:
+        if self._armed_at is not None and self._armed_at <= when:
             return
-        if self._job is not None:
-            self._job.schedule_removal()
         delay = max(0.0, (when - self.clock.now()).total_seconds())
         self._armed_at = when
-        self._job = self.job_queue.run_once(
+        self.job_queue.run_once(
             self._on_job,
             when=delay,
             name=JOB_NAME,
-            job_kwargs={"misfire_grace_time": None, "coalesce": True},
+            job_kwargs={
+                "id": JOB_NAME,
+                "replace_existing": True,
+                "misfire_grace_time": None,
+                "coalesce": True,
+            },
         )
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -118,21 +133,29 @@ class Dispatcher:
     # --- running ------------------------------------------------------------------------
 
     async def run_due(self) -> DispatchReport:
-        """Process every session that is due now, then re-arm at the soonest due time."""
+        """Process every session that is due now, then re-arm at the soonest due time.
+
+        Re-arming happens whatever goes wrong in between: the dispatcher never stops.
+        """
         report = DispatchReport()
         async with self._run_lock:
-            self._job, self._armed_at = None, None
-            while True:
-                due = await self.repo.due_sessions(self.clock.now(), self.batch)
-                if due:
-                    await asyncio.gather(*(self._guarded(s, report) for s in due))
+            self._armed_at = None
+            backlog = False
+            try:
+                for _ in range(self.max_batches):
+                    due = await self.repo.due_sessions(self.clock.now(), self.batch)
+                    await asyncio.gather(*(self._guarded(s.id, report) for s in due))
                     report.sessions += len(due)
-                for session_id in await self.repo.pending_summaries(self.batch):
+                    if len(due) < self.batch:
+                        break
+                else:
+                    backlog = True  # let handlers in, then carry on right away
+                for session_id in await self.repo.pending_summaries(
+                    self.clock.now(), self.batch
+                ):
                     report.summaries += await self.send_summary(session_id)
-                if len(due) < self.batch:
-                    break
-            soonest = await self.repo.soonest_due()
-            self.arm(soonest)
+            finally:
+                self.arm(self.clock.now() if backlog else await self.repo.soonest_due())
         if report.sent or report.dropped or report.finished:
             log.info(
                 "dispatch: %d sessions, %d sent, %d dropped, %d finished",
@@ -143,116 +166,138 @@ class Dispatcher:
             )
         return report
 
-    async def _guarded(self, session: Session, report: DispatchReport) -> None:
+    async def _guarded(self, session_id: int, report: DispatchReport) -> None:
         async with self._slots:
             try:
-                await self._step(session, report)
+                await self._step(session_id, report)
             except Exception:
                 # One broken session must not stop the others; it is looked at again
                 # later (unconditionally: a version check here could leave it due forever).
-                log.exception("dispatch failed for session %d", session.id)
-                await self.repo.defer(session.id, self.clock.now() + SUMMARY_RETRY)
+                log.exception("dispatch failed for session %d", session_id)
+                await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
 
-    async def _step(self, session: Session, report: DispatchReport) -> None:
-        """Step one session through the policy until it says wait."""
-        current: Session | None = session
+    async def _step(self, session_id: int, report: DispatchReport) -> None:
+        """Step one session through the policy until it says wait.
+
+        Each step decides on fresh state under the session's lock, and keeps the lock until
+        the message it decided on is confirmed: no pause, stop or erase slips in between.
+        """
         for _ in range(_MAX_STEPS):
-            if current is None or not current.running:
-                return
-            state, plan, limits = await self.service.load_state(current)
-            now = self.clock.now()
-            decision = decide(state, limits, now)
-            if isinstance(decision, Wait):
-                planned_end = None if state.paused_at is not None else state.wall(plan.total)
-                await self.repo.reschedule(current.id, current.version, planned_end, decision.until)
-                return
-            if isinstance(decision, Idle):
-                return
-            if isinstance(decision, Drop):
-                await self.repo.drop(
-                    current.id,
-                    decision.slot.key,
-                    decision.slot.kind,
-                    decision.due_at,
-                    now,
-                    decision.reason,
-                )
-                report.dropped += 1
-                report.reasons[decision.reason] = report.reasons.get(decision.reason, 0) + 1
-            elif isinstance(decision, Send):
-                if await self.repo.claim(
-                    current.id, decision.slot.key, decision.slot.kind, decision.due_at, now
-                ):
-                    report.sent += await self._deliver(current, decision.slot, state, plan)
-            elif isinstance(decision, Finish | PauseExpired):
-                if await self.service.finish(current, state, plan, decision) is not None:
-                    report.finished += 1
-                    report.summaries += await self.send_summary(current.id)
-                return
-            current = await self.repo.get_session(current.id)
-        log.error("session %d did not settle in %d steps", session.id, _MAX_STEPS)
+            async with self.service.locked(session_id):
+                session = await self.repo.get_session(session_id)
+                if session is None or not session.running:
+                    return
+                state, plan, limits = await self.service.load_state(session)
+                now = self.clock.now()
+                decision = decide(state, limits, now)
+                if isinstance(decision, Idle):
+                    return
+                if isinstance(decision, Wait):
+                    end = None if state.paused_at is not None else state.wall(plan.total)
+                    await self.repo.reschedule(session.id, session.version, end, decision.until)
+                    return
+                if isinstance(decision, Drop):
+                    await self._drop(session, decision.slot, decision.due_at, decision.reason)
+                    report.count_drop(decision.reason)
+                    continue
+                if isinstance(decision, Send):
+                    report.sent += await self._send(session, decision, state, plan, limits)
+                    continue
+                ended = await self.service.finish(session, state, plan, decision)
+            if ended is not None:
+                report.finished += 1
+                report.summaries += await self.send_summary(session_id)
+            return
+        log.error("session %d did not settle in %d steps", session_id, _MAX_STEPS)
+        await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
 
-    async def _deliver(self, session: Session, slot: Slot, state: SessionState, plan: Plan) -> int:
-        """Send a claimed proactive message; confirm it, or drop it if it surely failed."""
-        tz = zone(await self.service.timezone_of(session.user_id))
-        markup: InlineKeyboardMarkup | None = None
-        if slot.kind is SlotKind.CHECKIN:
-            text, markup = texts.checkin_message(session)
-        elif slot.kind is SlotKind.BREAK:
-            until = state.wall(plan.break_end(slot.offset))
-            text = texts.break_message(session, until, tz)
-        else:
-            text = texts.back_message(session)
-        now = self.clock.now()
+    async def _drop(self, session: Session, slot: Slot, due_at: datetime, reason: str) -> None:
+        await self.repo.drop(session.id, slot.key, slot.kind, due_at, self.clock.now(), reason)
+
+    async def _send(
+        self, session: Session, decision: Send, state: SessionState, plan: Plan, limits: Limits
+    ) -> int:
+        """Render, claim, send, confirm one proactive message; 1 if it was delivered."""
+        slot = decision.slot
+        text, markup = await self._render(session, slot, state, plan)  # before the claim
+        claimed = await self.repo.claim(
+            session.id,
+            slot.key,
+            slot.kind,
+            decision.due_at,
+            self.clock.now(),
+            max_messages=limits.max_messages,
+            min_gap=limits.min_gap,
+        )
+        if not claimed:
+            # Storage refused (budget, gap, or recorded meanwhile): record why, move on.
+            await self._drop(session, slot, decision.due_at, "refused by the send gate")
+            return 0
         try:
             message = await self.bot.send_message(
                 session.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
-        except (Forbidden, BadRequest) as error:
-            await self.repo.drop(session.id, slot.key, slot.kind, now, now, f"rejected: {error}")
-            return 0
-        except TimedOut:
-            # It may have arrived: leave the claim standing (counted as sent), never resend.
-            log.warning("session %d: %s timed out; not retried", session.id, slot.key)
-            return 0
-        except (RetryAfter, NetworkError) as error:
-            await self.repo.drop(
-                session.id, slot.key, slot.kind, now, now, f"not delivered: {error}"
-            )
+        except TelegramError as error:
+            if surely_not_sent(error):
+                await self._drop(session, slot, decision.due_at, f"not delivered: {error}")
+            else:
+                log.warning(
+                    "session %d: %s outcome unknown (%s); counted as sent",
+                    session.id,
+                    slot.key,
+                    type(error).__name__,
+                )
             return 0
         await self.repo.confirm(
             session.id, slot.key, slot.kind, message.message_id, self.clock.now()
         )
         return 1
 
+    async def _render(
+        self, session: Session, slot: Slot, state: SessionState, plan: Plan
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The text and buttons of a proactive message."""
+        if slot.kind is SlotKind.CHECKIN:
+            return texts.checkin_message(session, slot.key)
+        if slot.kind is SlotKind.BREAK:
+            tz = zone(await self.service.timezone_of(session.user_id))
+            return texts.break_message(session, state.wall(plan.break_end(slot.offset)), tz), None
+        return texts.back_message(session), None
+
     async def send_summary(self, session_id: int) -> int:
         """Send a session's summary if it is pending; 1 if this call sent it."""
-        now = self.clock.now()
-        if not await self.repo.claim_summary(session_id, now):
-            return 0
         session = await self.repo.get_session(session_id)
         if session is None:
             return 0
         view = await self.service.summary(session)
         tz = zone(await self.service.timezone_of(session.user_id))
         text, markup = texts.summary_message(view, tz)
+        if not await self.repo.claim_summary(session_id, self.clock.now()):
+            return 0
         try:
             message = await self.bot.send_message(
                 session.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
-        except (Forbidden, BadRequest) as error:
-            await self.repo.drop(session.id, "summary", "summary", now, now, f"rejected: {error}")
-            return 0
-        except TimedOut:
-            log.warning("session %d: summary timed out; not retried", session.id)
-            return 0
-        except (RetryAfter, NetworkError):
-            # Surely not delivered: back to pending, tried again shortly.
-            await self.repo.release_summary(session.id, self.clock.now())
-            self.arm(self.clock.now() + SUMMARY_RETRY)
+        except TelegramError as error:
+            now = self.clock.now()
+            if isinstance(error, BadRequest | Forbidden | ChatMigrated):
+                await self.repo.drop(
+                    session.id, SUMMARY_SLOT, SUMMARY_SLOT, now, now, f"rejected: {error}"
+                )
+            elif surely_not_sent(error):
+                # Not delivered for sure (flood wait, no connection): back to pending,
+                # tried again shortly.
+                await self.repo.release_summary(session.id, now, now + SUMMARY_RETRY)
+                self.arm(now + SUMMARY_RETRY)
+            else:
+                log.warning(
+                    "session %d: summary outcome unknown (%s); not resent",
+                    session.id,
+                    type(error).__name__,
+                )
             return 0
         await self.repo.confirm(
-            session.id, "summary", "summary", message.message_id, self.clock.now()
+            session.id, SUMMARY_SLOT, SUMMARY_SLOT, message.message_id, self.clock.now()
         )
         await self.close_card(session)
         return 1

@@ -7,7 +7,10 @@ session's ``next_due_at`` — the row the dispatcher wakes up for — in step wi
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,6 +25,7 @@ from nudges import (
     PauseExpired,
     Plan,
     SessionState,
+    SlotKind,
     Wait,
     decide,
     make_plan,
@@ -105,6 +109,26 @@ class FocusService:
         self.limits = limits
         self.clock = clock
         self.defaults = defaults or SessionDefaults()
+        # One lock per session in use, dropped when its last holder leaves: memory stays
+        # proportional to the sessions being worked on, not to the sessions running.
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def locked(self, session_id: int) -> AsyncIterator[None]:
+        """Hold a session still: the dispatcher holds it from decision to confirmed send, and
+        every change (pause, resume, extend, stop, erase) waits for it, so a message never
+        goes out after a pause or a stop that the user already saw confirmed."""
+        lock, users = self._locks.get(session_id, (asyncio.Lock(), 0))
+        self._locks[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[session_id]
+            if users <= 1:
+                del self._locks[session_id]
+            else:
+                self._locks[session_id] = (lock, users - 1)
 
     # --- policy glue --------------------------------------------------------------------
 
@@ -219,8 +243,15 @@ class FocusService:
         )
 
     async def erase(self, user_id: int) -> int:
-        """Delete everything stored about the user; returns how many sessions went."""
-        return await self.repo.delete_user(user_id)
+        """Delete everything stored about the user; returns how many sessions went.
+
+        Running sessions are held still first, so no message to them is mid-flight.
+        """
+        running = await self.repo.running_session_ids(user_id)
+        async with AsyncExitStack() as stack:
+            for session_id in sorted(running):
+                await stack.enter_async_context(self.locked(session_id))
+            return await self.repo.delete_user(user_id)
 
     async def register(self, user_id: int) -> None:
         """Remember a user on first contact (/start)."""
@@ -230,71 +261,112 @@ class FocusService:
         """The user's running session in this chat."""
         return await self.repo.active_session(user_id, chat_id)
 
+    async def get(self, session_id: int) -> Session | None:
+        """A session by id (running or ended)."""
+        return await self.repo.get_session(session_id)
+
+    async def set_card(self, session_id: int, message_id: int) -> None:
+        """Remember the start card, so its buttons can follow the session."""
+        await self.repo.set_card(session_id, message_id)
+
     async def pause(self, session: Session) -> Session | None:
         """Pause; None when the session is not running or already paused."""
-        now = self.clock.now()
-        if not session.running or session.paused_at is not None:
-            return None
-        expires = now + self.limits_for(session).pause_limit
-        if not await self.repo.pause(session.id, now, expires):
-            return None
-        return await self.repo.get_session(session.id)
+        async with self.locked(session.id):
+            fresh = await self.repo.get_session(session.id)
+            if fresh is None or not fresh.running or fresh.paused_at is not None:
+                return None
+            now = self.clock.now()
+            expires = now + self.limits_for(fresh).pause_limit
+            if not await self.repo.pause(fresh.id, now, expires):
+                return None
+            return await self.repo.get_session(fresh.id)
 
     async def resume(self, session: Session) -> Session | None:
         """Resume; None when the session is not paused."""
-        now = self.clock.now()
-        if not session.running or session.paused_at is None:
-            return None
-        resumed = session.model_copy(
-            update={"paused_at": None, "paused": session.paused + (now - session.paused_at)}
-        )
-        state, plan, limits = await self.load_state(resumed)
-        planned_end, next_due = self.schedule(state, plan, limits, now)
-        assert planned_end is not None  # noqa: S101 - not paused any more
-        if not await self.repo.resume(session, now, planned_end, next_due):
-            return None
-        return await self.repo.get_session(session.id)
+        async with self.locked(session.id):
+            fresh = await self.repo.get_session(session.id)
+            if fresh is None or not fresh.running or fresh.paused_at is None:
+                return None
+            now = self.clock.now()
+            resumed = fresh.model_copy(
+                update={"paused_at": None, "paused": fresh.paused + (now - fresh.paused_at)}
+            )
+            state, plan, limits = await self.load_state(resumed)
+            planned_end, next_due = self.schedule(state, plan, limits, now)
+            if planned_end is None or not await self.repo.resume(fresh, now, planned_end, next_due):
+                return None
+            return await self.repo.get_session(fresh.id)
 
-    async def extend(self, session: Session, minutes: int) -> Session | None:
-        """Add planned focus; None when the session is not running.
-
-        The caller checks the 180-minute total first (see :meth:`room_to_extend`).
-        """
-        now = self.clock.now()
-        if not session.running:
-            return None
-        longer = session.model_copy(update={"planned_minutes": session.planned_minutes + minutes})
-        state, plan, limits = await self.load_state(longer)
-        planned_end, next_due = self.schedule(state, plan, limits, now)
-        if not await self.repo.extend(session.id, minutes, now, planned_end, next_due):
-            return None
-        return await self.repo.get_session(session.id)
-
-    @staticmethod
-    def room_to_extend(session: Session) -> int:
-        """How many minutes may still be added."""
-        return max(0, MAX_TOTAL_MINUTES - session.planned_minutes)
+    async def extend(self, session: Session, minutes: int) -> Session | int | None:
+        """Add planned focus. The longer session; or, past the 180-minute total, the minutes
+        that may still be added; None when the session is not running."""
+        async with self.locked(session.id):
+            fresh = await self.repo.get_session(session.id)
+            if fresh is None or not fresh.running:
+                return None
+            room = max(0, MAX_TOTAL_MINUTES - fresh.planned_minutes)
+            if minutes > room:
+                return room
+            now = self.clock.now()
+            _, before, _ = await self.load_state(fresh)
+            planned = {slot.key for slot in before.slots}
+            longer = fresh.model_copy(update={"planned_minutes": fresh.planned_minutes + minutes})
+            state, plan, limits = await self.load_state(longer)
+            # A longer plan can put a *new* break behind us (a block that had no break now has
+            # one): it did not happen, so close it up rather than announce it late.
+            active = state.active_at(now)
+            past_breaks = [
+                slot
+                for slot in plan.slots
+                if slot.kind is SlotKind.BREAK
+                and slot.key not in planned
+                and slot.offset < active
+                and slot.key not in state.deliveries
+            ]
+            for slot in past_breaks:
+                await self.repo.drop(
+                    fresh.id,
+                    slot.key,
+                    slot.kind,
+                    state.wall(slot.offset),
+                    now,
+                    "extension: this break would have started in the past",
+                )
+            state, plan, limits = await self.load_state(longer)
+            planned_end, next_due = self.schedule(state, plan, limits, now)
+            if not await self.repo.extend(fresh.id, minutes, now, planned_end, next_due):
+                return None
+            return await self.repo.get_session(fresh.id)
 
     async def stop(self, session: Session) -> Session | None:
         """End a session now (``/stop``); None if it had already ended."""
-        now = self.clock.now()
-        state, plan, _ = await self.load_state(session)
-        active = state.active_at(now)
-        done = active >= plan.total
-        return await self.repo.end_session(
-            session.id,
-            ended_at=state.wall(plan.total) if done else now,
-            focused=plan.focused(active),
-            breaks_taken=plan.breaks_started_before(active),
-            outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
-            late=False,
-            now=now,
-        )
+        async with self.locked(session.id):
+            fresh = await self.repo.get_session(session.id)
+            if fresh is None or not fresh.running:
+                return None
+            now = self.clock.now()
+            state, plan, limits = await self.load_state(fresh)
+            active = state.active_at(now)
+            done = active >= plan.total
+            end = state.wall(plan.total) if done else now
+            return await self.repo.end_session(
+                fresh.id,
+                ended_at=end,
+                focused=plan.focused(active),
+                breaks_taken=plan.breaks_started_before(active),
+                outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
+                # Time ran out while we were down and /stop came first: say so.
+                late=done and now - end > limits.late_window,
+                now=now,
+            )
 
     async def finish(
         self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
     ) -> Session | None:
-        """End a session the policy says is over (time up, or paused too long)."""
+        """End a session the policy says is over (time up, or paused too long).
+
+        The caller (the dispatcher) holds the session's lock and decided on fresh state.
+        """
         if isinstance(decision, Finish):
             active, outcome = plan.total, Outcome.COMPLETED
         else:
@@ -307,6 +379,7 @@ class FocusService:
             outcome=outcome,
             late=decision.late,
             now=self.clock.now(),
+            version=session.version,
         )
 
     async def interruption(self, session: Session, detail: str) -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import html
-import random
+import zlib
 from datetime import datetime, tzinfo
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.parsing import FOCUS_FORMS
-from bot.service import SessionDefaults, StatusView, SummaryView
+from bot.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
 from bot.timefmt import clock_time, minutes_text, zone
 from storage import Outcome, Session, User
 
@@ -168,11 +168,9 @@ _CHECKINS = (
 )
 
 
-def checkin_message(
-    session: Session, rng: random.Random | None = None
-) -> tuple[str, InlineKeyboardMarkup]:
-    """A check-in nudge with 👍 On track · 😵 Distracted."""
-    line = (rng or random.Random(session.id)).choice(_CHECKINS)  # noqa: S311 - wording only
+def checkin_message(session: Session, slot: str) -> tuple[str, InlineKeyboardMarkup]:
+    """A check-in nudge with 👍 On track · 😵 Distracted; the wording varies by slot."""
+    line = _CHECKINS[zlib.crc32(f"{session.id}:{slot}".encode()) % len(_CHECKINS)]
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -260,8 +258,14 @@ def extended(session: Session, minutes: int, tz: tzinfo) -> str:
 def extend_refused(room: int) -> str:
     """/extend past the 180-minute total."""
     if room < 5:
-        return "This session is already at the 180-minute maximum. Finish it and start another!"
-    return f"A session can plan at most 180 minutes; you can still add up to {room} min."
+        return (
+            f"This session is already at the {MAX_TOTAL_MINUTES}-minute maximum. "
+            "Finish it and start another!"
+        )
+    return (
+        f"A session can plan at most {MAX_TOTAL_MINUTES} minutes; "
+        f"you can still add up to {room} min."
+    )
 
 
 def text_hint(was_number: bool) -> str:

@@ -58,7 +58,7 @@ def local_date(moment: datetime, tz: tzinfo) -> date:
 
 
 def clock_time(moment: datetime, tz: tzinfo) -> str:
-    """``14:05`` in the user's zone; the zone's short name is added when it is not UTC."""
+    """``14:05`` in the user's zone."""
     local = moment.astimezone(tz)
     return local.strftime("%H:%M")
 

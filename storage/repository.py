@@ -9,6 +9,7 @@ button, a race between a handler and the dispatcher, or a retry after a restart 
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,12 @@ _SESSION_COLUMNS = (
 
 def _opt_ms(value: datetime | None) -> int | None:
     return None if value is None else to_ms(value)
+
+
+def _ceil_ms(value: datetime | None) -> int | None:
+    """A due time rounded *up* to the millisecond: rounded down, a session would be due a
+    few microseconds before the policy agrees, and the dispatcher would spin on it."""
+    return None if value is None else math.ceil(value.timestamp() * 1000)
 
 
 def _opt_dt(value: int | None) -> datetime | None:
@@ -267,7 +274,7 @@ class Repository:
                         time_scale,
                         to_ms(now),
                         to_ms(planned_end_at),
-                        to_ms(next_due_at),
+                        _ceil_ms(next_due_at),
                     ),
                 )
                 session_id = cursor.lastrowid
@@ -314,7 +321,7 @@ class Repository:
                 "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
                 "interruptions = interruptions + 1, version = version + 1 "
                 "WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
-                (to_ms(now), to_ms(next_due_at), session_id),
+                (to_ms(now), _ceil_ms(next_due_at), session_id),
             )
             if cursor.rowcount != 1:
                 return False
@@ -336,7 +343,7 @@ class Repository:
                 (
                     pause_ms,
                     to_ms(planned_end_at),
-                    to_ms(next_due_at),
+                    _ceil_ms(next_due_at),
                     session.id,
                     to_ms(session.paused_at),
                 ),
@@ -360,7 +367,7 @@ class Repository:
                 "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
                 "planned_end_at = ?, next_due_at = ?, version = version + 1 "
                 "WHERE id = ? AND ended_at IS NULL",
-                (minutes, _opt_ms(planned_end_at), to_ms(next_due_at), session_id),
+                (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
             )
             if cursor.rowcount != 1:
                 return False
@@ -379,7 +386,7 @@ class Repository:
             cursor = await db.execute(
                 "UPDATE sessions SET planned_end_at = ?, next_due_at = ? "
                 "WHERE id = ? AND ended_at IS NULL AND version = ?",
-                (_opt_ms(planned_end_at), _opt_ms(next_due_at), session_id, version),
+                (_opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id, version),
             )
             return cursor.rowcount == 1
 
@@ -393,8 +400,16 @@ class Repository:
             )
 
     async def add_interruption(self, session_id: int, now: datetime, detail: str) -> bool:
-        """Count one interruption on a running session."""
+        """Count one interruption on a running session, once per ``detail`` (a repeated tap
+        on the same button counts once)."""
         async with self._tx() as db:
+            async with db.execute(
+                "SELECT 1 FROM events WHERE session_id = ? AND kind = 'interruption' "
+                "AND detail = ?",
+                (session_id, detail),
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    return False
             cursor = await db.execute(
                 "UPDATE sessions SET interruptions = interruptions + 1 "
                 "WHERE id = ? AND ended_at IS NULL",
@@ -415,13 +430,15 @@ class Repository:
         outcome: Outcome,
         late: bool,
         now: datetime,
+        version: int | None = None,
     ) -> Session | None:
-        """End a running session and queue its one summary. None if it had already ended."""
+        """End a running session and queue its one summary. None if it had already ended,
+        or, when ``version`` is given, if it changed since (a stale decision)."""
         async with self._tx() as db:
             cursor = await db.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
                 "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
-                "WHERE id = ? AND ended_at IS NULL",
+                "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
                 (
                     to_ms(ended_at),
                     round(focused.total_seconds() * 1000),
@@ -429,6 +446,8 @@ class Repository:
                     outcome.value,
                     int(late),
                     session_id,
+                    version,
+                    version,
                 ),
             )
             if cursor.rowcount != 1:
@@ -531,6 +550,16 @@ class Repository:
             for r in rows
         ]
 
+    async def running_session_ids(self, user_id: int) -> list[int]:
+        """Ids of the user's running sessions, in every chat."""
+        async with (
+            self._read() as db,
+            db.execute(
+                "SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL", (user_id,)
+            ) as cursor,
+        ):
+            return [r[0] for r in await cursor.fetchall()]
+
     async def history(self, user_id: int, offset: int, limit: int) -> tuple[list[Session], int]:
         """A page of the user's sessions, newest first, and how many there are in all."""
         async with self._read() as db:
@@ -583,11 +612,13 @@ class Repository:
         return [_session(r) for r in rows]
 
     async def soonest_due(self) -> datetime | None:
-        """The earliest time any running session must be looked at."""
+        """The earliest time a running session, or a pending summary, must be looked at."""
         async with (
             self._read() as db,
             db.execute(
-                "SELECT min(next_due_at) FROM sessions WHERE next_due_at IS NOT NULL"
+                "SELECT min(t) FROM ("
+                "SELECT min(next_due_at) AS t FROM sessions WHERE next_due_at IS NOT NULL "
+                "UNION ALL SELECT min(due_at) FROM deliveries WHERE status = 'pending')"
             ) as cursor,
         ):
             row = await cursor.fetchone()
@@ -607,11 +638,21 @@ class Repository:
         return [_delivery(r) for r in rows]
 
     async def claim(
-        self, session_id: int, slot: str, kind: str, due_at: datetime, now: datetime
+        self,
+        session_id: int,
+        slot: str,
+        kind: str,
+        due_at: datetime,
+        now: datetime,
+        *,
+        max_messages: int,
+        min_gap: timedelta,
     ) -> bool:
-        """Claim a proactive message before sending it; False if it was ever recorded.
+        """Claim a proactive message before sending it; False if it may not go out.
 
-        Checked again here, in the same transaction: the session still runs and is not paused.
+        The guardrails are checked again here, against what is recorded, in the claim's own
+        transaction: the session runs and is not paused, fewer than ``max_messages`` were
+        claimed, the last one at least ``min_gap`` ago, and this slot was never recorded.
         A claim that is never confirmed (the process died mid-send) stays ``sending`` and
         counts as sent: a message is never sent twice, at the cost of one that may be missing.
         """
@@ -622,6 +663,16 @@ class Repository:
             ) as cursor:
                 if await cursor.fetchone() is None:
                     return False
+            async with db.execute(
+                "SELECT count(*), max(at) FROM deliveries WHERE session_id = ? "
+                "AND kind != 'summary' AND status IN ('sending', 'sent')",
+                (session_id,),
+            ) as cursor:
+                used, last = await cursor.fetchone() or (0, None)
+            if used >= max_messages:
+                return False
+            if last is not None and to_ms(now) - last < min_gap.total_seconds() * 1000:
+                return False
             cursor = await db.execute(
                 "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
                 "VALUES (?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING",
@@ -639,13 +690,13 @@ class Repository:
             )
             return cursor.rowcount == 1
 
-    async def release_summary(self, session_id: int, now: datetime) -> None:
-        """Put a summary whose send failed for sure back to ``pending``, to try again."""
+    async def release_summary(self, session_id: int, now: datetime, retry_at: datetime) -> None:
+        """Put a summary whose send failed for sure back to ``pending``, due at ``retry_at``."""
         async with self._tx() as db:
             await db.execute(
-                "UPDATE deliveries SET status = 'pending', at = ? "
+                "UPDATE deliveries SET status = 'pending', at = ?, due_at = ? "
                 "WHERE session_id = ? AND slot = ? AND status = 'sending'",
-                (to_ms(now), session_id, SUMMARY_SLOT),
+                (to_ms(now), _ceil_ms(retry_at), session_id, SUMMARY_SLOT),
             )
 
     async def confirm(
@@ -682,14 +733,14 @@ class Repository:
             if cursor.rowcount == 1:  # not when the slot had already been sent
                 await self._event(db, session_id, "skipped", now, f"{slot}: {reason}")
 
-    async def pending_summaries(self, limit: int) -> list[int]:
-        """Sessions whose summary still has to be sent."""
+    async def pending_summaries(self, now: datetime, limit: int) -> list[int]:
+        """Sessions whose summary is due to be sent (a retried one waits for its time)."""
         async with (
             self._read() as db,
             db.execute(
                 "SELECT session_id FROM deliveries WHERE status = 'pending' AND slot = ? "
-                "ORDER BY due_at LIMIT ?",
-                (SUMMARY_SLOT, limit),
+                "AND due_at <= ? ORDER BY due_at LIMIT ?",
+                (SUMMARY_SLOT, to_ms(now), limit),
             ) as cursor,
         ):
             rows = await cursor.fetchall()

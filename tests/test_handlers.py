@@ -377,7 +377,13 @@ async def test_a_claim_left_by_a_crash_is_never_resent(bot: BotHarness) -> None:
     await bot.send("/focus 25")
     # As if the process died after claiming the check-in, before the send returned.
     assert await bot.service.repo.claim(
-        1, "checkin:1.1", "checkin", T0 + timedelta(minutes=12), T0 + timedelta(minutes=12)
+        1,
+        "checkin:1.1",
+        "checkin",
+        T0 + timedelta(minutes=12),
+        T0 + timedelta(minutes=12),
+        max_messages=8,
+        min_gap=timedelta(minutes=5),
     )
     await run_minutes(bot, 30)
     assert proactive(bot) == []
@@ -387,7 +393,15 @@ async def test_a_claim_left_by_a_crash_is_never_resent(bot: BotHarness) -> None:
 async def test_send_gate_respects_recorded_budget(bot: BotHarness) -> None:
     await bot.send("/focus 90")
     for n in range(8):  # eight messages recorded, e.g. by an earlier process
-        await bot.service.repo.claim(1, f"legacy:{n}", "checkin", T0, T0)
+        await bot.service.repo.claim(
+            1,
+            f"legacy:{n}",
+            "checkin",
+            T0,
+            T0 - timedelta(minutes=6 * (8 - n)),
+            max_messages=8,
+            min_gap=timedelta(minutes=5),
+        )
     await run_minutes(bot, 120)
     assert proactive(bot) == []
     assert len(summaries(bot)) == 1
@@ -450,9 +464,10 @@ async def test_a_failing_step_is_retried_later_not_looped(
     assert proactive(bot) == []
     session = await bot.service.active(USER, USER)
     assert session is not None and session.next_due_at == T0 + timedelta(minutes=12, seconds=30)
-    # The failed claim stays 'sending' (it may have gone out): the slot is not retried...
+    # Rendering happens before the claim, so nothing was claimed: the retry 30 s later
+    # (still inside the 2-minute window) sends the check-in, once.
     await run_minutes(bot, 14)
-    assert proactive(bot) == []
-    assert len(calls) == 1
+    assert [m for m, _ in proactive(bot)] == [13]
+    assert len(calls) == 2
     # ...and the session still ends with its summary.
     assert len(summaries(bot)) == 1

@@ -38,6 +38,8 @@ from tests.fakes import T0
 MIGRATIONS_DIR = Path(storage.db.__file__).parent / "migrations"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIN = timedelta(minutes=1)
+SEC = timedelta(seconds=1)
+GUARDS = {"max_messages": 8, "min_gap": 5 * MIN}  # the policy's guardrails
 
 
 # --- fixtures and helpers -------------------------------------------------------------------
@@ -245,7 +247,7 @@ async def test_ensure_user_creates_once(repo: Repository) -> None:
 
 async def test_deleting_a_user_cascades(repo: Repository) -> None:
     session = await start(repo)
-    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0)
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0, **GUARDS)
     await repo.connection.execute("DELETE FROM users WHERE id = 1")
     db = repo.connection
     assert await scalar(db, "SELECT count(*) FROM sessions") == 0
@@ -438,8 +440,12 @@ async def test_delivery_and_event_vocabularies_are_closed(repo: Repository) -> N
 
 async def test_same_slot_is_recorded_once(repo: Repository) -> None:
     session = await start(repo)
-    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 10 * MIN)
-    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 11 * MIN)
+    assert await repo.claim(
+        session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 10 * MIN, **GUARDS
+    )
+    assert not await repo.claim(
+        session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 11 * MIN, **GUARDS
+    )
     [record] = await repo.deliveries(session.id)
     assert (record.slot, record.kind, record.status) == ("checkin:1.1", "checkin", "sending")
     assert record.at == T0 + 10 * MIN  # the second claim did not touch it
@@ -454,7 +460,7 @@ async def test_same_slot_is_recorded_once(repo: Repository) -> None:
 async def test_concurrent_claims_of_one_slot_let_exactly_one_win(repo: Repository) -> None:
     session = await start(repo)
     results = await asyncio.gather(
-        *(repo.claim(session.id, "break:1", "break", T0, T0 + i * MIN) for i in range(6))
+        *(repo.claim(session.id, "break:1", "break", T0, T0 + i * MIN, **GUARDS) for i in range(6))
     )
     assert sorted(results) == [False] * 5 + [True]
     assert len(await repo.deliveries(session.id)) == 1
@@ -627,12 +633,12 @@ async def test_extend_adds_minutes_and_bumps_version(repo: Repository) -> None:
 async def test_claim_refused_while_paused_or_ended(repo: Repository) -> None:
     session = await start(repo)
     assert await repo.pause(session.id, T0 + 5 * MIN, T0 + 65 * MIN)
-    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 6 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 6 * MIN, **GUARDS)
     paused = await repo.get_session(session.id)
     assert paused is not None
     await finish(repo, paused, at=T0 + 7 * MIN, focused=5 * MIN)
-    assert not await repo.claim(session.id, "checkin:1.2", "checkin", T0, T0 + 8 * MIN)
-    assert not await repo.claim(9999, "checkin:1.1", "checkin", T0, T0)
+    assert not await repo.claim(session.id, "checkin:1.2", "checkin", T0, T0 + 8 * MIN, **GUARDS)
+    assert not await repo.claim(9999, "checkin:1.1", "checkin", T0, T0, **GUARDS)
     assert [d.slot for d in await repo.deliveries(session.id)] == [SUMMARY_SLOT]
 
 
@@ -648,7 +654,7 @@ async def test_confirm_marks_sent_and_logs(
     repo: Repository, slot: str, kind: str, event: str
 ) -> None:
     session = await start(repo)
-    assert await repo.claim(session.id, slot, kind, T0 + 10 * MIN, T0 + 10 * MIN)
+    assert await repo.claim(session.id, slot, kind, T0 + 10 * MIN, T0 + 10 * MIN, **GUARDS)
     await repo.confirm(session.id, slot, kind, 555, T0 + 10 * MIN + timedelta(seconds=2))
     [record] = await repo.deliveries(session.id)
     assert record.status == "sent"
@@ -662,7 +668,7 @@ async def test_confirm_marks_sent_and_logs(
 
 async def test_drop_of_claimed_slot(repo: Repository) -> None:
     session = await start(repo)
-    assert await repo.claim(session.id, "break:1", "break", T0 + 25 * MIN, T0 + 25 * MIN)
+    assert await repo.claim(session.id, "break:1", "break", T0 + 25 * MIN, T0 + 25 * MIN, **GUARDS)
     await repo.drop(
         session.id, "break:1", "break", T0 + 25 * MIN, T0 + 26 * MIN, "not delivered: boom"
     )
@@ -674,7 +680,9 @@ async def test_drop_of_claimed_slot(repo: Repository) -> None:
     last = (await repo.events(session.id))[-1]
     assert (last.kind, last.detail) == ("skipped", "break:1: not delivered: boom")
     # A dropped slot is recorded: it can never be claimed (and so sent) later.
-    assert not await repo.claim(session.id, "break:1", "break", T0 + 25 * MIN, T0 + 27 * MIN)
+    assert not await repo.claim(
+        session.id, "break:1", "break", T0 + 25 * MIN, T0 + 27 * MIN, **GUARDS
+    )
 
 
 async def test_drop_of_new_slot_records_it(repo: Repository) -> None:
@@ -682,12 +690,12 @@ async def test_drop_of_new_slot_records_it(repo: Repository) -> None:
     await repo.drop(session.id, "checkin:1.1", "checkin", T0 + 10 * MIN, T0 + 40 * MIN, "late")
     [record] = await repo.deliveries(session.id)
     assert (record.status, record.reason, record.due_at) == ("dropped", "late", T0 + 10 * MIN)
-    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 41 * MIN)
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 41 * MIN, **GUARDS)
 
 
 async def test_drop_never_overwrites_a_sent_slot(repo: Repository) -> None:
     session = await start(repo)
-    assert await repo.claim(session.id, "back:1", "back", T0, T0)
+    assert await repo.claim(session.id, "back:1", "back", T0, T0, **GUARDS)
     await repo.confirm(session.id, "back:1", "back", 77, T0 + MIN)
     await repo.drop(session.id, "back:1", "back", T0, T0 + 2 * MIN, "late")
     [record] = await repo.deliveries(session.id)
@@ -697,27 +705,34 @@ async def test_drop_never_overwrites_a_sent_slot(repo: Repository) -> None:
 
 async def test_summary_claim_release_and_confirm(repo: Repository) -> None:
     session = await finish(repo, await start(repo), at=T0 + 25 * MIN)
-    assert await repo.pending_summaries(10) == [session.id]
+    assert await repo.pending_summaries(T0 + 25 * MIN, 10) == [session.id]
 
     assert await repo.claim_summary(session.id, T0 + 25 * MIN)
     assert not await repo.claim_summary(session.id, T0 + 25 * MIN)
-    assert await repo.pending_summaries(10) == []
+    assert await repo.pending_summaries(T0 + 25 * MIN, 10) == []
     [record] = await repo.deliveries(session.id)
     assert record.status == "sending"
 
-    await repo.release_summary(session.id, T0 + 26 * MIN)
+    # Released after a failure that surely did not deliver: pending again, due at its retry.
+    await repo.release_summary(session.id, T0 + 26 * MIN, T0 + 26 * MIN + 30 * SEC)
     [record] = await repo.deliveries(session.id)
-    assert (record.status, record.at) == ("pending", T0 + 26 * MIN)
-    assert await repo.pending_summaries(10) == [session.id]
+    assert (record.status, record.at, record.due_at) == (
+        "pending",
+        T0 + 26 * MIN,
+        T0 + 26 * MIN + 30 * SEC,
+    )
+    assert await repo.pending_summaries(T0 + 26 * MIN, 10) == []  # not before its retry
+    assert await repo.soonest_due() == T0 + 26 * MIN + 30 * SEC
+    assert await repo.pending_summaries(T0 + 27 * MIN, 10) == [session.id]
 
     assert await repo.claim_summary(session.id, T0 + 27 * MIN)
     await repo.confirm(session.id, SUMMARY_SLOT, "summary", 901, T0 + 27 * MIN)
     [record] = await repo.deliveries(session.id)
     assert (record.status, record.message_id) == ("sent", 901)
     assert not await repo.claim_summary(session.id, T0 + 28 * MIN)
-    await repo.release_summary(session.id, T0 + 28 * MIN)  # a sent summary stays sent
+    await repo.release_summary(session.id, T0 + 28 * MIN, T0 + 29 * MIN)  # sent stays sent
     assert (await repo.deliveries(session.id))[0].status == "sent"
-    assert await repo.pending_summaries(10) == []
+    assert await repo.pending_summaries(T0 + 60 * MIN, 10) == []
     assert (await repo.events(session.id))[-1].kind == "summary"
 
 
@@ -726,8 +741,22 @@ async def test_pending_summaries_oldest_first_and_limited(repo: Repository) -> N
     for user, end in [(1, 40), (2, 20), (3, 30)]:
         session = await start(repo, user=user)
         ids.append((await finish(repo, session, at=T0 + end * MIN)).id)
-    assert await repo.pending_summaries(10) == [ids[1], ids[2], ids[0]]
-    assert await repo.pending_summaries(2) == [ids[1], ids[2]]
+    assert await repo.pending_summaries(T0 + 60 * MIN, 10) == [ids[1], ids[2], ids[0]]
+    assert await repo.pending_summaries(T0 + 60 * MIN, 2) == [ids[1], ids[2]]
+    assert await repo.pending_summaries(T0 + 35 * MIN, 10) == [ids[1], ids[2]]
+
+
+async def test_claim_enforces_budget_and_gap_from_storage(repo: Repository) -> None:
+    session = await start(repo)
+    for n in range(8):
+        assert await repo.claim(session.id, f"s:{n}", "checkin", T0, T0 + n * 5 * MIN, **GUARDS)
+    # A ninth, however late: the budget is spent.
+    assert not await repo.claim(session.id, "s:8", "checkin", T0, T0 + 90 * MIN, **GUARDS)
+    other = await start(repo, user=2)
+    assert await repo.claim(other.id, "a", "checkin", T0, T0 + 10 * MIN, **GUARDS)
+    # 4 minutes 59 seconds later: too soon; at 5 minutes: fine.
+    assert not await repo.claim(other.id, "b", "checkin", T0, T0 + 15 * MIN - SEC, **GUARDS)
+    assert await repo.claim(other.id, "b", "checkin", T0, T0 + 15 * MIN, **GUARDS)
 
 
 # --- scheduling queries ---------------------------------------------------------------------
@@ -762,8 +791,13 @@ async def test_due_sessions_and_soonest_due(repo: Repository) -> None:
         current = await repo.get_session(session.id)
         assert current is not None
         await finish(repo, current, at=T0 + 30 * MIN)
-    assert await repo.soonest_due() is None  # f runs but has nothing due
+    # f runs but has nothing due; the pending summaries of the ended ones are what's left,
+    # the earliest being d's (ended at 3).
+    assert await repo.soonest_due() == T0 + 3 * MIN
     assert await repo.due_sessions(T0 + 600 * MIN, 10) == []
+    for session_id in await repo.pending_summaries(T0 + 600 * MIN, 10):
+        assert await repo.claim_summary(session_id, T0 + 31 * MIN)
+    assert await repo.soonest_due() is None
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -869,7 +903,9 @@ async def test_times_round_trip_as_utc(repo: Repository) -> None:
         assert value.tzinfo is UTC
         assert abs(value - moment) < timedelta(milliseconds=1)
         assert value == T0 + timedelta(milliseconds=123)
-    assert session.next_due_at == T0 + timedelta(milliseconds=124)
+    # A due time is rounded *up* (123.456 + 0.999 ms -> 125 ms): never due before the policy
+    # says so, which would make the dispatcher spin.
+    assert session.next_due_at == T0 + timedelta(milliseconds=125)
     assert (
         await scalar(repo.connection, "SELECT started_at FROM sessions WHERE id = ?", (session.id,))
         == to_ms(T0) + 123
@@ -921,7 +957,9 @@ async def test_event_log_of_a_whole_session(repo: Repository) -> None:
     assert await repo.resume(paused, T0 + 8 * MIN, T0 + 28 * MIN, T0 + 12 * MIN)
     assert await repo.extend(session.id, 10, T0 + 9 * MIN, T0 + 38 * MIN, T0 + 12 * MIN)
     assert await repo.add_interruption(session.id, T0 + 10 * MIN, "phone")
-    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0 + 12 * MIN, T0 + 12 * MIN)
+    assert await repo.claim(
+        session.id, "checkin:1.1", "checkin", T0 + 12 * MIN, T0 + 12 * MIN, **GUARDS
+    )
     await repo.confirm(session.id, "checkin:1.1", "checkin", 11, T0 + 12 * MIN)
     await repo.drop(session.id, "break:1", "break", T0 + 13 * MIN, T0 + 13 * MIN, "quiet")
     current = await repo.get_session(session.id)
@@ -973,7 +1011,7 @@ async def test_committed_data_is_visible_to_a_second_connection(
     repo: Repository, db_path: Path
 ) -> None:
     session = await start(repo, label="before the crash")
-    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN)
+    assert await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN, **GUARDS)
     # A second process opens the file while the first never closed its connection.
     second = Repository(await connect(db_path))
     try:
@@ -1004,7 +1042,8 @@ async def main():
         user_id=1, chat_id=10, label="killed", planned_minutes=25, block_minutes=25,
         break_minutes=5, checkins=True, time_scale=1.0, now=t0,
         planned_end_at=t0 + timedelta(minutes=25), next_due_at=t0 + timedelta(minutes=10))
-    assert await repo.claim(s.id, "checkin:1.1", "checkin", t0, t0)
+    assert await repo.claim(s.id, "checkin:1.1", "checkin", t0, t0,
+                            max_messages=8, min_gap=timedelta(minutes=5))
     print(s.id, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -1040,6 +1079,6 @@ async def test_data_survives_a_killed_process(db_path: Path) -> None:
         assert await event_kinds(repo, session_id) == ["started"]
         assert await repo.integrity_check() == "ok"
         # The claim made before the crash still blocks a second send after restart.
-        assert not await repo.claim(session_id, "checkin:1.1", "checkin", T0, T0 + MIN)
+        assert not await repo.claim(session_id, "checkin:1.1", "checkin", T0, T0 + MIN, **GUARDS)
     finally:
         await repo.close()
