@@ -124,6 +124,7 @@ def _register(app: FocusApplication) -> None:
     app.add_handler(CommandHandler("extend", handlers.extend))
     app.add_handler(CommandHandler(["stop", "end"], handlers.stop))
     # 3. The user's data: insight, settings, export, erase.
+    app.add_handler(CommandHandler("stats", handlers.stats))
     app.add_handler(CommandHandler("history", handlers.history))
     app.add_handler(CommandHandler("settings", handlers.settings))
     app.add_handler(CommandHandler("timezone", handlers.timezone))

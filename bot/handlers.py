@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -13,7 +14,9 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
+from bot.charts import render_stats_chart
 from bot.context import FocusContext
+from bot.insights import Period
 from bot.parsing import (
     SETTING_RANGES,
     Callback,
@@ -44,6 +47,7 @@ __all__ = [
     "resume",
     "settings",
     "start",
+    "stats",
     "status",
     "stop",
     "timezone",
@@ -302,6 +306,32 @@ async def timezone(update: Update, context: FocusContext) -> None:
         return
     await context.service.update_settings(user_id, timezone=name)
     await _reply(update, texts.timezone_set(name, context.service.clock.now()))
+
+
+_PERIODS: dict[str, Period] = {
+    "": "week",
+    "today": "today",
+    "day": "today",
+    "week": "week",
+    "month": "month",
+    "all": "all",
+}
+
+
+async def stats(update: Update, context: FocusContext) -> None:
+    """/stats [today|week|month|all]: the numbers, insights, and a chart when there is data."""
+    assert update.effective_message is not None  # noqa: S101
+    user_id, chat_id = _ids(update)
+    period = _PERIODS.get(_args(update.effective_message).strip().lower())
+    if period is None:
+        await _reply(update, texts.STATS_USAGE)
+        return
+    numbers = await context.service.stats(user_id, period)
+    await _reply(update, texts.stats_text(numbers))
+    title = f"Focus {texts.PERIOD_TITLES[period]}"
+    chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
+    if chart is not None:
+        await context.bot.send_photo(chat_id, chart)
 
 
 async def history(update: Update, context: FocusContext) -> None:

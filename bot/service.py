@@ -12,10 +12,11 @@ import enum
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.export import sessions_csv, sessions_json
+from bot.insights import Period, Stats, compute_stats, period_bounds, session_insight, streak
 from bot.timefmt import local_date, zone
 from nudges import (
     Delivery,
@@ -39,7 +40,6 @@ __all__ = [
     "SessionDefaults",
     "StatusView",
     "SummaryView",
-    "streak",
 ]
 
 MAX_TOTAL_MINUTES = 180
@@ -85,6 +85,7 @@ class SummaryView:
     earlier_sessions: int
     average_minutes: float | None  # the user's average before this one, from 3 sessions on
     streak_days: int
+    insight: str | None = None  # e.g. "3rd completed session today"
 
 
 class ScoreResult(enum.Enum):
@@ -428,26 +429,42 @@ class FocusService:
         tz = zone(user.timezone if user else "UTC")
         now = self.clock.now()
         starts = await self.repo.completed_starts(session.user_id, now - _STREAK_HORIZON)
+        average = average_ms / 60000 if count >= 3 else None
         return SummaryView(
             session=session,
             planned_minutes=session.planned_minutes,
             focused_minutes=round(session.focused_minutes()),
             earlier_sessions=count,
-            average_minutes=average_ms / 60000 if count >= 3 else None,
+            # Under a minute on average (a few started and stopped at once): no comparison.
+            average_minutes=average if average is not None and average >= 1 else None,
             streak_days=streak({local_date(s, tz) for s in starts}, local_date(now, tz)),
+            insight=await self._insight(session, tz, now),
         )
+
+    async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:
+        """The one per-session insight the user's recent data supports, if any."""
+        facts = await self.repo.session_facts(
+            session.user_id, now - timedelta(days=8), now + timedelta(seconds=1)
+        )
+        this = next((f for f in facts if f.started_at == session.started_at), None)
+        if this is None:
+            return None
+        insight = session_insight(this, [f for f in facts if f is not this], now, tz)
+        # The comparison with the average has its own line in the summary already.
+        if insight is not None and insight.endswith("than your average"):
+            return None
+        return insight
+
+    async def stats(self, user_id: int, period: Period) -> Stats:
+        """The user's numbers for /stats, in their timezone."""
+        tz = zone(await self.timezone_of(user_id))
+        now = self.clock.now()
+        since, until = period_bounds(period, now, tz)
+        facts = await self.repo.session_facts(user_id, since, until)
+        starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
+        return compute_stats(facts, starts, period, now, tz)
 
     async def timezone_of(self, user_id: int) -> str:
         """The user's timezone name (UTC until they set one)."""
         user = await self.repo.get_user(user_id)
         return user.timezone if user else "UTC"
-
-
-def streak(days: set[date], today: date) -> int:
-    """Consecutive days with a completed session, ending today (or yesterday: still alive)."""
-    day = today if today in days else today - timedelta(days=1)
-    count = 0
-    while day in days:
-        count += 1
-        day -= timedelta(days=1)
-    return count

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import zlib
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.insights import Stats
 from bot.parsing import FOCUS_FORMS
 from bot.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
 from bot.timefmt import clock_time, minutes_text, zone
@@ -227,6 +228,8 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, InlineKeyboardM
             lines.append(
                 f"{abs(diff):.0%} {word} than your average ({view.average_minutes:.0f} min)."
             )
+    if view.insight:
+        lines.append(f"✨ {html.escape(view.insight)}")
     if view.streak_days:
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
@@ -407,3 +410,64 @@ def deleted(sessions: int) -> str:
     """After /delete_me."""
     noun = "session" if sessions == 1 else "sessions"
     return f"🗑 Done. I erased your data ({sessions} {noun}). /start any time to begin again."
+
+
+# --- /stats ----------------------------------------------------------------------------------
+
+PERIOD_TITLES = {
+    "today": "today",
+    "week": "this week",
+    "month": "the last 30 days",
+    "all": "all time",
+}
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def stats_text(stats: Stats) -> str:
+    """The /stats message: every metric of the period, in words."""
+    title = PERIOD_TITLES[stats.period]
+    if stats.sessions == 0:
+        return (
+            f"📊 No sessions {title} yet. Start one with /focus 25 — your numbers grow from there."
+            + (
+                f"\n🔥 Streak: {stats.current_streak} (best {stats.best_streak})"
+                if stats.best_streak
+                else ""
+            )
+        )
+    lines = [f"📊 <b>Your focus — {title}</b>"]
+    rate = f" ({stats.completion_rate:.0%})" if stats.completion_rate is not None else ""
+    lines.append(f"Sessions: {stats.sessions} · completed {stats.completed}{rate}")
+    focused = minutes_text(timedelta(minutes=stats.focused_minutes))
+    average = stats.average_minutes or 0
+    lines.append(f"Focused: <b>{focused}</b> · about {average:.0f} min a session")
+    if stats.average_score is not None:
+        unrated = f" ({stats.unscored} not rated)" if stats.unscored else ""
+        lines.append(f"Focus score: {stats.average_score:.1f} average{unrated}")
+    else:
+        lines.append("Focus score: none rated yet — rate a session 1–5 after it ends")
+    if stats.average_interruptions is not None:
+        lines.append(f"Interruptions: {stats.average_interruptions:.1f} per session")
+    if stats.estimate_accuracy is not None:
+        lines.append(f"You finish {stats.estimate_accuracy:.0%} of what you plan.")
+    if stats.peak_hours:
+        hours = ", ".join(f"{h:02d}:00" for h, _ in stats.peak_hours)
+        lines.append(f"Peak hours: {hours}")
+    if stats.peak_weekdays and stats.period in ("month", "all"):
+        lines.append("Best days: " + ", ".join(_WEEKDAYS[d] for d, _ in stats.peak_weekdays))
+    days = "day" if stats.current_streak == 1 else "days"
+    lines.append(f"🔥 Streak: {stats.current_streak} {days} (best {stats.best_streak})")
+    if stats.insights:
+        lines.append("")
+        lines += [f"💡 {html.escape(i)}" for i in stats.insights]
+    elif stats.insights_needed:
+        n = stats.insights_needed
+        lines.append(
+            f"\n💡 Rate {n} more session{'s' if n > 1 else ''} to unlock personal insights."
+        )
+    return "\n".join(lines)
+
+
+STATS_USAGE = (
+    "Choose a period: /stats today, /stats week (the default), /stats month or /stats all."
+)

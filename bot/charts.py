@@ -1,0 +1,159 @@
+"""The /stats chart: a PNG rendered in memory from ``Stats``, no display and no pyplot.
+
+A ``Figure`` with its own Agg canvas is built per call and dropped after, so nothing global
+(pyplot's figure registry, the active backend) is touched and nothing piles up across calls.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Literal
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bot.insights import Stats
+
+__all__ = ["Panel", "chart_panels", "render_stats_chart"]
+
+Panel = Literal["days", "hours"]
+
+_SIZE_INCHES = (10.0, 6.0)
+_DPI = 100  # 1000 x 600 px
+_BAR = "#4C72B0"
+_TODAY = "#DD8452"
+_TEXT = "#333333"
+_GRID = "#DDDDDD"
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: no locale surprises
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_MAX_DAY_BARS = 62
+"""Beyond this many days (``all``), bars are whole weeks instead of days."""
+
+_MAX_TICK_LABELS = 15
+_WEEKDAY_LABELS_UP_TO = 14
+"""Day labels are ``Mon 9`` up to this many days, ``9 Mar`` beyond."""
+_VALUE_LABELS_UP_TO = 10
+"""Bars are labelled with their minutes when there are at most this many."""
+
+_BUSY_DAY = 3
+"""A day with this many sessions makes the hour-of-day panel worth showing."""
+
+_BUSY_WEEK = 5
+"""As many sessions in the week period do too."""
+
+
+def chart_panels(stats: Stats) -> list[Panel]:
+    """Which panels the chart has, top to bottom; empty when there is nothing to draw.
+
+    ``days``: a bar per local day of the period (per week beyond 62 days). ``today`` gets
+    ``hours`` (minutes by local start hour) instead, one bar being no chart. A second
+    ``hours`` panel is added when one day had 3+ sessions or the week had 5+ (for ``today``
+    the single panel already is that).
+    """
+    if stats.focused_minutes <= 0:
+        return []
+    if stats.period == "today":
+        return ["hours"]
+    busy = max(stats.daily_sessions, default=0) >= _BUSY_DAY or (
+        stats.period == "week" and stats.sessions >= _BUSY_WEEK
+    )
+    return ["days", "hours"] if busy else ["days"]
+
+
+def render_stats_chart(stats: Stats, title: str) -> bytes | None:
+    """A 1000x600 PNG of the period's focused minutes (see ``chart_panels``); None if none."""
+    panels = chart_panels(stats)
+    if not panels:
+        return None
+    fig = Figure(figsize=_SIZE_INCHES, dpi=_DPI)
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=15, color=_TEXT, fontweight="bold", y=0.975)
+    # Fixed margins: every label here has a known shape, and a constrained layout would
+    # add half again to the render time (about 0.36 s instead of 0.24 s here).
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.87, bottom=0.07, hspace=0.45)
+    for index, panel in enumerate(panels, start=1):
+        ax = fig.add_subplot(len(panels), 1, index)
+        if panel == "days":
+            _draw_days(ax, stats.daily)
+        else:
+            _draw_hours(ax, stats.by_hour)
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    fig.clear()  # break the figure's reference cycles now rather than at the next gc
+    return buffer.getvalue()
+
+
+def _style(ax: Axes, heading: str) -> None:
+    """The shared clean look: no box, light horizontal grid, whole minutes on the y axis."""
+    ax.set_title(heading, loc="left", fontsize=11, color=_TEXT)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color(_GRID)
+    ax.tick_params(colors=_TEXT, length=0, labelsize=9)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.grid(axis="y", color=_GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.set_ylabel("minutes", color=_TEXT, fontsize=9)
+
+
+def _weekly(daily: Sequence[tuple[date, float]]) -> list[tuple[date, float]]:
+    """Daily minutes summed into weeks, each keyed by its Monday."""
+    weeks: dict[date, float] = {}
+    for day, minutes in daily:
+        monday = day - timedelta(days=day.weekday())
+        weeks[monday] = weeks.get(monday, 0.0) + minutes
+    return sorted(weeks.items())
+
+
+def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
+    """Bars of focused minutes per local day (or per week for long spans), today highlighted."""
+    if len(daily) > _MAX_DAY_BARS:
+        bars = _weekly(daily)
+        labels = [f"{d.day} {_MONTHS[d.month - 1]}" for d, _ in bars]
+        heading = "Focused minutes per week"
+        colors = [_BAR] * len(bars)
+    else:
+        bars = list(daily)
+        # "Mon 9" reads best for a week; over a month "9 Mar" says which month it is.
+        short = len(bars) <= _WEEKDAY_LABELS_UP_TO
+        labels = [
+            f"{_WEEKDAYS[d.weekday()]} {d.day}" if short else f"{d.day} {_MONTHS[d.month - 1]}"
+            for d, _ in bars
+        ]
+        heading = "Focused minutes per day"
+        colors = [_BAR] * (len(bars) - 1) + [_TODAY]  # the last day is today
+    positions = list(range(len(bars)))
+    values = [minutes for _, minutes in bars]
+    drawn = ax.bar(positions, values, color=colors, width=0.7)
+    if len(bars) <= _VALUE_LABELS_UP_TO:
+        ax.set_ylim(0, max(values) * 1.15)  # room for the labels above the tallest bar
+        ax.bar_label(
+            drawn,
+            labels=[f"{round(v)}" if v > 0 else "" for v in values],
+            padding=2,
+            fontsize=9,
+            color=_TEXT,
+        )
+    step = math.ceil(len(bars) / _MAX_TICK_LABELS)
+    # Label from today backwards, so the newest bar always has its date.
+    shown = positions[::-1][::step][::-1]
+    ax.set_xticks(shown, [labels[i] for i in shown])
+    ax.set_xlim(-0.6, len(bars) - 0.4)
+    _style(ax, heading)
+
+
+def _draw_hours(ax: Axes, by_hour: Sequence[float]) -> None:
+    """Bars of focused minutes by the local hour the sessions started in."""
+    ax.bar(range(24), list(by_hour), color=_BAR, width=0.7)
+    ticks = list(range(0, 24, 3))
+    ax.set_xticks(ticks, [f"{h:02d}:00" for h in ticks])
+    ax.set_xlim(-0.6, 23.6)
+    _style(ax, "Focused minutes by hour of day (your time, by start)")

@@ -1,0 +1,361 @@
+"""What /stats and the end-of-session summary say about a user's own sessions.
+
+Pure functions: no Telegram, no I/O, ``now`` passed in. Every datetime inside is aware UTC;
+the user's zone (``tz``) is used only to find local days and local hours.
+
+Choices, so the numbers are predictable:
+
+* Periods are rolling spans of whole local days ending with today: ``today`` is the user's
+  local day, ``week`` the last 7 local days including today, ``month`` the last 30. ``all``
+  has no start. Every period ends where tomorrow (local) begins.
+* A session belongs to the local day, hour and weekday in which it *started*, all of its
+  focused minutes included (a session from 23:30 to 00:20 counts for the first day).
+* Streak days are local days with at least one completed session, taken from all-time
+  completed starts, not just the period's.
+* "Not rated is not a low score": unscored sessions are left out of every score average.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
+
+from bot.timefmt import local_date
+from storage.models import SessionFact
+
+__all__ = [
+    "INSIGHT_MIN_SCORED",
+    "Period",
+    "Stats",
+    "compute_stats",
+    "ordinal",
+    "period_bounds",
+    "session_insight",
+    "streak",
+]
+
+Period = Literal["today", "week", "month", "all"]
+
+_PERIOD_DAYS: dict[Period, int] = {"today": 1, "week": 7, "month": 30}
+
+INSIGHT_MIN_SCORED = 5
+"""Scored sessions in the period before /stats offers any insight."""
+
+_MIN_GROUP = 2
+"""Each side of a comparison needs at least this many sessions carrying the measured value."""
+
+_MIN_SCORE_DIFF = 0.5
+"""A score difference (1-5 scale) worth mentioning."""
+
+_MIN_RATE_DIFF = 0.15
+"""A completion-rate difference (15 percentage points) worth mentioning."""
+
+_SCORE_RANGE = 4.0
+"""Scores run 1-5; differences are divided by this to compare them with rate differences."""
+
+_LONG_MINUTES = 45
+"""Planned minutes above this make a "long" session."""
+
+_MORNING = range(5, 12)  # local start 05:00-11:59
+_EVENING = range(17, 24)  # local start 17:00-23:59
+
+_EPS = 1e-9  # so that 4.5 - 4.0 style differences meet their threshold despite float noise
+
+_PEAKS = 3
+
+
+def _check_aware(moment: datetime) -> None:
+    if moment.utcoffset() is None:
+        raise ValueError("naive datetime given to insights")
+
+
+def _day_start(day: date, tz: tzinfo) -> datetime:
+    """The first instant of a local day, as aware UTC.
+
+    ``fold=0`` makes a midnight skipped by a DST jump resolve to the first instant that
+    exists that day, and an ambiguous midnight to its earlier occurrence.
+    """
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def period_bounds(period: Period, now: datetime, tz: tzinfo) -> tuple[datetime | None, datetime]:
+    """The period as ``[start, end)`` in aware UTC; ``start`` is None for ``all``.
+
+    Rolling whole local days ending with today: ``today`` = 1 day, ``week`` = 7, ``month`` = 30.
+    ``end`` is the start of tomorrow in the user's zone, so a whole local day is always in.
+    Days are counted on the calendar, so a week across a DST change is 7 local days long
+    even when it is 167 or 169 hours.
+    """
+    _check_aware(now)
+    today = local_date(now, tz)
+    end = _day_start(today + timedelta(days=1), tz)
+    if period == "all":
+        return None, end
+    first = today - timedelta(days=_PERIOD_DAYS[period] - 1)
+    return _day_start(first, tz), end
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The numbers /stats shows for one period (minutes are nominal focused minutes)."""
+
+    period: Period
+    sessions: int
+    completed: int
+    completion_rate: float | None
+    """0..1; None without sessions."""
+    focused_minutes: float
+    average_minutes: float | None
+    """Focused minutes per session; None without sessions."""
+    average_score: float | None
+    """Mean of the scored sessions only; None when none is scored."""
+    unscored: int
+    average_interruptions: float | None
+    """Per session; None without sessions."""
+    estimate_accuracy: float | None
+    """Total focused / total planned minutes; None when nothing was planned."""
+    peak_hours: list[tuple[int, float]]
+    """Up to 3 (local start hour, focused minutes), most first, earlier hour on a tie."""
+    peak_weekdays: list[tuple[int, float]]
+    """Up to 3 (local weekday, Monday=0, focused minutes), most first, earlier day on a tie."""
+    current_streak: int
+    best_streak: int
+    daily: list[tuple[date, float]]
+    """Focused minutes per local day of the period, oldest first, empty days included."""
+    daily_sessions: list[int]
+    """Sessions started on each day of ``daily``, in the same order."""
+    by_hour: list[float]
+    """Focused minutes by local start hour, 24 entries."""
+    insights: list[str]
+    """0-2 sentences about the user's own data."""
+    insights_needed: int
+    """More scored sessions needed to unlock insights; 0 once unlocked."""
+
+
+def compute_stats(
+    period_facts: Sequence[SessionFact],
+    all_completed_starts: Sequence[datetime],
+    period: Period,
+    now: datetime,
+    tz: tzinfo,
+) -> Stats:
+    """Everything /stats shows for ``period``, from the period's sessions and all-time starts.
+
+    Facts that did not start inside ``period_bounds(period, now, tz)`` are ignored, so the
+    daily buckets always add up to the totals.
+    """
+    start, end = period_bounds(period, now, tz)
+    facts = [
+        f for f in period_facts if (start is None or f.started_at >= start) and f.started_at < end
+    ]
+    today = local_date(now, tz)
+    local_starts = [f.started_at.astimezone(tz) for f in facts]
+
+    sessions = len(facts)
+    completed = sum(f.completed for f in facts)
+    focused = sum(f.focused_minutes for f in facts)
+    planned = sum(f.planned_minutes for f in facts)
+    scores = [f.score for f in facts if f.score is not None]
+
+    by_hour = [0.0] * 24
+    by_weekday = [0.0] * 7
+    for fact, local in zip(facts, local_starts, strict=True):
+        by_hour[local.hour] += fact.focused_minutes
+        by_weekday[local.weekday()] += fact.focused_minutes
+
+    if start is not None:
+        first_day = local_date(start, tz)
+    else:
+        first_day = min((s.date() for s in local_starts), default=today)
+    days = [first_day + timedelta(days=i) for i in range((today - first_day).days + 1)]
+    minutes_by_day = dict.fromkeys(days, 0.0)
+    count_by_day = dict.fromkeys(days, 0)
+    for fact, local in zip(facts, local_starts, strict=True):
+        minutes_by_day[local.date()] += fact.focused_minutes
+        count_by_day[local.date()] += 1
+
+    streak_days = {local_date(s, tz) for s in all_completed_starts}
+    needed = max(0, INSIGHT_MIN_SCORED - len(scores))
+
+    return Stats(
+        period=period,
+        sessions=sessions,
+        completed=completed,
+        completion_rate=completed / sessions if sessions else None,
+        focused_minutes=focused,
+        average_minutes=focused / sessions if sessions else None,
+        average_score=sum(scores) / len(scores) if scores else None,
+        unscored=sessions - len(scores),
+        average_interruptions=(
+            sum(f.interruptions for f in facts) / sessions if sessions else None
+        ),
+        estimate_accuracy=focused / planned if planned else None,
+        peak_hours=_peaks(by_hour),
+        peak_weekdays=_peaks(by_weekday),
+        current_streak=streak(streak_days, today),
+        best_streak=_best_streak(streak_days),
+        daily=[(d, minutes_by_day[d]) for d in days],
+        daily_sessions=[count_by_day[d] for d in days],
+        by_hour=by_hour,
+        insights=[] if needed else _insights(facts, tz),
+        insights_needed=needed,
+    )
+
+
+def _peaks(totals: Sequence[float]) -> list[tuple[int, float]]:
+    """The top buckets with any focus, most first; ``sorted`` is stable, so earlier wins ties."""
+    ranked = sorted(((i, v) for i, v in enumerate(totals) if v > 0), key=lambda p: -p[1])
+    return ranked[:_PEAKS]
+
+
+def _best_streak(days: set[date]) -> int:
+    """The longest run of consecutive days in ``days``."""
+    best = 0
+    for day in days:
+        if day - timedelta(days=1) in days:
+            continue  # not the first day of a run
+        length = 1
+        while day + timedelta(days=length) in days:
+            length += 1
+        best = max(best, length)
+    return best
+
+
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items)
+
+
+def _score_split(
+    facts: Sequence[SessionFact],
+    first: Callable[[SessionFact], bool],
+    second: Callable[[SessionFact], bool],
+) -> tuple[float, float] | None:
+    """Average scores of two groups of scored sessions, or None when a group is too small."""
+    a = [f.score for f in facts if f.score is not None and first(f)]
+    b = [f.score for f in facts if f.score is not None and second(f)]
+    if len(a) < _MIN_GROUP or len(b) < _MIN_GROUP:
+        return None
+    return _mean(a), _mean(b)
+
+
+def _insights(facts: Sequence[SessionFact], tz: tzinfo) -> list[str]:
+    """Up to two comparisons from the user's own sessions, the largest effects first.
+
+    Score differences are divided by the score range (4) and rate differences taken as they
+    are (0..1), so the two kinds can be ranked against each other; on a tie the candidate
+    listed first here wins.
+    """
+    candidates: list[tuple[float, str]] = []
+
+    def hour(f: SessionFact) -> int:
+        return f.started_at.astimezone(tz).hour
+
+    daytime = _score_split(facts, lambda f: hour(f) in _MORNING, lambda f: hour(f) in _EVENING)
+    if daytime is not None:
+        morning, evening = daytime
+        diff = abs(morning - evening)
+        if diff + _EPS >= _MIN_SCORE_DIFF:
+            better, worse = ("morning", "evening") if morning > evening else ("evening", "morning")
+            candidates.append(
+                (
+                    diff / _SCORE_RANGE,
+                    f"Your {better} sessions score {diff:.1f} higher than your {worse} ones.",
+                )
+            )
+
+    labelled = [f.completed for f in facts if f.labelled]
+    unlabelled = [f.completed for f in facts if not f.labelled]
+    if len(labelled) >= _MIN_GROUP and len(unlabelled) >= _MIN_GROUP:
+        with_label, without = _mean(labelled), _mean(unlabelled)
+        diff = abs(with_label - without)
+        if diff + _EPS >= _MIN_RATE_DIFF:
+            which = "with" if with_label > without else "without"
+            high, low = max(with_label, without), min(with_label, without)
+            candidates.append(
+                (
+                    diff,
+                    f"Sessions {which} a label are completed more often: {high:.0%} vs {low:.0%}.",
+                )
+            )
+
+    length = _score_split(
+        facts,
+        lambda f: f.planned_minutes > _LONG_MINUTES,
+        lambda f: f.planned_minutes <= _LONG_MINUTES,
+    )
+    if length is not None:
+        long, short = length
+        diff = abs(long - short)
+        if diff + _EPS >= _MIN_SCORE_DIFF:
+            text = (
+                f"After {_LONG_MINUTES} minutes your scores drop: {long:.1f} vs {short:.1f}."
+                if long < short
+                else f"Your sessions over {_LONG_MINUTES} minutes score higher: "
+                f"{long:.1f} vs {short:.1f}."
+            )
+            candidates.append((diff / _SCORE_RANGE, text))
+
+    ranked = sorted(candidates, key=lambda c: -c[0])  # stable: listing order breaks ties
+    return [text for _, text in ranked[:2]]
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``12th``, ``13th``, ``21st``..."""
+    teens = 10 <= n % 100 <= 20
+    suffix = "th" if teens else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+_MIN_EARLIER_TODAY = 2  # completed earlier today before "3rd completed session today"
+_MIN_WEEK_SESSIONS = 3  # earlier sessions this week before "your best this week"
+_MIN_EARLIER_AVERAGE = 3  # earlier sessions before comparing with the average
+_MIN_LENGTH_DIFF = 0.10  # a 10% difference from the average is worth a line
+
+
+def session_insight(
+    fact: SessionFact, earlier: Sequence[SessionFact], now: datetime, tz: tzinfo
+) -> str | None:
+    """One line for the end-of-session summary, when the user's data supports it.
+
+    In priority order: the ordinal of today's completed sessions (from the 3rd on); no
+    interruptions when every one of at least 3 earlier sessions in the last 7 local days had
+    some; focused minutes 10% or more off the average of at least 3 earlier sessions.
+    ``earlier`` holds the user's other ended sessions; those that did not start before
+    ``fact`` are ignored. "Today" and "this week" are the user's local days up to ``now``.
+    """
+    _check_aware(now)
+    before = [e for e in earlier if e.started_at < fact.started_at]
+    today = local_date(now, tz)
+
+    if fact.completed and local_date(fact.started_at, tz) == today:
+        done_today = sum(e.completed and local_date(e.started_at, tz) == today for e in before)
+        if done_today >= _MIN_EARLIER_TODAY:
+            return f"{ordinal(done_today + 1)} completed session today"
+
+    if fact.interruptions == 0:
+        week_start = _day_start(today - timedelta(days=_PERIOD_DAYS["week"] - 1), tz)
+        this_week = [e for e in before if e.started_at >= week_start]
+        if len(this_week) >= _MIN_WEEK_SESSIONS and all(e.interruptions for e in this_week):
+            return "No interruptions — your best this week"
+
+    if len(before) >= _MIN_EARLIER_AVERAGE:
+        average = _mean(e.focused_minutes for e in before)
+        if average > 0:
+            change = fact.focused_minutes / average - 1
+            if abs(change) + _EPS >= _MIN_LENGTH_DIFF:
+                word = "longer" if change > 0 else "shorter"
+                return f"{abs(change):.0%} {word} than your average"
+    return None
+
+
+def streak(days: set[date], today: date) -> int:
+    """Consecutive days with a completed session, ending today (or yesterday: still alive)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count

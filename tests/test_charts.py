@@ -1,0 +1,184 @@
+"""Tests of ``bot/charts.py``: real PNGs rendered from realistic stats, checked byte by byte.
+
+The fixture is two weeks in Europe/Berlin, "now" Sun 2026-03-15 21:00 local, 2-4 sessions
+a day at fixed local hours with focused minutes from a fixed formula (no randomness).
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import struct
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import matplotlib.image
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from bot.charts import chart_panels, render_stats_chart
+from bot.insights import Period, Stats, compute_stats
+from storage.models import SessionFact
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 3, 15, 21, tzinfo=BERLIN).astimezone(UTC)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BAR_RGB = (0x4C / 255, 0x72 / 255, 0xB0 / 255)
+
+
+def fact(day: int, hour: int, focused: float, *, planned: int = 25) -> SessionFact:
+    """A completed session started on ``day`` March 2026 at ``hour``:00 Berlin time."""
+    start = datetime(2026, 3, day, hour, tzinfo=BERLIN).astimezone(UTC)
+    return SessionFact(
+        started_at=start,
+        ended_at=start + timedelta(minutes=focused),
+        planned_minutes=planned,
+        focused_minutes=focused,
+        completed=True,
+        interruptions=day % 3,
+        score=1 + (day + hour) % 5,
+        labelled=hour < 12,
+    )
+
+
+def two_weeks() -> list[SessionFact]:
+    """2-4 sessions a day from 2 to 15 March; weekends lighter; today (15th) included."""
+    facts = []
+    for day in range(2, 16):
+        weekend = datetime(2026, 3, day, tzinfo=BERLIN).weekday() >= 5
+        hours = [10, 16] if weekend else [9, 11, 14, 20][: 3 + day % 2]
+        facts += [fact(day, h, 15 + (day * 7 + h * 3) % 36) for h in hours]
+    return facts
+
+
+FACTS = two_weeks()
+
+
+def stats_for(period: Period, facts: list[SessionFact] = FACTS) -> Stats:
+    return compute_stats(facts, [f.started_at for f in facts], period, NOW, BERLIN)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which must come first."""
+    assert data[:8] == PNG_SIGNATURE
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return np.asarray(matplotlib.image.imread(io.BytesIO(data), format="png"))
+
+
+def bar_pixels(image: np.ndarray) -> int:
+    """How many pixels have the bar colour (rendering may blend edges, so a tolerance)."""
+    rgb = image[..., :3]
+    return int((np.abs(rgb - np.array(BAR_RGB)).max(axis=-1) < 0.02).sum())
+
+
+def test_fixture_is_what_the_docstring_says() -> None:
+    week = stats_for("week")
+    # 9-15 March: Mon 9 (odd: 4), Tue 10 (3), Wed 11 (4), Thu 12 (3), Fri 13 (4), Sat, Sun (2)
+    assert week.daily_sessions == [4, 3, 4, 3, 4, 2, 2]
+    assert week.sessions == 22
+
+
+def test_week_chart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    stats = stats_for("week")
+    # one day has 3+ sessions (and the week 5+): the hour-of-day panel is added
+    assert chart_panels(stats) == ["days", "hours"]
+    data = render_stats_chart(stats, "Focus this week")
+    assert data is not None
+    assert png_size(data) == (1000, 600)
+    assert len(data) < 150_000
+    image = decoded(data)
+    assert image.shape[:2] == (600, 1000)
+    assert bar_pixels(image) > 2_000  # bars were drawn, not just axes
+    with open("/tmp/focus_chart_week.png", "wb") as out:  # noqa: S108 - for the lead to look at
+        out.write(data)
+
+
+def test_today_chart_is_by_hour() -> None:
+    stats = stats_for("today")
+    # Sun 15 March: two sessions, 10:00 and 16:00
+    assert stats.sessions == 2
+    assert chart_panels(stats) == ["hours"]
+    data = render_stats_chart(stats, "Focus today")
+    assert data is not None
+    assert png_size(data) == (1000, 600)
+    assert len(data) < 150_000
+    assert bar_pixels(decoded(data)) > 1_000
+    with open("/tmp/focus_chart_today.png", "wb") as out:  # noqa: S108 - for the lead to look at
+        out.write(data)
+
+
+@pytest.mark.parametrize("period", ["month", "all"])
+def test_longer_periods_render(period: Period) -> None:
+    data = render_stats_chart(stats_for(period), "Focus")
+    assert data is not None
+    assert png_size(data) == (1000, 600)
+    assert len(data) < 150_000
+
+
+def test_long_history_is_drawn_by_week() -> None:
+    # one 30-minute session every day for 200 days: 200 daily bars would be unreadable
+    start = datetime(2025, 8, 28, 9, tzinfo=BERLIN).astimezone(UTC)
+    facts = [
+        SessionFact(
+            started_at=start + timedelta(days=i),
+            ended_at=start + timedelta(days=i, minutes=30),
+            planned_minutes=30,
+            focused_minutes=30,
+            completed=True,
+            interruptions=0,
+            score=None,
+            labelled=False,
+        )
+        for i in range(200)
+    ]
+    stats = compute_stats(facts, [], "all", NOW, BERLIN)
+    assert len(stats.daily) > 62
+    data = render_stats_chart(stats, "Focus, all time")
+    assert data is not None
+    assert png_size(data) == (1000, 600)
+    assert len(data) < 150_000
+
+
+def test_quiet_week_has_one_panel() -> None:
+    # two sessions on different days: neither 3 on a day nor 5 in the week
+    quiet = [fact(10, 9, 30), fact(12, 14, 20)]
+    assert chart_panels(stats_for("week", quiet)) == ["days"]
+    # 3 on one day in the month view adds the hour panel
+    busy_day = [fact(10, 9, 30), fact(10, 11, 30), fact(10, 14, 30)]
+    assert chart_panels(stats_for("month", busy_day)) == ["days", "hours"]
+    # 5 in a week, at most 2 a day, adds it for the week but not for the month
+    spread = [fact(d, h, 20) for d, h in [(9, 9), (9, 14), (11, 9), (11, 14), (13, 9)]]
+    assert chart_panels(stats_for("week", spread)) == ["days", "hours"]
+    assert chart_panels(stats_for("month", spread)) == ["days"]
+
+
+def test_nothing_focused_gives_no_chart() -> None:
+    empty = stats_for("week", [])
+    assert chart_panels(empty) == []
+    assert render_stats_chart(empty, "Focus this week") is None
+    # sessions that were stopped at once: zero focused minutes is still nothing to draw
+    zero = stats_for("today", [fact(15, 9, 0)])
+    assert zero.sessions == 1
+    assert render_stats_chart(zero, "Focus today") is None
+
+
+def live_figures() -> int:
+    """Matplotlib figures still reachable after a full collection."""
+    gc.collect()
+    return sum(isinstance(o, Figure) for o in gc.get_objects())
+
+
+def test_repeated_renders_leave_no_figure_behind() -> None:
+    stats = stats_for("week")
+    before = live_figures()
+    for _ in range(10):
+        assert render_stats_chart(stats, "Focus this week") is not None
+    # a cache or registry (pyplot's, or our own) would keep 10 of them alive
+    assert live_figures() == before

@@ -1,0 +1,114 @@
+"""/stats end to end through the offline transport, and the query plans behind it."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.models import to_ms
+from tests.fakes import T0
+from tests.harness import USER, BotHarness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path / "focus.db") as harness:
+        yield harness
+
+
+async def session(bot: BotHarness, minutes: int, *, stop_after: int | None = None) -> None:
+    await bot.send(f"/focus {minutes} work")
+    for _ in range(stop_after if stop_after is not None else minutes + 1):
+        await bot.tick(minutes=1)
+    if stop_after is not None:
+        await bot.send("/stop")
+
+
+async def test_stats_of_a_day_with_hand_computed_numbers(bot: BotHarness) -> None:
+    # Monday 9 March (T0 09:00 UTC, the user stays in UTC): 25 done, 25 done, 25 stopped at 10.
+    await session(bot, 25)  # 09:00-09:25
+    await bot.send("4")
+    await session(bot, 25)  # 09:26-09:51
+    await bot.send("2")
+    await session(bot, 25, stop_after=10)  # 09:52, stopped at 10 min: unscored
+    sent = await bot.send("/stats today")
+    text = sent[0].shown_text or ""
+    assert "Your focus — today" in text
+    assert "Sessions: 3 · completed 2 (67%)" in text
+    assert "Focused: 1 h · about 20 min a session" in text  # 25 + 25 + 10 = 60
+    assert "Focus score: 3.0 average (1 not rated)" in text  # (4 + 2) / 2, unscored excluded
+    assert "You finish 80% of what you plan." in text  # 60 / 75
+    assert "Peak hours: 09:00" in text
+    assert "Streak: 1 day (best 1)" in text
+    assert "Rate 3 more sessions to unlock personal insights." in text  # 2 of 5 scored
+    [photo] = [m for m in sent if m.kind == "photo"]
+    png = photo.file_bytes or b""
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (1000, 600)
+
+
+async def test_stats_for_an_empty_period_has_no_chart(bot: BotHarness) -> None:
+    sent = await bot.send("/stats")
+    assert [m.kind for m in sent] == ["message"]
+    assert "No sessions this week yet" in (sent[0].shown_text or "")
+
+
+@pytest.mark.parametrize("arg", ["year", "7", "week please", "x" * 300])
+async def test_stats_with_an_unknown_period_explains(bot: BotHarness, arg: str) -> None:
+    [reply] = await bot.send(f"/stats {arg}")
+    assert "Choose a period" in (reply.shown_text or "")
+
+
+async def test_summary_carries_a_per_session_insight(bot: BotHarness) -> None:
+    for _ in range(3):
+        await session(bot, 5)
+    summary = [
+        m.shown_text or ""
+        for m in bot.api.messages_to(USER)
+        if "How focused" in (m.shown_text or "")
+    ][-1]
+    assert "3rd completed session today" in summary
+
+
+async def test_main_queries_use_indexes(bot: BotHarness) -> None:
+    db = bot.service.repo.connection
+    queries = {
+        "session_facts": (
+            "SELECT started_at FROM sessions WHERE user_id = ? AND started_at >= ? "
+            "AND started_at < ? AND ended_at IS NOT NULL ORDER BY started_at",
+            (USER, 0, to_ms(T0)),
+            "sessions_user_started",
+        ),
+        "history": (
+            "SELECT id FROM sessions WHERE user_id = ? "
+            "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+            (USER, 10, 0),
+            "sessions_user_started",
+        ),
+        "due_sessions": (
+            "SELECT id FROM sessions WHERE next_due_at IS NOT NULL AND next_due_at <= ? "
+            "ORDER BY next_due_at LIMIT ?",
+            (to_ms(T0), 500),
+            "sessions_due",
+        ),
+        "active_session": (
+            "SELECT id FROM sessions WHERE user_id = ? AND chat_id = ? AND ended_at IS NULL",
+            (USER, USER),
+            "sessions_one_active",
+        ),
+    }
+    for name, (sql, params, index) in queries.items():
+        async with db.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cursor:
+            plan = " | ".join(str(row[3]) for row in await cursor.fetchall())
+        assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, (
+            name,
+            plan,
+        )
+        assert "SCAN sessions" not in plan.replace(f"SCAN sessions USING INDEX {index}", ""), (
+            name,
+            plan,
+        )
