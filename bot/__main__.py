@@ -41,22 +41,47 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        print(f"Invalid settings:\n{error}", file=sys.stderr)
+        print("Invalid settings (environment or .env):", file=sys.stderr)
+        for problem in error.errors(include_url=False):
+            name = ".".join(str(p) for p in problem["loc"]).upper()
+            print(f"  {name}: {problem['msg']}", file=sys.stderr)
+        print("See .env.example for every setting and its range.", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token
-    configure_logging(settings.log_level, [token.get_secret_value()] if token else [])
+    console = args.mode == "console" or token is None
+    # In the console, log lines would interleave with the chat: only warnings and worse.
+    level = "WARNING" if console and settings.log_level in ("DEBUG", "INFO") else settings.log_level
+    configure_logging(level, [token.get_secret_value()] if token else [])
 
-    if args.mode == "console" or settings.telegram_bot_token is None:
+    if console:
         from bot.console import run_console
 
         if args.mode != "console":
             print(BOTFATHER_HELP, file=sys.stderr)
         return asyncio.run(run_console(settings))
 
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.app import build_application
 
     app = build_application(settings)
-    app.run_polling(allowed_updates=["message", "callback_query"], drop_pending_updates=False)
+    try:
+        app.run_polling(allowed_updates=["message", "callback_query"], drop_pending_updates=False)
+    except InvalidToken:
+        # PTB's message quotes the token: never print it.
+        print(
+            "Telegram rejected TELEGRAM_BOT_TOKEN. Check it in @BotFather (/mybots → API Token);"
+            " a revoked token must be replaced in .env.",
+            file=sys.stderr,
+        )
+        return 1
+    except NetworkError as error:
+        print(
+            f"Could not reach the Bot API at {settings.telegram_base_url} ({type(error).__name__})."
+            " Check the network, or TELEGRAM_BASE_URL for a self-hosted Bot API server.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

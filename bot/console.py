@@ -12,6 +12,7 @@ import getpass
 import re
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import build_application
@@ -28,15 +29,19 @@ _PRESS = re.compile(r"^#(\d{1,6})$")
 BANNER = """\
 Focus Companion — console mode. You are chatting with the bot as user {user_id}.
 Type commands as in Telegram (/focus 45 write the report, /status, /help ...).
-Press a button by typing its number with # (#1). /quit or Ctrl-D leaves.
+Press a button by typing its number with # (#1). Files the bot sends (/export, /stats
+charts) are saved in ./downloads. /quit or Ctrl-D leaves.
 """
 
 
 class Console:
     """Prints the bot's messages and turns typed lines into user updates."""
 
-    def __init__(self, out: TextIO, clock: Clock, user_name: str) -> None:
+    def __init__(
+        self, out: TextIO, clock: Clock, user_name: str, downloads: Path = Path("downloads")
+    ) -> None:
         self.out = out
+        self.downloads = downloads
         self.clock = clock
         self.user_name = user_name
         self.buttons: dict[int, tuple[int, str]] = {}
@@ -50,8 +55,10 @@ class Console:
         print(f"\n{head} [{stamp}]", file=self.out)
         if message.shown_text:
             print(message.shown_text, file=self.out)
-        if message.file_name:
-            print(f"📎 {message.file_name} ({len(message.file_bytes or b'')} bytes)", file=self.out)
+        if message.file_bytes is not None:
+            name = message.file_name or f"file-{message.message_id}"
+            saved = self.save(name, message.file_bytes)
+            print(f"📎 {name} — saved to {saved}", file=self.out)
         labels = []
         for text, data in message.buttons():
             number = self._next_button
@@ -61,6 +68,13 @@ class Console:
         if labels:
             print("  ".join(labels), file=self.out)
         self.out.flush()
+
+    def save(self, name: str, data: bytes) -> Path:
+        """Keep a file the bot sent (an export, a chart) where the user can open it."""
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        target = self.downloads / Path(name).name  # never outside the folder
+        target.write_bytes(data)
+        return target
 
     def answered(self, text: str | None) -> None:
         """Print a callback answer (the small toast Telegram shows after a button press)."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
@@ -145,7 +145,13 @@ async def _start_session(
     # Armed first: if the card cannot be sent, the session still runs on schedule.
     context.dispatcher.arm(session.next_due_at)
     tz_name = await context.service.timezone_of(user_id)
-    card = texts.start_card(session, zone(tz_name), tz_name, defaulted=request.minutes is None)
+    card = texts.start_card(
+        session,
+        zone(tz_name),
+        tz_name,
+        checkins=await context.service.has_checkins(session),
+        defaulted=request.minutes is None,
+    )
     sent = await context.bot.send_message(
         chat_id, card, parse_mode=ParseMode.HTML, reply_markup=texts.card_keyboard(session)
     )
@@ -205,6 +211,7 @@ async def extend(update: Update, context: FocusContext) -> None:
         await _reply(update, NOTHING_RUNNING)
         return
     context.dispatcher.arm(longer.next_due_at)
+    await _refresh_card(context, longer)
     tz = zone(await context.service.timezone_of(longer.user_id))
     await _reply(update, texts.extended(longer, minutes, tz))
 
@@ -249,12 +256,20 @@ async def _resume(context: FocusContext, session: Session) -> str:
 
 
 async def _refresh_card(context: FocusContext, session: Session) -> None:
-    """Swap ⏸ Pause and ▶ Resume on the start card."""
+    """Bring the start card up to date: its end time, and ⏸ Pause or ▶ Resume."""
     if session.card_message_id is None:
         return
+    tz_name = await context.service.timezone_of(session.user_id)
+    card = texts.start_card(
+        session, zone(tz_name), tz_name, checkins=await context.service.has_checkins(session)
+    )
     try:
-        await context.bot.edit_message_reply_markup(
-            session.chat_id, session.card_message_id, reply_markup=texts.card_keyboard(session)
+        await context.bot.edit_message_text(
+            card,
+            session.chat_id,
+            session.card_message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=texts.card_keyboard(session),
         )
     except TelegramError as error:  # best effort: deleted by the user, unchanged, ...
         log.debug("card of session %d not refreshed: %s", session.id, error)
@@ -302,7 +317,9 @@ async def timezone(update: Update, context: FocusContext) -> None:
     name = parse_zone(_args(update.effective_message))
     if name is None:
         current = await context.service.timezone_of(user_id)
-        await _reply(update, f"{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
+        typed = _args(update.effective_message).strip()
+        unknown = f"I don't know the timezone “{html.escape(typed[:40])}”. " if typed else ""
+        await _reply(update, f"{unknown}{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
         return
     await context.service.update_settings(user_id, timezone=name)
     await _reply(update, texts.timezone_set(name, context.service.clock.now()))
@@ -331,7 +348,7 @@ async def stats(update: Update, context: FocusContext) -> None:
     title = f"Focus {texts.PERIOD_TITLES[period]}"
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:
-        await context.bot.send_photo(chat_id, chart)
+        await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")
 
 
 async def history(update: Update, context: FocusContext) -> None:
@@ -365,7 +382,8 @@ async def export(update: Update, context: FocusContext) -> None:
         chat_id,
         csv_bytes,
         filename=f"focus-sessions-{stamp}.csv",
-        caption=f"Your {count} sessions (CSV). Columns are described in the README.",
+        caption=f"Your {count} session{'s' if count != 1 else ''} (CSV). "
+        "The README describes the columns.",
     )
     await context.bot.send_document(
         chat_id,
@@ -402,7 +420,7 @@ async def on_text(update: Update, context: FocusContext) -> None:
         return
     result, previous = await context.service.score(target.id, user_id, number)
     if result is not ScoreResult.NOT_FOUND:
-        await _reply(update, texts.score_ack(number, previous))
+        await _reply(update, html.escape(texts.score_ack(number, previous, target.label)))
 
 
 # --- buttons ---------------------------------------------------------------------------------
@@ -522,7 +540,7 @@ async def _score_button(
     result, previous = await context.service.score(session.id, query.from_user.id, int(data.arg))
     if result is ScoreResult.NOT_FOUND:
         return "That session is gone."
-    return texts.score_ack(int(data.arg), previous)
+    return texts.score_ack(int(data.arg), previous, session.label)
 
 
 async def _offer_button(
@@ -574,6 +592,10 @@ def _strip_html(text: str) -> str:
 async def error_handler(update: object, context: FocusContext) -> None:
     """Log every unhandled error first (never the user's text), then apologise."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if update is None and isinstance(context.error, NetworkError):
+        # Polling lost the network for a moment; PTB retries by itself. One line, no trace.
+        log.warning("polling: %s: %s", type(context.error).__name__, context.error)
+        return
     log.error("unhandled error on update %s", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

@@ -6,7 +6,9 @@ import logging
 import sys
 from collections.abc import Iterable
 
-__all__ = ["RedactingFormatter", "configure_logging"]
+from telegram.error import InvalidToken
+
+__all__ = ["ExplainedErrors", "RedactingFormatter", "configure_logging"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -33,6 +35,18 @@ class RedactingFormatter(logging.Formatter):
 OUR_PACKAGES = ("bot", "storage", "nudges")
 
 
+class ExplainedErrors(logging.Filter):
+    """Drops the traceback of errors the bot explains itself (a rejected token): PTB logs
+    them with a 50-line trace right before our one-line explanation."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, minus the traceback of an explained error."""
+        if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Log to stderr with secrets redacted; ``level`` applies to our own packages.
 
@@ -43,6 +57,7 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     parts = [p for s in secrets for p in (s, *s.split(":", 1)[1:])]  # the token, its secret half
     handler.setFormatter(RedactingFormatter(parts))
+    handler.addFilter(ExplainedErrors())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     numeric = logging.getLevelName(level)

@@ -83,12 +83,38 @@ def parse_duration(word: str) -> int | None:
     return int(match.group("h")) * 60 + int(match.group("hm") or 0)
 
 
+_UNIT = re.compile(r"^(?:m|min|mins|minutes?|h|hrs?|hours?)$", re.IGNORECASE)
+_MINUTES_PART = re.compile(r"^\d{1,3}(?:m|min|mins|minutes?)?$", re.IGNORECASE)
+
+
+def _duration_words(text: str) -> tuple[str, str]:
+    """Split off the duration, which may be written with spaces: ``45 min``, ``1h 30``,
+    ``1 h 30 min``. Returns (duration written without spaces, the rest)."""
+    words = text.split(" ")
+    taken = [words[0]]
+    i = 1
+    # "45 min", "1 h": a number followed by a unit word.
+    if i < len(words) and words[0].isdigit() and _UNIT.match(words[i]):
+        taken.append(words[i])
+        i += 1
+    # "1h 30", "1h 30min", "1 h 30 min": minutes after hours.
+    joined = "".join(taken)
+    hours = re.fullmatch(r"\d{1,3}\s*h(?:ours?|rs?)?", joined, re.IGNORECASE)
+    if hours and i < len(words) and _MINUTES_PART.match(words[i]):
+        taken.append(words[i])
+        i += 1
+        if i < len(words) and _UNIT.match(words[i]) and words[i].lower().startswith("m"):
+            taken.append(words[i])
+            i += 1
+    return "".join(taken), " ".join(words[i:])
+
+
 def parse_focus(args: str) -> FocusRequest:
     """Parse the text after ``/focus``; raises ParseError with a friendly reason."""
     text = _clean(args)
     if not text:
         return FocusRequest(None, None)
-    first, _, rest = text.partition(" ")
+    first, rest = _duration_words(text)
     minutes = parse_duration(first)
     if minutes is None and _NUMBERISH.match(first):
         raise ParseError(f"I couldn't read “{first[:20]}” as a duration.")

@@ -150,9 +150,7 @@ class Dispatcher:
                         break
                 else:
                     backlog = True  # let handlers in, then carry on right away
-                for session_id in await self.repo.pending_summaries(
-                    self.clock.now(), self.batch
-                ):
+                for session_id in await self.repo.pending_summaries(self.clock.now(), self.batch):
                     report.summaries += await self.send_summary(session_id)
             finally:
                 self.arm(self.clock.now() if backlog else await self.repo.soonest_due())
@@ -303,12 +301,14 @@ class Dispatcher:
         return 1
 
     async def close_card(self, session: Session) -> None:
-        """Take the buttons off an ended session's start card (best effort)."""
+        """Show an ended session's start card as ended, without buttons (best effort)."""
         if session.card_message_id is None:
             return
+        tz_name = await self.service.timezone_of(session.user_id)
+        card = texts.start_card(session, zone(tz_name), tz_name, checkins=False)
         try:
-            await self.bot.edit_message_reply_markup(
-                session.chat_id, session.card_message_id, reply_markup=None
+            await self.bot.edit_message_text(
+                card, session.chat_id, session.card_message_id, parse_mode=ParseMode.HTML
             )
         except TelegramError as error:
             log.debug("card of session %d not updated: %s", session.id, error)

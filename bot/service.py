@@ -266,6 +266,11 @@ class FocusService:
         """A session by id (running or ended)."""
         return await self.repo.get_session(session_id)
 
+    async def has_checkins(self, session: Session) -> bool:
+        """Whether the session's plan holds any check-in (quiet or short sessions don't)."""
+        _, plan, _ = await self.load_state(session)
+        return any(slot.kind is SlotKind.CHECKIN for slot in plan.slots)
+
     async def set_card(self, session_id: int, message_id: int) -> None:
         """Remember the start card, so its buttons can follow the session."""
         await self.repo.set_card(session_id, message_id)

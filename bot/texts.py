@@ -102,16 +102,30 @@ def card_keyboard(session: Session) -> InlineKeyboardMarkup:
     )
 
 
-def start_card(session: Session, tz: tzinfo, tz_name: str, defaulted: bool) -> str:
-    """The card a new session starts with."""
-    assert session.planned_end_at is not None  # noqa: S101 - a new session is not paused
+def start_card(
+    session: Session, tz: tzinfo, tz_name: str, *, checkins: bool, defaulted: bool = False
+) -> str:
+    """The session's card, as it stands: running (with its end), paused, or ended."""
+    head = f"<b>Focus: {session.planned_minutes} min</b>{_label(session)}"
+    if not session.running:
+        done = session.outcome is Outcome.COMPLETED
+        mark = "✅ Done" if done else "⏹ Ended early"
+        return f"{mark} · {head}\nFocused {round(session.focused_minutes())} min."
+    if session.paused_at is not None or session.planned_end_at is None:
+        return (
+            f"⏸ {head}\nPaused at {clock_time(session.paused_at or session.started_at, tz)}"
+            " — the end moves by the length of the pause. /resume to go on."
+        )
     breaks = ""
     if session.block_minutes < session.planned_minutes:
         breaks = f" (with {session.break_minutes}-minute breaks)"
+    end = clock_time(session.planned_end_at, tz)
     lines = [
-        f"🎯 <b>Focus: {session.planned_minutes} min</b>{_label(session)}",
-        f"Ends at <b>{clock_time(session.planned_end_at, tz)}</b> {html.escape(tz_name)}{breaks}.",
-        "I'll check in now and then. /status any time.",
+        f"🎯 {head}",
+        f"Ends at <b>{end}</b> {html.escape(tz_name)}{breaks}.",
+        "I'll check in now and then. /status any time."
+        if checkins
+        else "I'll stay quiet until the end. /status any time.",
     ]
     if defaulted:
         lines.append("<i>Tip: /focus 45 sets the length; 25 minutes is the default.</i>")
@@ -153,7 +167,7 @@ def status_text(view: StatusView, tz: tzinfo) -> str:
     lines = [
         f"{state}{_label(s)}",
         f"{_bar(done)} {round(done * 100)}%",
-        f"Time left: <b>{minutes_text(view.left)}</b> "
+        f"Time left: <b>{minutes_text(view.left, round_up=True)}</b> "
         f"(focused {minutes_text(view.focused)} of {s.planned_minutes} min)",
         f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}",
     ]
@@ -281,13 +295,14 @@ def text_hint(was_number: bool) -> str:
     )
 
 
-def score_ack(score: int, previous: int | None) -> str:
-    """The answer to a score."""
+def score_ack(score: int, previous: int | None, label: str | None = None) -> str:
+    """The answer to a score (plain text: it is also a callback answer)."""
+    of = f" for “{label[:40]}”" if label else ""
     if previous is not None and previous != score:
-        return f"Updated your focus score from {previous} to {score}."
+        return f"Updated your focus score{of} from {previous} to {score}."
     if previous == score:
-        return f"Your focus score is still {score}."
-    return f"Saved: focus {score}/5. Thanks!"
+        return f"Your focus score{of} is still {score}."
+    return f"Saved: focus {score}/5{of}. Thanks!"
 
 
 # --- settings, history, data -----------------------------------------------------------------

@@ -63,10 +63,15 @@ def clock_time(moment: datetime, tz: tzinfo) -> str:
     return local.strftime("%H:%M")
 
 
-def minutes_text(span: timedelta) -> str:
-    """A duration for people: ``45 min``, ``1 h 30 min``, ``under a minute``."""
-    total = int(span.total_seconds() // 60)
-    if span.total_seconds() < 60:
+def minutes_text(span: timedelta, *, round_up: bool = False) -> str:
+    """A duration for people: ``45 min``, ``1 h 30 min``, ``under a minute``.
+
+    ``round_up`` for time left (a countdown shows 9 min until 8 are left), so that time
+    left and time done, each rounded its way, add up to the whole.
+    """
+    seconds = span.total_seconds()
+    total = int(-(-seconds // 60)) if round_up else int(seconds // 60)
+    if total < 1:
         return "under a minute"
     hours, minutes = divmod(total, 60)
     if hours and minutes:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_api import LocalBotApi, OutgoingMessage
+from bot.local_api import LocalApiError, LocalBotApi, OutgoingMessage
 from tests.standin import BotApiStandin
 
 pytestmark = pytest.mark.e2e
@@ -192,3 +192,18 @@ async def test_sigkill_mid_session_continues_without_burst_or_duplicate(
         ]
         events = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
         assert events.count("started") == 1 and events.count("ended") == 1
+
+
+async def test_a_rejected_token_is_explained_and_never_printed(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    api, server = standin
+    api.fail_next("getMe", LocalApiError(401, "Unauthorized"), times=5)
+    bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
+    await bot.start()
+    assert bot.proc is not None
+    assert await asyncio.wait_for(bot.proc.wait(), 30) == 1
+    output = (tmp_path / "bot.log").read_text()
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
+    assert TOKEN not in output and TOKEN.split(":")[1] not in output
+    assert "Traceback" not in output

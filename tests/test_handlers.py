@@ -471,3 +471,59 @@ async def test_a_failing_step_is_retried_later_not_looped(
     assert len(calls) == 2
     # ...and the session still ends with its summary.
     assert len(summaries(bot)) == 1
+
+
+# --- the card follows the session ------------------------------------------------------------
+
+
+async def test_card_shows_new_end_paused_state_and_the_end(bot: BotHarness) -> None:
+    [card] = await bot.send("/focus 45 report")
+    assert "Ends at 09:50" in (card.shown_text or "")
+    await bot.send("/extend 10")
+    assert "Focus: 55 min" in (card.shown_text or "")
+    assert "Ends at 10:05" in (card.shown_text or "")
+    await bot.tick(minutes=3)
+    await bot.send("/pause")
+    assert "Paused at 09:03" in (card.shown_text or "")
+    await bot.send("/resume")
+    await bot.send("/stop")
+    assert (card.shown_text or "").startswith("⏹ Ended early · Focus: 55 min")
+    assert card.buttons() == []
+
+
+async def test_quiet_or_short_sessions_do_not_promise_checkins(bot: BotHarness) -> None:
+    [card] = await bot.send("/focus 10")
+    assert "I'll stay quiet until the end" in (card.shown_text or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes", "label"),
+    [
+        ("/focus 45 min write", 45, "write"),
+        ("/focus 1h 30 deep work", 90, "deep work"),
+        ("/focus 1 h 30 min x", 90, "x"),
+        ("/focus 45 5 chapters", 45, "5 chapters"),
+    ],
+)
+async def test_durations_written_with_spaces(
+    bot: BotHarness, text: str, minutes: int, label: str
+) -> None:
+    await bot.send(text)
+    session = await bot.service.active(USER, USER)
+    assert session is not None and (session.planned_minutes, session.label) == (minutes, label)
+
+
+async def test_status_time_left_and_done_add_up(bot: BotHarness) -> None:
+    await bot.send("/focus 45")
+    await run_minutes(bot, 41)
+    bot.clock.advance(seconds=30)  # 41.5 of 50: 36.5 focused, 8.5 left
+    [status] = await bot.send("/status")
+    assert "Time left: 9 min (focused 36 min of 45 min)" in (status.shown_text or "")
+
+
+async def test_rescoring_names_the_session(bot: BotHarness) -> None:
+    await bot.send("/focus 5 chapter one")
+    await run_minutes(bot, 6)
+    await bot.send("4")
+    [ack] = await bot.send("3")
+    assert "Updated your focus score for “chapter one” from 4 to 3." in (ack.shown_text or "")
