@@ -132,7 +132,7 @@ async def test_focus_45_checkins_break_summary_and_scores(
         # Score with the button, then change it with a plain reply.
         api.user_press(user_id=USER, message_id=summary.message_id, data=summary.buttons()[3][1])
         await until(api, lambda: len(api.callback_answers) == 1, 10)
-        assert api.callback_answers[0].text == "Saved: focus 4/5. Thanks!"
+        assert api.callback_answers[0].text == f"Saved: focus 4/5 for “{LABEL}”. Thanks!"
         api.user_message(user_id=USER, text="5")
         await until(api, lambda: "Updated your focus score" in (api.sent[-1].shown_text or ""), 10)
 
