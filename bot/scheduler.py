@@ -36,7 +36,7 @@ from bot.timefmt import zone
 from nudges import Drop, Idle, Limits, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
 from storage import SUMMARY_SLOT, Session
 
-__all__ = ["DispatchReport", "Dispatcher", "surely_not_sent"]
+__all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,14 @@ class DispatchReport:
         """Count a dropped message under its reason."""
         self.dropped += 1
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+def chat_gone(error: TelegramError) -> bool:
+    """Whether the chat can no longer be written to: the user blocked the bot, left or was
+    deleted, or the bot was removed from the group."""
+    if isinstance(error, Forbidden):
+        return True
+    return isinstance(error, BadRequest) and "chat not found" in error.message.lower()
 
 
 def surely_not_sent(error: TelegramError) -> bool:
@@ -100,6 +108,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._run_lock = asyncio.Lock()
         self._armed_at: datetime | None = None
+        self._gone_chats: set[int] = set()
 
     # --- arming -------------------------------------------------------------------------
 
@@ -152,6 +161,7 @@ class Dispatcher:
                     backlog = True  # let handlers in, then carry on right away
                 for session_id in await self.repo.pending_summaries(self.clock.now(), self.batch):
                     report.summaries += await self.send_summary(session_id)
+                await self._end_sessions_in_gone_chats()
             finally:
                 self.arm(self.clock.now() if backlog else await self.repo.soonest_due())
         if report.sent or report.dropped or report.finished:
@@ -209,6 +219,18 @@ class Dispatcher:
         log.error("session %d did not settle in %d steps", session_id, _MAX_STEPS)
         await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
 
+    async def _end_sessions_in_gone_chats(self) -> None:
+        """End, without a summary, every running session in a chat that refused us for good.
+
+        Done after the run's sessions were stepped, each under its own lock in turn: taking
+        other sessions' locks while holding one could deadlock.
+        """
+        while self._gone_chats:
+            chat_id = self._gone_chats.pop()
+            for session_id in await self.repo.running_in_chat(chat_id):
+                if await self.service.abandon(session_id, "chat unreachable") is not None:
+                    log.info("session %d ended quietly: its chat is gone", session_id)
+
     async def _drop(self, session: Session, slot: Slot, due_at: datetime, reason: str) -> None:
         await self.repo.drop(session.id, slot.key, slot.kind, due_at, self.clock.now(), reason)
 
@@ -236,6 +258,8 @@ class Dispatcher:
                 session.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
             )
         except TelegramError as error:
+            if chat_gone(error):
+                self._gone_chats.add(session.chat_id)
             if surely_not_sent(error):
                 await self._drop(session, slot, decision.due_at, f"not delivered: {error}")
             else:
@@ -279,6 +303,8 @@ class Dispatcher:
         except TelegramError as error:
             now = self.clock.now()
             if isinstance(error, BadRequest | Forbidden | ChatMigrated):
+                if chat_gone(error):
+                    self._gone_chats.add(session.chat_id)
                 await self.repo.drop(
                     session.id, SUMMARY_SLOT, SUMMARY_SLOT, now, now, f"rejected: {error}"
                 )

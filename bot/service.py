@@ -366,6 +366,26 @@ class FocusService:
                 now=now,
             )
 
+    async def abandon(self, session_id: int, reason: str) -> Session | None:
+        """End a session quietly, without a summary: its chat can no longer be reached."""
+        async with self.locked(session_id):
+            fresh = await self.repo.get_session(session_id)
+            if fresh is None or not fresh.running:
+                return None
+            now = self.clock.now()
+            state, plan, _ = await self.load_state(fresh)
+            active = state.active_at(now)
+            return await self.repo.end_session(
+                fresh.id,
+                ended_at=now,
+                focused=plan.focused(active),
+                breaks_taken=plan.breaks_started_before(active),
+                outcome=Outcome.ENDED_EARLY,
+                late=False,
+                now=now,
+                summary=reason,
+            )
+
     async def finish(
         self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
     ) -> Session | None:

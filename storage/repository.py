@@ -431,9 +431,13 @@ class Repository:
         late: bool,
         now: datetime,
         version: int | None = None,
+        summary: str | None = None,
     ) -> Session | None:
         """End a running session and queue its one summary. None if it had already ended,
-        or, when ``version`` is given, if it changed since (a stale decision)."""
+        or, when ``version`` is given, if it changed since (a stale decision).
+
+        ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
+        """
         async with self._tx() as db:
             cursor = await db.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
@@ -454,9 +458,16 @@ class Repository:
                 return None
             await self._event(db, session_id, "ended", ended_at, outcome.value)
             await db.execute(
-                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
-                "VALUES (?, ?, 'summary', 'pending', ?, ?)",
-                (session_id, SUMMARY_SLOT, to_ms(ended_at), to_ms(now)),
+                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
+                "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
+                (
+                    session_id,
+                    SUMMARY_SLOT,
+                    "pending" if summary is None else "dropped",
+                    to_ms(ended_at),
+                    to_ms(now),
+                    summary,
+                ),
             )
             return await self._fetch_session(db, session_id)
 
@@ -549,6 +560,16 @@ class Repository:
             )
             for r in rows
         ]
+
+    async def running_in_chat(self, chat_id: int) -> list[int]:
+        """Ids of the running sessions in a chat (everyone's, in a group)."""
+        async with (
+            self._read() as db,
+            db.execute(
+                "SELECT id FROM sessions WHERE chat_id = ? AND ended_at IS NULL", (chat_id,)
+            ) as cursor,
+        ):
+            return [r[0] for r in await cursor.fetchall()]
 
     async def running_session_ids(self, user_id: int) -> list[int]:
         """Ids of the user's running sessions, in every chat."""

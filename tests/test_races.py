@@ -221,3 +221,30 @@ async def test_delete_confirmation_expires(bot: BotHarness) -> None:
     bot.clock.advance(minutes=11)
     assert await bot.press(question, "Yes") == "Expired."
     assert await bot.service.repo.get_user(USER) is not None
+
+
+# --- a chat that is gone ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        LocalApiError.blocked_by_user(),
+        LocalApiError(400, "Bad Request: chat not found"),
+    ],
+)
+async def test_a_blocked_bot_ends_the_chats_sessions_quietly(
+    bot: BotHarness, error: LocalApiError
+) -> None:
+    await bot.send("/focus 45")
+    await run_minutes(bot, 11)
+    bot.api.fail_next("sendMessage", error)
+    await bot.tick(minutes=1)  # the check-in at 12 is refused: the user blocked the bot
+    before = len(bot.api.sent)
+    await run_minutes(bot, 60)
+    assert len(bot.api.sent) == before  # nothing more is sent to that chat
+    session = await bot.service.get(1)
+    assert session is not None and not session.running
+    statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
+    assert statuses["summary"] == ("dropped", "chat unreachable")
+    assert statuses["checkin:1.1"][0] == "dropped"
