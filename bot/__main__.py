@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from bot.logs import configure_logging
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.context import FocusApplication
 
 __all__ = ["main"]
 
@@ -60,13 +66,16 @@ def main(argv: list[str] | None = None) -> int:
             print(BOTFATHER_HELP, file=sys.stderr)
         return asyncio.run(run_console(settings))
 
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import BadRequest, InvalidToken, NetworkError
 
     from bot.app import build_application
 
     app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=["message", "callback_query"], drop_pending_updates=False)
+        if settings.focus_webhook_url:
+            _run_webhook(app, settings)
+        else:
+            app.run_polling(allowed_updates=UPDATES, drop_pending_updates=False)
     except InvalidToken:
         # PTB's message quotes the token: never print it.
         print(
@@ -74,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             " a revoked token must be replaced in .env.",
             file=sys.stderr,
         )
+        return 1
+    except BadRequest as error:  # a NetworkError subclass: Telegram answered, and refused
+        print(f"Telegram refused to start the bot: {error.message}.", file=sys.stderr)
+        if settings.focus_webhook_url:
+            print("Check FOCUS_WEBHOOK_URL: it must be a public https URL.", file=sys.stderr)
         return 1
     except NetworkError as error:
         print(
@@ -83,6 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+UPDATES = ["message", "callback_query"]
+
+
+def _run_webhook(app: FocusApplication, settings: Settings) -> None:
+    """Receive updates on FOCUS_WEBHOOK_LISTEN:FOCUS_WEBHOOK_PORT, at the path of
+    FOCUS_WEBHOOK_URL; Telegram must present the secret token with every request."""
+    url = settings.focus_webhook_url or ""
+    secret = settings.focus_webhook_secret
+    # Without a configured secret, a fresh random one is registered with setWebhook at
+    # every start: requests that don't carry it are refused with 403.
+    token = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
+    app.run_webhook(
+        listen=settings.focus_webhook_listen,
+        port=settings.focus_webhook_port,
+        url_path=urlsplit(url).path.lstrip("/"),
+        webhook_url=url,
+        secret_token=token,
+        allowed_updates=UPDATES,
+        drop_pending_updates=False,
+    )
 
 
 if __name__ == "__main__":

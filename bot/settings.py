@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     focus_block_minutes: int = Field(default=25, ge=5, le=90)
     focus_break_minutes: int = Field(default=5, ge=5, le=30)
     log_level: LogLevel = "INFO"
+    # Webhook mode: set the public URL Telegram should post updates to.
+    focus_webhook_url: str | None = None
+    focus_webhook_listen: str = "127.0.0.1"
+    focus_webhook_port: int = Field(default=8443, ge=1, le=65535)
+    focus_webhook_secret: SecretStr | None = None
 
     @field_validator("focus_allowed_users", mode="before")
     @classmethod
@@ -45,6 +51,24 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("focus_webhook_url", "focus_webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty line in .env means the setting is not used."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("focus_webhook_secret")
+    @classmethod
+    def _secret_chars(cls, value: SecretStr | None) -> SecretStr | None:
+        """Telegram allows 1-256 characters from A-Z, a-z, 0-9, _ and -."""
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

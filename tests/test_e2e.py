@@ -10,12 +10,14 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.local_api import LocalApiError, LocalBotApi, OutgoingMessage
@@ -90,7 +92,13 @@ def summaries(api: LocalBotApi) -> list[OutgoingMessage]:
 
 
 async def until(api: LocalBotApi, predicate: Callable[[], bool], seconds: float) -> None:
-    await api.wait_for(predicate, within=seconds)
+    """Wait (polling every 20 ms) until ``predicate()`` holds; fail after ``seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {seconds} s")
+        await asyncio.sleep(0.02)
 
 
 async def start_session(api: LocalBotApi, text: str) -> OutgoingMessage:
@@ -207,3 +215,52 @@ async def test_a_rejected_token_is_explained_and_never_printed(
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
     assert "Traceback" not in output
+
+
+SECRET = "s3cret-Token_1"  # noqa: S105 - a test secret
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_mode_handles_posted_updates_and_refuses_a_wrong_secret(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    api, server = standin
+    port = free_port()
+    bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
+    # As deployed behind a TLS-terminating proxy: Telegram is told the public https URL (the
+    # stand-in, like Telegram, refuses anything else); the bot listens on plain http locally.
+    # Nothing ever connects to the public name.
+    bot.env.update(
+        FOCUS_WEBHOOK_URL="https://focus.example.test/focus-hook",
+        FOCUS_WEBHOOK_LISTEN="127.0.0.1",
+        FOCUS_WEBHOOK_PORT=str(port),
+        FOCUS_WEBHOOK_SECRET=SECRET,
+    )
+    await bot.start()
+    try:
+        await until(api, lambda: api.webhook is not None, 30)  # setWebhook was called
+        assert api.webhook is not None
+        assert api.webhook["url"] == "https://focus.example.test/focus-hook"
+        assert api.webhook.get("secret_token") == SECRET
+        update = api.user_message(user_id=USER, text="/focus 25 over a webhook")
+        url = f"http://127.0.0.1:{port}/focus-hook"
+        async with aiohttp.ClientSession() as http:
+            wrong = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            async with http.post(url, json=update, headers=wrong) as response:
+                assert response.status == 403
+            await asyncio.sleep(0.5)
+            assert not any("Focus:" in (m.shown_text or "") for m in api.sent)
+            right = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            async with http.post(url, json=update, headers=right) as response:
+                assert response.status == 200
+        await until(api, lambda: any("Focus: 25 min" in (m.shown_text or "") for m in api.sent), 10)
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    assert SECRET not in (tmp_path / "bot.log").read_text()
