@@ -124,15 +124,18 @@ async def focus(update: Update, context: FocusContext) -> None:
         await _reply(update, texts.focus_usage(str(error)))
         return
     user_id, chat_id = _ids(update)
-    await _start_session(context, user_id, chat_id, request)
+    assert update.effective_user is not None  # noqa: S101 - _ids checked it
+    await _start_session(context, user_id, chat_id, request, update.effective_user.first_name)
 
 
 async def _start_session(
-    context: FocusContext, user_id: int, chat_id: int, request: FocusRequest
+    context: FocusContext, user_id: int, chat_id: int, request: FocusRequest, name: str
 ) -> None:
     """Start and show the card, or offer to replace the session that is running."""
     try:
-        session = await context.service.start(user_id, chat_id, request.minutes, request.label)
+        session = await context.service.start(
+            user_id, chat_id, request.minutes, request.label, owner_name=name
+        )
     except ActiveSessionExists as running:
         context.bot_data.offers[(user_id, chat_id)] = request
         current = await context.service.get(running.session_id)
@@ -556,7 +559,9 @@ async def _offer_button(
         return "Expired."
     await _end(context, session)
     await _edit(query, "Ended the previous session; starting the new one.")
-    await _start_session(context, session.user_id, session.chat_id, request)
+    await _start_session(
+        context, session.user_id, session.chat_id, request, query.from_user.first_name
+    )
     return "Started."
 
 

@@ -175,7 +175,12 @@ class FocusService:
     # --- use cases ----------------------------------------------------------------------
 
     async def start(
-        self, user_id: int, chat_id: int, minutes: int | None, label: str | None
+        self,
+        user_id: int,
+        chat_id: int,
+        minutes: int | None,
+        label: str | None,
+        owner_name: str | None = None,
     ) -> Session:
         """Start a session; raises ActiveSessionExists when one runs in this chat."""
         now = self.clock.now()
@@ -202,6 +207,8 @@ class FocusService:
             now=now,
             planned_end_at=planned_end,
             next_due_at=next_due,
+            # Only groups need it (to say whose session a message is about).
+            owner_name=owner_name if chat_id < 0 else None,
         )
 
     async def defaults_for(self, user_id: int) -> SessionDefaults:

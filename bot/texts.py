@@ -58,6 +58,14 @@ def bot_commands() -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in COMMANDS]
 
 
+def who(session: Session) -> str:
+    """In a group, whose session a message is about: a mention of its owner, then " · "."""
+    if not session.in_group:
+        return ""
+    name = html.escape(session.owner_name or "your session")
+    return f'<a href="tg://user?id={session.user_id}">{name}</a> · '
+
+
 def _label(session: Session) -> str:
     return f" · <i>{html.escape(session.label)}</i>" if session.label else ""
 
@@ -106,7 +114,7 @@ def start_card(
     session: Session, tz: tzinfo, tz_name: str, *, checkins: bool, defaulted: bool = False
 ) -> str:
     """The session's card, as it stands: running (with its end), paused, or ended."""
-    head = f"<b>Focus: {session.planned_minutes} min</b>{_label(session)}"
+    head = f"{who(session)}<b>Focus: {session.planned_minutes} min</b>{_label(session)}"
     if not session.running:
         done = session.outcome is Outcome.COMPLETED
         mark = "✅ Done" if done else "⏹ Ended early"
@@ -134,7 +142,7 @@ def start_card(
 
 def already_running(session: Session) -> tuple[str, InlineKeyboardMarkup]:
     """A second /focus while one runs: end it and start the new one, or keep it."""
-    text = f"A session is already running{_label(session)}. What should I do?"
+    text = f"{who(session)}A session is already running{_label(session)}. What should I do?"
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -194,20 +202,20 @@ def checkin_message(session: Session, slot: str) -> tuple[str, InlineKeyboardMar
             ]
         ]
     )
-    return f"👀 {line}{_label(session)}", keyboard
+    return f"👀 {who(session)}{line}{_label(session)}", keyboard
 
 
 def break_message(session: Session, until: datetime, tz: tzinfo) -> str:
     """Time for a break."""
     return (
-        f"☕ <b>{session.break_minutes}-minute break.</b> Stand up, stretch, look away from the "
-        f"screen. Back at {clock_time(until, tz)}."
+        f"☕ {who(session)}<b>{session.break_minutes}-minute break.</b> Stand up, stretch, "
+        f"look away from the screen. Back at {clock_time(until, tz)}."
     )
 
 
 def back_message(session: Session) -> str:
     """The break is over."""
-    return f"🔔 <b>Back to work</b>{_label(session)}. You've got this."
+    return f"🔔 {who(session)}<b>Back to work</b>{_label(session)}. You've got this."
 
 
 def checkin_reply(on_track: bool) -> str:
@@ -224,7 +232,7 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, InlineKeyboardM
         head = "✅ <b>Session complete</b>"
     else:
         head = "⏹ <b>Session ended early</b>"
-    lines = [f"{head}{_label(s)}"]
+    lines = [f"{who(s)}{head}{_label(s)}"]
     if s.late_summary and s.ended_at is not None:
         lines.append(
             f"<i>(Sent late: I was offline when it ended at {clock_time(s.ended_at, tz)}.)</i>"

@@ -90,6 +90,12 @@ class Session(_Frozen):
     next_due_at: datetime | None
     card_message_id: int | None
     version: int
+    owner_name: str | None = None
+
+    @property
+    def in_group(self) -> bool:
+        """Whether the session runs in a group chat (Telegram's group ids are negative)."""
+        return self.chat_id < 0
 
     @property
     def running(self) -> bool:

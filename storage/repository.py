@@ -39,7 +39,7 @@ _SESSION_COLUMNS = (
     "id, user_id, chat_id, label, planned_minutes, block_minutes, break_minutes, checkins, "
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
-    "card_message_id, version"
+    "card_message_id, version, owner_name"
 )
 
 
@@ -83,6 +83,7 @@ def _session(row: Sequence[Any]) -> Session:
         next_due_at=_opt_dt(row[21]),
         card_message_id=row[22],
         version=row[23],
+        owner_name=row[24],
     )
 
 
@@ -251,6 +252,7 @@ class Repository:
         now: datetime,
         planned_end_at: datetime,
         next_due_at: datetime,
+        owner_name: str | None = None,
     ) -> Session:
         """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
         try:
@@ -262,7 +264,8 @@ class Repository:
                 cursor = await db.execute(
                     "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, "
                     "block_minutes, break_minutes, checkins, time_scale, started_at, "
-                    "planned_end_at, next_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "planned_end_at, next_due_at, owner_name) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         user_id,
                         chat_id,
@@ -275,6 +278,7 @@ class Repository:
                         to_ms(now),
                         to_ms(planned_end_at),
                         _ceil_ms(next_due_at),
+                        owner_name[:64] if owner_name else None,
                     ),
                 )
                 session_id = cursor.lastrowid

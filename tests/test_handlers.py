@@ -527,3 +527,18 @@ async def test_rescoring_names_the_session(bot: BotHarness) -> None:
     await bot.send("4")
     [ack] = await bot.send("3")
     assert "Updated your focus score for “chapter one” from 4 to 3." in (ack.shown_text or "")
+
+
+async def test_in_a_group_every_message_says_whose_session_it_is(bot: BotHarness) -> None:
+    group = -100777
+    await bot.send("/focus 25 <b>essay</b>", chat_id=group, chat_type="group", first_name="Ada")
+    await bot.send("/focus 25", user_id=99, chat_id=group, chat_type="group", first_name="Bo<b>")
+    await run_minutes(bot, 26)
+    sent = bot.api.messages_to(group)
+    ada = [m for m in sent if 'tg://user?id=4242">Ada</a>' in (m.text or "")]
+    bo = [m for m in sent if 'tg://user?id=99">Bo&lt;b&gt;</a>' in (m.text or "")]
+    # Each: start card, one check-in, one summary.
+    assert len(ada) == 3 and len(bo) == 3, [m.text for m in sent]
+    assert all("&lt;b&gt;essay&lt;/b&gt;" in (m.text or "") for m in ada[1:])
+    summary = next(m for m in ada if "How focused" in (m.shown_text or ""))
+    assert (summary.shown_text or "").startswith("Ada · ✅ Session complete")
