@@ -35,6 +35,8 @@ class BotHarness:
         db_path: Path,
         clock: FakeClock | None = None,
         api: LocalBotApi | None = None,
+        *,
+        rate_limiter: bool = False,
         **settings: Any,
     ) -> None:
         self.clock = clock or FakeClock()
@@ -51,7 +53,7 @@ class BotHarness:
             request=LocalRequest(self.api),
             get_updates_request=LocalRequest(self.api),
             token="1:offline",  # noqa: S106 - the in-process API accepts any token
-            rate_limiter=False,
+            rate_limiter=rate_limiter,
         )
 
     async def __aenter__(self) -> BotHarness:
