@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -264,3 +265,91 @@ async def test_webhook_mode_handles_posted_updates_and_refuses_a_wrong_secret(
         if bot.proc and bot.proc.returncode is None:
             await bot.kill()
     assert SECRET not in (tmp_path / "bot.log").read_text()
+
+
+CHAOS_SCALE = 300  # a minute lasts 0.2 s: a 45-minute session (+ break) takes 10 s
+
+
+async def test_chaos_sigkill_at_random_moments_keeps_every_guardrail(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    """12 people focusing; the bot is SIGKILLed 4 times at random moments (seeded) and
+    restarted after a random pause. Afterwards: no chat got more than 8 proactive messages
+    or two less than 5 minutes apart, none after its summary, no summary twice, every
+    session ended with its summary recorded, no event lost, the file sound."""
+    rng = random.Random(20261123)
+    api, server = standin
+    db = tmp_path / "focus.db"
+    bot = BotProcess(server.base_url, db, tmp_path / "bot.log")
+    bot.env["FOCUS_TIME_SCALE"] = str(CHAOS_SCALE)
+    users = list(range(7001, 7013))
+    await bot.start()
+    kills = 0
+    try:
+        await until(api, lambda: api.calls["getUpdates"] > 0, 30)
+        for n, user in enumerate(users):
+            api.user_message(user_id=user, text=f"/focus {(25, 45, 60)[n % 3]} task {n}")
+        await until(api, lambda: sum("Focus:" in (m.shown_text or "") for m in api.sent) >= 12, 20)
+        for _ in range(4):
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            await bot.kill()
+            kills += 1
+            await asyncio.sleep(rng.uniform(0.1, 1.5))
+            await bot.start()
+
+        # Everything ends within 70 virtual minutes of the last start (60 + 10 of breaks).
+        def all_ended() -> bool:
+            with sqlite3.connect(db) as conn:
+                return conn.execute(
+                    "SELECT count(*) FROM sessions WHERE ended_at IS NULL"
+                ).fetchone() == (0,)
+
+        await until(api, all_ended, 40)
+        await asyncio.sleep(1)  # room for a (wrong) straggler
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    assert kills == 4
+    gap = timedelta(minutes=5) / CHAOS_SCALE - timedelta(milliseconds=100)  # send jitter
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = conn.execute(
+            "SELECT s.id, s.user_id, d.status FROM sessions s "
+            "JOIN deliveries d ON d.session_id = s.id AND d.slot = 'summary'"
+        ).fetchall()
+        assert len(rows) == len(users)  # every session ended and has exactly one summary row
+        for session_id, user, status in rows:
+            chat = api.messages_to(user)
+            nudges = [m for m in chat if (m.shown_text or "").startswith(("👀", "☕", "🔔"))]
+            summaries = [m for m in chat if "How focused" in (m.shown_text or "")]
+            assert len(nudges) <= 8
+            assert all(b.sent_at - a.sent_at >= gap for a, b in itertools.pairwise(nudges))
+            # At most once: 'sending' is a claim the kill interrupted (delivered or not).
+            assert len(summaries) == (1 if status == "sent" else len(summaries)) <= 1
+            assert status in ("sent", "sending")
+            if summaries:
+                assert all(m.sent_at <= summaries[0].sent_at for m in nudges)
+            sent_slots = {
+                slot
+                for (slot,) in conn.execute(
+                    "SELECT slot FROM deliveries WHERE session_id = ? AND status = 'sent'",
+                    (session_id,),
+                )
+            }
+            logged = {
+                detail
+                for (detail,) in conn.execute(
+                    "SELECT detail FROM events WHERE session_id = ? "
+                    "AND kind IN ('nudge', 'break', 'back', 'summary')",
+                    (session_id,),
+                )
+            }
+            assert sent_slots == logged  # every confirmed message has its event
+            kinds = [
+                k
+                for (k,) in conn.execute(
+                    "SELECT kind FROM events WHERE session_id = ? ORDER BY id", (session_id,)
+                )
+            ]
+            assert kinds.count("started") == 1 and kinds.count("ended") == 1
