@@ -209,7 +209,11 @@ class Dispatcher:
                     report.count_drop(decision.reason)
                     continue
                 if isinstance(decision, Send):
-                    report.sent += await self._send(session, decision, state, plan, limits)
+                    sent = await self._send(session, decision, state, plan, limits)
+                    if sent is None:  # a passing failure: try again shortly, in its window
+                        await self.repo.defer(session.id, now + limits.late_window / 4)
+                        return
+                    report.sent += sent
                     continue
                 ended = await self.service.finish(session, state, plan, decision)
             if ended is not None:
@@ -236,8 +240,10 @@ class Dispatcher:
 
     async def _send(
         self, session: Session, decision: Send, state: SessionState, plan: Plan, limits: Limits
-    ) -> int:
-        """Render, claim, send, confirm one proactive message; 1 if it was delivered."""
+    ) -> int | None:
+        """Render, claim, send, confirm one proactive message: 1 if it was delivered, 0 if
+        not (recorded), None if it surely was not sent for a passing reason (no connection,
+        a flood wait): then the claim is withdrawn, to try again within the window."""
         slot = decision.slot
         text, markup = await self._render(session, slot, state, plan)  # before the claim
         claimed = await self.repo.claim(
@@ -260,6 +266,15 @@ class Dispatcher:
         except TelegramError as error:
             if chat_gone(error):
                 self._gone_chats.add(session.chat_id)
+            if surely_not_sent(error) and not isinstance(error, BadRequest | Forbidden):
+                await self.repo.unclaim(session.id, slot.key)
+                log.info(
+                    "session %d: %s not sent (%s); retrying",
+                    session.id,
+                    slot.key,
+                    type(error).__name__,
+                )
+                return None
             if surely_not_sent(error):
                 await self._drop(session, slot, decision.due_at, f"not delivered: {error}")
             else:

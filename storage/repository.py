@@ -705,6 +705,14 @@ class Repository:
             )
             return cursor.rowcount == 1
 
+    async def unclaim(self, session_id: int, slot: str) -> None:
+        """Withdraw a claim whose send surely did not happen, so it can be tried again."""
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM deliveries WHERE session_id = ? AND slot = ? AND status = 'sending'",
+                (session_id, slot),
+            )
+
     async def claim_summary(self, session_id: int, now: datetime) -> bool:
         """Move a pending summary to ``sending``; False if it is not pending."""
         async with self._tx() as db:

@@ -248,3 +248,32 @@ async def test_a_blocked_bot_ends_the_chats_sessions_quietly(
     statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
     assert statuses["summary"] == ("dropped", "chat unreachable")
     assert statuses["checkin:1.1"][0] == "dropped"
+
+
+async def test_a_passing_failure_is_retried_within_the_window(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    await bot.send("/focus 25")
+    await run_minutes(bot, 11)
+    bot.api.fail_next("sendMessage", LocalApiError.too_many_requests(5), times=2)
+    await bot.tick(minutes=1)  # 12:00 refused (flood wait) -> retry 12:30
+    await bot.tick(seconds=30)  # 12:30 refused again -> retry 13:00
+    assert not any(t.startswith("👀") for t in shown(bot))
+    await bot.tick(seconds=30)  # 13:00, still within the 2-minute window: delivered
+    checkins = [m for m in bot.api.messages_to(USER) if (m.shown_text or "").startswith("👀")]
+    assert [round((m.sent_at - T0).total_seconds()) for m in checkins] == [13 * 60]
+
+
+async def test_a_passing_failure_past_the_window_is_dropped(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    await bot.send("/focus 25")
+    await run_minutes(bot, 11)
+    bot.api.fail_next("sendMessage", LocalApiError.too_many_requests(5), times=10)
+    for _ in range(8):
+        await bot.tick(seconds=30)
+    assert not any(t.startswith("👀") for t in shown(bot))
+    statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
+    assert statuses["checkin:1.1"] == ("dropped", "missed: too late to send")
