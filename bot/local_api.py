@@ -190,6 +190,7 @@ class LocalBotApi:
 
         self._commands_by_scope: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._failures: dict[str, list[LocalApiError]] = {}
+        self._stalls: dict[str, list[float]] = {}
         self._updates: list[JSONDict] = []
         self._next_update_id = 1
         self._allowed_updates: frozenset[str] | None = None
@@ -242,7 +243,16 @@ class LocalBotApi:
         name, handler = entry
         self.calls[name] += 1
         self._raise_injected(name)
-        return handler(params)
+        result = handler(params)
+        stalls = self._stalls.get(name)
+        if stalls:
+            await asyncio.sleep(stalls.pop(0))
+        return result
+
+    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` answer only after ``seconds`` (the call
+        still takes effect): a client with a shorter read timeout sees a timeout."""
+        self._stalls.setdefault(self._canonical(method), []).extend([seconds] * times)
 
     def fail_next(self, method: str, error: LocalApiError, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` fail with ``error``."""

@@ -353,3 +353,63 @@ async def test_chaos_sigkill_at_random_moments_keeps_every_guardrail(
                 )
             ]
             assert kinds.count("started") == 1 and kinds.count("ended") == 1
+
+
+FAULT_SCALE = 60  # 5 virtual minutes last 5 s: a 6 s stall outlasts the 5 s read timeout
+
+
+async def test_faults_over_http_500_429_timeout_and_403(
+    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    """The real process against a stand-in that misbehaves on demand, one fault per message:
+    a 500 on the first check-in (it may have arrived: never resent), a 429 retry_after=1 on
+    the break (waited out, then delivered once), a stalled answer on the back-to-work message
+    (a read timeout: never resent), and a 403 on the second check-in (the user blocked the
+    bot: the session ends quietly, no summary)."""
+    api, server = standin
+    bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
+    bot.env["FOCUS_TIME_SCALE"] = str(FAULT_SCALE)
+    await bot.start()
+    try:
+        card = await start_session(api, "/focus 45 faults")
+        start = card.sent_at
+        at = {
+            name: start + timedelta(seconds=m * 60 / FAULT_SCALE)
+            for name, m in (("checkin", 12), ("break", 25), ("back", 30), ("checkin2", 40))
+        }
+
+        async def arm_fault_before(moment: datetime, arm: Callable[[], None]) -> None:
+            await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds() - 1.0))
+            arm()
+
+        await arm_fault_before(
+            at["checkin"], lambda: api.fail_next("sendMessage", LocalApiError(500, "Internal"))
+        )
+        await arm_fault_before(
+            at["break"], lambda: api.fail_next("sendMessage", LocalApiError.too_many_requests(1))
+        )
+        await arm_fault_before(at["back"], lambda: api.stall_next("sendMessage", 6.0))
+        await arm_fault_before(
+            at["checkin2"], lambda: api.fail_next("sendMessage", LocalApiError.blocked_by_user())
+        )
+        await asyncio.sleep(max(0.0, (at["checkin2"] - datetime.now(UTC)).total_seconds() + 3))
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    texts = [m.shown_text or "" for m in api.messages_to(USER)]
+    assert sum(t.startswith("☕") for t in texts) == 1  # the 429: waited out, sent once
+    assert sum(t.startswith("🔔") for t in texts) == 1  # stalled but delivered; not resent
+    assert not any(t.startswith("👀") for t in texts)  # 500 (maybe arrived) and 403
+    assert not any("How focused" in t for t in texts)  # blocked: no summary
+    with sqlite3.connect(tmp_path / "focus.db") as conn:
+        rows = dict(conn.execute("SELECT slot, status FROM deliveries").fetchall())
+        outcome = conn.execute("SELECT outcome FROM sessions").fetchone()
+    assert rows == {
+        "checkin:1.1": "sending",  # 500: outcome unknown, counted, never resent
+        "break:1": "sent",
+        "back:1": "sending",  # read timeout: unknown, counted, never resent
+        "checkin:2.1": "dropped",  # 403
+        "summary": "dropped",  # the chat is gone
+    }
+    assert outcome == ("ended_early",)
