@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -567,20 +567,17 @@ class Repository:
 
     async def running_in_chat(self, chat_id: int) -> list[int]:
         """Ids of the running sessions in a chat (everyone's, in a group)."""
-        async with (
-            self._read() as db,
-            db.execute(
-                "SELECT id FROM sessions WHERE chat_id = ? AND ended_at IS NULL", (chat_id,)
-            ) as cursor,
-        ):
-            return [r[0] for r in await cursor.fetchall()]
+        return await self._running_ids("chat_id", chat_id)
 
     async def running_session_ids(self, user_id: int) -> list[int]:
         """Ids of the user's running sessions, in every chat."""
+        return await self._running_ids("user_id", user_id)
+
+    async def _running_ids(self, column: Literal["chat_id", "user_id"], value: int) -> list[int]:
         async with (
             self._read() as db,
             db.execute(
-                "SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL", (user_id,)
+                f"SELECT id FROM sessions WHERE {column} = ? AND ended_at IS NULL", (value,)
             ) as cursor,
         ):
             return [r[0] for r in await cursor.fetchall()]
