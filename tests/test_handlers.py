@@ -420,6 +420,16 @@ async def test_allowed_users_refuse_others_once_and_store_nothing(tmp_path: Path
         assert await bot.service.active(stranger, stranger) is None
         [card] = await bot.send("/focus 25")
         assert "Focus: 25 min" in (card.shown_text or "")
+        # A stranger's plain text and button presses: no reply (already refused), nothing
+        # stored, and the owner's session is untouched.
+        assert await bot.send("4", user_id=stranger, chat_id=stranger) == []
+        group = -5
+        await bot.send("/focus 25", chat_id=group, chat_type="group")
+        [group_card] = [m for m in bot.api.messages_to(group) if "Focus:" in (m.shown_text or "")]
+        assert await bot.press(group_card, "End", user_id=stranger) == "Sorry, this bot is private."
+        assert await bot.service.repo.get_user(stranger) is None
+        owner_session = await bot.service.active(USER, group)
+        assert owner_session is not None and owner_session.running
 
 
 # --- summary insight -------------------------------------------------------------------------
