@@ -7,11 +7,11 @@ python-telegram-bot's ``AIORateLimiter`` leaves three gaps that matter to this b
    and 30 more as it drains: up to ~60 in the first second.
 3. One ``429 retry_after`` anywhere pauses every request to every chat.
 
-``FocusRateLimiter`` uses the same library (aiolimiter) with capacity-1 buckets, so no window
-of a second ever holds more than the rate: overall 30/s, every chat 1/s, every group also
-20/min. A 429 pauses only the chat it came from, for exactly ``retry_after`` (never retried
-early); when several chats get a 429 within a second, the flood is bot-wide and everything
-waits.
+``FocusRateLimiter`` uses the same library (aiolimiter). The overall bucket has capacity 1,
+so no window of a second ever holds more than 30. Each chat may burst 3 (a command's reply
+and a card edit go out together) and then gets 1/s; each group also 20/min. A 429 pauses
+only the chat it came from, for exactly ``retry_after`` (never retried early); when several
+chats get a 429 within a second, the flood is bot-wide and everything waits.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class FocusRateLimiter(BaseRateLimiter[int]):
         *,
         overall_per_second: float = 30,
         chat_per_second: float = 1,
+        chat_burst: int = 3,
         group_per_minute: float = 20,
         max_retries: int = 3,
         global_flood_chats: int = 3,
@@ -49,8 +50,8 @@ class FocusRateLimiter(BaseRateLimiter[int]):
     ) -> None:
         # Capacity 1, draining at the rate: never more than the rate within any second.
         self._overall = AsyncLimiter(1, 1 / overall_per_second)
-        self._chat_period = 1 / chat_per_second
-        self._group_period = 60 / group_per_minute
+        self._chat_rate = (chat_burst, chat_burst / chat_per_second)
+        self._group_rate = (1.0, 60 / group_per_minute)
         self._chats: dict[int | str, AsyncLimiter] = {}
         self._groups: dict[int | str, AsyncLimiter] = {}
         self._paused_until: dict[int | str, float] = {}
@@ -67,7 +68,7 @@ class FocusRateLimiter(BaseRateLimiter[int]):
         """Nothing to tear down."""
 
     def _bucket(
-        self, table: dict[int | str, AsyncLimiter], key: int | str, period: float
+        self, table: dict[int | str, AsyncLimiter], key: int | str, rate: tuple[float, float]
     ) -> AsyncLimiter:
         """The chat's bucket; idle ones are forgotten so memory stays bounded."""
         if key not in table and len(table) >= self._max_buckets:
@@ -75,7 +76,7 @@ class FocusRateLimiter(BaseRateLimiter[int]):
                 del table[idle]
         limiter = table.get(key)
         if limiter is None:
-            limiter = table[key] = AsyncLimiter(1, period)
+            limiter = table[key] = AsyncLimiter(*rate)
         return limiter
 
     async def _wait_out_floods(self, chat: int | str | None) -> None:
@@ -122,10 +123,10 @@ class FocusRateLimiter(BaseRateLimiter[int]):
             async with contextlib.AsyncExitStack() as stack:
                 if chat is not None:
                     if is_group:
-                        group = self._bucket(self._groups, chat, self._group_period)
+                        group = self._bucket(self._groups, chat, self._group_rate)
                         await stack.enter_async_context(group)
                     await stack.enter_async_context(
-                        self._bucket(self._chats, chat, self._chat_period)
+                        self._bucket(self._chats, chat, self._chat_rate)
                     )
                     await stack.enter_async_context(self._overall)
                 try:

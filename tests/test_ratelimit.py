@@ -39,11 +39,15 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
-async def test_one_chat_gets_at_most_its_rate() -> None:
-    limiter, recorder = FocusRateLimiter(overall_per_second=1000, chat_per_second=20), Recorder()
-    await asyncio.gather(*(send(limiter, recorder, 42) for _ in range(6)))
-    times = [t for t, _ in recorder.sent]
-    assert all(b - a >= 0.045 for a, b in itertools.pairwise(times))  # 20/s: 50 ms apart
+async def test_one_chat_gets_a_short_burst_then_its_rate() -> None:
+    limiter = FocusRateLimiter(overall_per_second=1000, chat_per_second=20, chat_burst=3)
+    recorder = Recorder()
+    start = time.monotonic()
+    await asyncio.gather(*(send(limiter, recorder, 42) for _ in range(8)))
+    times = [t - start for t, _ in recorder.sent]
+    assert all(t < 0.03 for t in times[:3])  # a reply and a card edit go out together
+    assert all(b - a >= 0.045 for a, b in itertools.pairwise(times[3:]))  # then 20/s
+    assert times[-1] >= 0.2  # 5 after the burst, 50 ms apart
 
 
 async def test_overall_rate_has_no_burst() -> None:
