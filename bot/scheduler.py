@@ -119,7 +119,8 @@ class Dispatcher:
         """
         if when is None or self.job_queue is None:
             return
-        if self._armed_at is not None and self._armed_at <= when:
+        armed = self._armed_at is not None and self._armed_at <= when
+        if armed and self.job_queue.scheduler.get_job(JOB_NAME) is not None:
             return
         delay = max(0.0, (when - self.clock.now()).total_seconds())
         self._armed_at = when
@@ -132,6 +133,11 @@ class Dispatcher:
                 "replace_existing": True,
                 "misfire_grace_time": None,
                 "coalesce": True,
+                # Re-armed from inside its own run (a backlog: "again, now"), the job fires
+                # while that run is finishing. With APScheduler's default of one instance it
+                # would be skipped, and a date job skipped is gone: the dispatcher would stop.
+                # run_due's lock keeps the runs one at a time anyway.
+                "max_instances": 2,
             },
         )
 

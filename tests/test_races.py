@@ -277,3 +277,28 @@ async def test_a_passing_failure_past_the_window_is_dropped(
     assert not any(t.startswith("👀") for t in shown(bot))
     statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
     assert statuses["checkin:1.1"] == ("dropped", "missed: too late to send")
+
+
+async def test_dispatcher_keeps_running_when_it_rearms_itself_for_now(
+    tmp_path: Path,
+) -> None:
+    """On a real, started JobQueue: a backlog re-arms the job for "now" from inside its own
+    run. APScheduler used to skip that run (one instance per job) and drop the job: the
+    dispatcher stopped for good. Found by the recovery benchmark."""
+    async with BotHarness(tmp_path / "f.db") as bot:
+        assert bot.app.job_queue is not None
+        for user in range(1, 6):
+            await bot.send("/focus 25", user_id=user, chat_id=user)
+        bot.dispatcher.batch, bot.dispatcher.max_batches = 1, 1  # one session a run: backlog
+        bot.clock.advance(minutes=12)  # every check-in is due
+        await bot.dispatcher.run_due()  # the start-up arming is used up; one sent, backlog
+        await bot.app.job_queue.start()
+        try:
+            for _ in range(150):  # up to 3 s of real time for the job to work through it
+                sent = [m for m in bot.api.sent if (m.shown_text or "").startswith("👀")]
+                if len(sent) == 5:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(sent) == 5
+        finally:
+            await bot.app.job_queue.stop(wait=True)
