@@ -14,7 +14,6 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
-from bot.charts import render_stats_chart
 from bot.context import FocusContext
 from bot.insights import Period
 from bot.parsing import (
@@ -349,6 +348,10 @@ async def stats(update: Update, context: FocusContext) -> None:
     numbers = await context.service.stats(user_id, period)
     await _reply(update, texts.stats_text(numbers))
     title = f"Focus {texts.PERIOD_TITLES[period]}"
+    # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
+    # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
+    from bot.charts import render_stats_chart
+
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:
         await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")

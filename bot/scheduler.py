@@ -95,7 +95,9 @@ class Dispatcher:
         job_queue: JobQueue[ContextTypes.DEFAULT_TYPE] | None,
         *,
         batch: int = 500,
-        concurrency: int = 64,
+        # 8, not more: it is as fast (the work is serialised on one SQLite connection anyway)
+        # and a SIGKILL then interrupts at most 8 claims mid-send (measured 7 vs 24-43).
+        concurrency: int = 8,
         max_batches: int = 20,
     ) -> None:
         self.service = service
