@@ -1,0 +1,379 @@
+"""``python -m bench``: measure every capacity figure, print a table and one JSON line.
+
+Sizes are options; the defaults are the full run described in BENCHMARKS.md. ``--quick`` is a
+smoke run (tiny sizes: it checks that everything works, not how fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dispatch import run_dispatch
+from .flood import run_flood
+from .inbound import InboundResult, run_inbound
+from .memory import run_memory
+from .recovery import run_recovery
+from .stats_latency import run_stats
+
+__all__ = ["FIGURES", "Sizes", "main"]
+
+FIGURES = ("inbound", "dispatch", "memory", "recovery", "flood", "stats")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each figure's run is."""
+
+    users: int = 1_000
+    updates: int = 20_000
+    limited_updates: int = 300
+    sessions: int = 20_000
+    burst: int = 1_000
+    stats_sessions: int = 1_000_000
+    calls: int = 50
+    stall_after: int = 5
+
+    @property
+    def stats_heavy(self) -> int:
+        """Sessions of the one heavy user: 10,000 in a database of a million."""
+        return max(1, min(10_000, self.stats_sessions // 100))
+
+    @property
+    def stats_users(self) -> int:
+        """Users in the /stats database: one for every ten sessions."""
+        return max(1, self.stats_sessions // 10)
+
+
+QUICK = Sizes(
+    users=10,
+    updates=70,
+    limited_updates=14,
+    sessions=300,
+    burst=40,
+    stats_sessions=5_000,
+    calls=5,
+)
+
+Figures = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a figure, its value, and its target (if it has one)."""
+
+    name: str
+    value: str
+    target: str = ""
+    met: bool | None = None
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms"
+
+
+async def _inbound(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    warmup = min(500, sizes.updates // 10)
+    focus, echo = [
+        await run_inbound(
+            bot=bot,
+            transport="local",
+            database=work / f"{bot}.db",
+            users=sizes.users,
+            updates=sizes.updates,
+            warmup=warmup,
+        )
+        for bot in ("focus", "echo")
+    ]
+    limited = await run_inbound(
+        bot="focus",
+        transport="local",
+        database=work / "limited.db",
+        updates=sizes.limited_updates,
+        rate_limiter=True,
+        users=sizes.users,
+        warmup=0,
+    )
+    ratio = focus.per_s / echo.per_s if echo.per_s else 0.0
+    _check_clean(focus, echo, limited)
+    rows += [
+        Row(
+            "inbound updates/s (focus bot)",
+            f"{focus.per_s:,.0f}/s",
+            ">= 1,000/s",
+            focus.per_s >= 1000,
+        ),
+        Row(
+            "  handler p50 / p99",
+            f"{_ms(focus.handler_p(50))} / {_ms(focus.handler_p(99))}",
+            "p99 <= 50 ms",
+            focus.handler_p(99) <= 50,
+        ),
+        Row("  Bot API calls per update", _calls(focus)),
+        Row("bare echo bot, same harness", f"{echo.per_s:,.0f}/s (p99 {_ms(echo.handler_p(99))})"),
+        Row("ratio focus / echo", f"{ratio:.2f}", ">= 0.5", ratio >= 0.5),
+        Row(
+            "inbound with the production rate limiter",
+            f"{limited.per_s:,.0f}/s (p99 {_ms(limited.handler_p(99))})",
+        ),
+    ]
+    return {
+        "inbound_updates_per_s": focus.per_s,
+        "inbound_handler_p50_ms": focus.handler_p(50),
+        "inbound_handler_p99_ms": focus.handler_p(99),
+        "inbound_e2e_p99_ms": focus.e2e_p(99),
+        "echo_updates_per_s": echo.per_s,
+        "echo_handler_p99_ms": echo.handler_p(99),
+        "echo_ratio": ratio,
+        "inbound_rate_limited_updates_per_s": limited.per_s,
+    }
+
+
+def _calls(result: InboundResult) -> str:
+    calls = {k: v for k, v in result.api_calls.items() if k != "getUpdates"}
+    return ", ".join(f"{k} {v / result.updates:.2f}" for k, v in sorted(calls.items()))
+
+
+def _check_clean(*results: InboundResult) -> None:
+    for result in results:
+        if result.errors or result.fallbacks:
+            raise RuntimeError(
+                f"{result.bot}: {result.errors} handler errors, {result.fallbacks} fallbacks"
+            )
+
+
+async def _dispatch(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    small = await run_dispatch(work / "dispatch-small.db", min(1_000, sizes.sessions))
+    full = await run_dispatch(work / "dispatch.db", sizes.sessions)
+    for result in (small, full) if full.sessions > small.sessions else (full,):
+        if result.sent != result.sessions:
+            raise RuntimeError(f"dispatch: {result.sent} of {result.sessions} sent")
+        rows += [
+            Row(
+                f"dispatch rate, {result.sessions:,} due at once",
+                f"{result.per_s:,.0f}/s",
+                ">= 1,000/s",
+                result.per_s >= 1000,
+            ),
+            Row(
+                "  lateness p50 / p99",
+                f"{result.lateness_p(50):.2f} s / {result.lateness_p(99):.2f} s",
+                "p99 <= 1 s",
+                result.lateness_p(99) <= 1,
+            ),
+        ]
+    return {
+        "dispatch_sessions": full.sessions,
+        "dispatch_per_s": full.per_s,
+        "dispatch_lateness_p50_s": full.lateness_p(50),
+        "dispatch_lateness_p99_s": full.lateness_p(99),
+        "dispatch_small_sessions": small.sessions,
+        "dispatch_small_per_s": small.per_s,
+        "dispatch_small_lateness_p99_s": small.lateness_p(99),
+    }
+
+
+async def _memory(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    small, large = await run_memory(work, [sizes.sessions, 5 * sizes.sessions])
+    for point in (small, large):
+        rows.append(
+            Row(
+                f"memory per running session, {point.sessions:,}",
+                f"{point.bytes_per_session:,.0f} B (RSS {point.rss_kib / 1024:,.0f} MiB, "
+                f"{point.dispatched:,} dispatched; file {point.db_bytes_per_session:,.0f} B)",
+                "<= 4 KB",
+                point.bytes_per_session <= 4096,
+            )
+        )
+    return {
+        "memory_small_sessions": small.sessions,
+        "memory_small_bytes_per_session": small.bytes_per_session,
+        "memory_large_sessions": large.sessions,
+        "memory_large_bytes_per_session": large.bytes_per_session,
+        "memory_large_rss_mib": large.rss_kib / 1024,
+    }
+
+
+async def _recovery(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_recovery(work, sizes.sessions, sizes.stall_after)
+    first = result.first_pass
+    killed = "mid-send" if result.killed_mid_send else "while idle"
+    rows += [
+        Row(
+            f"recovery after SIGKILL, {result.sessions:,} running",
+            f"{result.seconds:.2f} s",
+            "<= 2 s",
+            result.seconds <= 2 and result.next_job_armed,
+        ),
+        Row(
+            "  start-up: imports / init / first pass",
+            f"{result.import_s:.2f} / {result.init_s:.2f} / {result.first_pass_s:.2f} s "
+            f"({first['first_pass_sessions']} due, {first['first_pass_sent']} sent)",
+        ),
+        Row("  duplicates sent", str(result.duplicates), "0", result.duplicates == 0),
+        Row(
+            f"  killed {killed} after {result.killed_after} messages; claims never sent",
+            str(result.lost),
+        ),
+        Row(
+            "  dispatcher runs / messages in the 2 s after",
+            f"{result.later_passes} / {result.later_sent}",
+            "> 0 (it keeps running)",
+            result.later_passes > 0,
+        ),
+    ]
+    return {
+        "recovery_s": result.seconds,
+        "recovery_import_s": result.import_s,
+        "recovery_first_pass_s": result.first_pass_s,
+        "recovery_first_pass_sent": first["first_pass_sent"],
+        "recovery_duplicates": result.duplicates,
+        "recovery_lost": result.lost,
+        "recovery_later_passes": result.later_passes,
+        "recovery_later_sent": result.later_sent,
+    }
+
+
+async def _flood(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_flood(work / "flood.db", sizes.burst)
+    if result.sent != result.burst:
+        raise RuntimeError(f"flood: {result.sent} of {result.burst} sent")
+    rows += [
+        Row(
+            f"flood: worst second, {result.burst:,} nudges (HTTP)",
+            f"{result.worst_second}",
+            "<= 30",
+            result.worst_second <= 30,
+        ),
+        Row(
+            "  worst chat in a second",
+            f"{result.worst_chat_second}",
+            "<= 1",
+            result.worst_chat_second <= 1,
+        ),
+        Row("  drain time", f"{result.drain_s:.1f} s", f"~ {result.burst / 30:.1f} s"),
+    ]
+    return {
+        "flood_burst": result.burst,
+        "flood_worst_second": result.worst_second,
+        "flood_worst_chat_second": result.worst_chat_second,
+        "flood_drain_s": result.drain_s,
+    }
+
+
+async def _stats(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_stats(
+        work / "stats.db", sizes.stats_sessions, sizes.stats_heavy, sizes.stats_users, sizes.calls
+    )
+    figures: Figures = {}
+    for name in ("week", "month", "all", "history"):
+        p50, p99 = result.p(name, 50), result.p(name, 99)
+        label = f"/stats {name}" if name != "history" else "/history page 0"
+        if name == "week":
+            label += f" ({result.heavy:,} of {result.total:,} sessions)"
+        rows.append(
+            Row(f"{label} p50 / p99", f"{_ms(p50)} / {_ms(p99)}", "p99 <= 100 ms", p99 <= 100)
+        )
+        key = "history" if name == "history" else f"stats_{name}"
+        figures[f"{key}_p50_ms"], figures[f"{key}_p99_ms"] = p50, p99
+    rows.append(
+        Row(
+            "  chart, all (excluded): again / first",
+            f"{_ms(result.chart_ms)} / {_ms(result.first_chart_ms)}",
+        )
+    )
+    figures["stats_chart_ms"] = result.chart_ms
+    figures["stats_first_chart_ms"] = result.first_chart_ms
+    return figures
+
+
+_RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
+    "inbound": _inbound,
+    "dispatch": _dispatch,
+    "memory": _memory,
+    "recovery": _recovery,
+    "flood": _flood,
+    "stats": _stats,
+}
+
+
+async def run(sizes: Sizes, only: list[str]) -> tuple[list[Row], Figures]:
+    """Run the chosen figures in a temporary directory, removed afterwards."""
+    rows: list[Row] = []
+    figures: Figures = {}
+    with tempfile.TemporaryDirectory(prefix="focus-bench-") as tmp:
+        for name in only:
+            started = time.perf_counter()
+            work = Path(tmp) / name
+            work.mkdir()
+            runner = _RUNNERS[name]
+            figures.update(await runner(sizes, work, rows))
+            figures[f"{name}_run_s"] = time.perf_counter() - started
+    return rows, figures
+
+
+def _print_table(rows: list[Row]) -> None:
+    width = max(len(r.name) for r in rows)
+    value_width = max(len(r.value) for r in rows)
+    print(f"{'figure':<{width}}  {'measured':<{value_width}}  target")
+    for row in rows:
+        mark = "" if row.met is None else (" ✓" if row.met else " ✗ MISSED")
+        print(f"{row.name:<{width}}  {row.value:<{value_width}}  {row.target}{mark}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the sizes, run, print the table and the JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    full = Sizes()
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--users", type=int, help=f"simulated users (default {full.users:,})")
+    parser.add_argument("--updates", type=int, help=f"inbound updates (default {full.updates:,})")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        help=f"running sessions for dispatch and recovery; memory at it and 5x "
+        f"(default {full.sessions:,})",
+    )
+    parser.add_argument("--burst", type=int, help=f"flood burst (default {full.burst:,})")
+    parser.add_argument(
+        "--stats-sessions",
+        type=int,
+        help=f"sessions in the /stats database (default {full.stats_sessions:,})",
+    )
+    parser.add_argument("--only", default=",".join(FIGURES), help="comma-separated figures")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else full
+    changes = {
+        name: getattr(args, name)
+        for name in ("users", "updates", "sessions", "burst", "stats_sessions")
+        if getattr(args, name) is not None
+    }
+    sizes = Sizes(**{**sizes.__dict__, **changes})
+    only = [f.strip() for f in args.only.split(",") if f.strip()]
+    unknown = set(only) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    rows, figures = asyncio.run(run(sizes, only))
+    _print_table(rows)
+    missed = []
+    parent = ""
+    for row in rows:
+        if not row.name.startswith(" "):
+            parent = row.name
+        if row.met is False:
+            missed.append(row.name if row.name == parent else f"{parent}: {row.name.strip()}")
+    print(json.dumps({**figures, "sizes": sizes.__dict__, "missed": missed}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The capacity benchmark runs end to end (``python -m bench --quick``): a smoke test.
+
+It checks that every figure is produced as a number and that the restart after SIGKILL sent
+nothing twice — not the timings, which depend on the machine (see BENCHMARKS.md). Not marked
+e2e: it belongs to the normal suite (about 25 s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FIGURE_KEYS = (
+    "inbound_updates_per_s",
+    "inbound_handler_p50_ms",
+    "inbound_handler_p99_ms",
+    "echo_updates_per_s",
+    "echo_ratio",
+    "inbound_rate_limited_updates_per_s",
+    "dispatch_per_s",
+    "dispatch_lateness_p50_s",
+    "dispatch_lateness_p99_s",
+    "memory_small_bytes_per_session",
+    "memory_large_bytes_per_session",
+    "recovery_s",
+    "recovery_duplicates",
+    "recovery_lost",
+    "recovery_later_passes",
+    "flood_worst_second",
+    "flood_worst_chat_second",
+    "flood_drain_s",
+    "stats_week_p99_ms",
+    "stats_month_p99_ms",
+    "stats_all_p99_ms",
+    "history_p99_ms",
+)
+
+
+def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in FIGURE_KEYS:
+        value = figures.get(key)
+        assert isinstance(value, int | float) and not isinstance(value, bool), key
+        assert math.isfinite(value) and value >= 0, (key, value)
+    assert figures["recovery_duplicates"] == 0
+    assert figures["inbound_updates_per_s"] > 0 and figures["dispatch_per_s"] > 0
+    assert figures["flood_worst_chat_second"] >= 1  # every nudge reached the stand-in
+    assert "figure" in done.stdout  # the table came first
