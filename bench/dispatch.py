@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.app import close_application, open_application
 from bot.local_api import OutgoingMessage
 from bot.scheduler import DispatchReport
 
@@ -67,10 +68,8 @@ async def run_dispatch(database: Path, sessions: int) -> DispatchResult:
 
     api = ForgetfulBotApi(clock=clock.now, on_outgoing=on_outgoing)
     app = local_application(database, api, clock, rate_limiter=False)
-    await app.initialize()
+    await open_application(app)
     try:
-        assert app.post_init is not None  # noqa: S101 - build_application sets it
-        await app.post_init(app)
         dispatcher = app.bot_data.dispatcher
         assert dispatcher is not None  # noqa: S101 - post_init built it
         total = DispatchReport()
@@ -88,9 +87,7 @@ async def run_dispatch(database: Path, sessions: int) -> DispatchResult:
                 break
         seconds = time.perf_counter() - started
     finally:
-        await app.shutdown()
-        assert app.post_shutdown is not None  # noqa: S101
-        await app.post_shutdown(app)
+        await close_application(app)
     return DispatchResult(
         sessions=sessions,
         sent=total.sent,

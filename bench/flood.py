@@ -1,7 +1,7 @@
 """Flood compliance: a burst of due nudges through the production rate limiter, over HTTP.
 
 B sessions in B different private chats all have a check-in due now. The bot is built by
-``build_application`` as in production — AIORateLimiter on, PTB's own HTTPXRequest — with its
+``build_application`` as in production — its rate limiter on, PTB's own HTTPXRequest — with its
 base URL pointing at the Bot API stand-in served on 127.0.0.1 from this process. The stand-in
 stamps every message when it arrives, as Telegram would count it: the worst one-second window
 overall and per chat, and how long the burst takes to drain.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import build_application
+from bot.app import build_application, close_application, open_application
 from bot.clock import SystemClock
 from bot.local_api import OutgoingMessage
 from tests.standin import BotApiStandin
@@ -70,12 +70,10 @@ async def run_flood(database: Path, burst: int) -> FloodResult:
             bench_settings(database, telegram_base_url=standin.base_url),
             clock=SystemClock(),
             token=BENCH_TOKEN,
-            rate_limiter=True,  # AIORateLimiter as configured in build_application
+            rate_limiter=True,  # FocusRateLimiter, as build_application configures it
         )
-        await app.initialize()
+        await open_application(app)
         try:
-            assert app.post_init is not None  # noqa: S101 - build_application sets it
-            await app.post_init(app)
             dispatcher = app.bot_data.dispatcher
             assert dispatcher is not None  # noqa: S101 - post_init built it
             started = time.monotonic()
@@ -87,9 +85,7 @@ async def run_flood(database: Path, burst: int) -> FloodResult:
                 if report.sessions < dispatcher.batch * dispatcher.max_batches:
                     break
         finally:
-            await app.shutdown()
-            assert app.post_shutdown is not None  # noqa: S101
-            await app.post_shutdown(app)
+            await close_application(app)
     every = [stamp for chat in stamps.values() for stamp in chat]
     return FloodResult(
         burst=burst,

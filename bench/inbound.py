@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import build_application
+from bot.app import build_application, close_application, open_application
 from bot.clock import SystemClock
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from tests.standin import BotApiStandin
@@ -228,10 +228,8 @@ async def run_inbound(
         script = FOCUS_SCRIPT if bot == "focus" else ("hello {n}", "how are you {n}")
         bracket = _Bracket(lambda update, now: current[-1].handled_one(update, now))
         bracket.install(app)
-        await app.initialize()
-        stack.push_async_callback(_shutdown, app)
-        if app.post_init is not None:
-            await app.post_init(app)
+        await open_application(app)
+        stack.push_async_callback(close_application, app)
         assert app.updater is not None  # noqa: S101 - built with the default Updater
         await app.updater.start_polling(
             poll_interval=0, timeout=10, allowed_updates=["message", "callback_query"]
@@ -314,9 +312,3 @@ async def _stop(app: AnyApp, api: LocalBotApi) -> None:
         await app.updater.stop()
     if app.running:
         await app.stop()
-
-
-async def _shutdown(app: AnyApp) -> None:
-    await app.shutdown()
-    if app.post_shutdown is not None:
-        await app.post_shutdown(app)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.app import close_application, open_application
+
 from .common import FixedClock, ForgetfulBotApi, local_application, rss_kib
 
 __all__ = ["main"]
@@ -28,10 +30,8 @@ async def _probe(database: Path, at: datetime) -> dict[str, Any]:
     clock = FixedClock(at)
     api = ForgetfulBotApi(clock=clock.now)
     app = local_application(database, api, clock, rate_limiter=False)
-    await app.initialize()
+    await open_application(app)
     try:
-        assert app.post_init is not None  # noqa: S101 - build_application sets it
-        await app.post_init(app)
         dispatcher = app.bot_data.dispatcher
         assert dispatcher is not None  # noqa: S101 - post_init built it
         report = await dispatcher.run_due()
@@ -39,9 +39,7 @@ async def _probe(database: Path, at: datetime) -> dict[str, Any]:
         rss, hwm = rss_kib()
         return {"rss_kib": rss, "hwm_kib": hwm, "sessions": report.sessions, "sent": report.sent}
     finally:
-        await app.shutdown()
-        assert app.post_shutdown is not None  # noqa: S101
-        await app.post_shutdown(app)
+        await close_application(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bot.app import close_application, open_application  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.local_api import LocalBotApi, OutgoingMessage  # noqa: E402
 from bot.scheduler import JOB_NAME, DispatchReport  # noqa: E402
@@ -83,9 +84,7 @@ async def _run(
     clock = SystemClock()
     api = LocalBotApi(on_outgoing=_TransportLog(log, stall_after))
     app = local_application(database, api, clock, rate_limiter=True)  # production: limiter on
-    await app.initialize()
-    assert app.post_init is not None  # noqa: S101 - build_application sets it
-    await app.post_init(app)
+    await open_application(app)
     initialised = time.time()
     dispatcher = app.bot_data.dispatcher
     assert dispatcher is not None  # noqa: S101 - post_init built it
@@ -120,9 +119,7 @@ async def _run(
     api.interrupt_polls()
     await app.updater.stop()
     await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None  # noqa: S101
-    await app.post_shutdown(app)
+    await close_application(app)
     return {
         "started": STARTED,
         "imported": IMPORTED,

@@ -28,7 +28,7 @@ from bot.service import FocusService, SessionDefaults
 from bot.settings import Settings
 from storage import Repository, connect
 
-__all__ = ["build_application"]
+__all__ = ["build_application", "close_application", "open_application"]
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +141,27 @@ def _register(app: FocusApplication) -> None:
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, handlers.unknown_command)
     )
     app.add_error_handler(handlers.error_handler)
+
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+async def open_application(app: AnyApplication) -> None:
+    """What ``run_polling`` does before it polls: initialise, then ``post_init`` (storage
+    opened, dispatcher built and armed). For code that drives the Application itself —
+    console mode, the tests' harness, the benchmark. Shuts it down again if post_init fails."""
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+    except BaseException:
+        await app.shutdown()
+        raise
+
+
+async def close_application(app: AnyApplication) -> None:
+    """What ``run_polling`` does after it stops: shut down, then ``post_shutdown`` (storage
+    closed)."""
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

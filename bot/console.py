@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import build_application
+from bot.app import build_application, close_application, open_application
 from bot.clock import Clock, SystemClock
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.settings import Settings
@@ -166,9 +166,7 @@ async def run_console(
             f"(FOCUS_TIME_SCALE={settings.focus_time_scale:g}: time runs that much faster.)\n",
             file=out,
         )
-    await app.initialize()
-    if app.post_init is not None:
-        await app.post_init(app)
+    await open_application(app)
     assert app.updater is not None  # noqa: S101 - built with the default updater
     await app.updater.start_polling(poll_interval=0, timeout=5)
     await app.start()
@@ -181,7 +179,5 @@ async def run_console(
         console.api.interrupt_polls()
         await app.updater.stop()
         await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        await close_application(app)
     return 0

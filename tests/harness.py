@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import build_application
+from bot.app import build_application, close_application, open_application
 from bot.context import FocusApplication
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.scheduler import Dispatcher, DispatchReport
@@ -57,9 +57,7 @@ class BotHarness:
         )
 
     async def __aenter__(self) -> BotHarness:
-        await self.app.initialize()
-        assert self.app.post_init is not None
-        await self.app.post_init(self.app)
+        await open_application(self.app)
         return self
 
     async def __aexit__(
@@ -68,9 +66,7 @@ class BotHarness:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.app.shutdown()
-        assert self.app.post_shutdown is not None
-        await self.app.post_shutdown(self.app)
+        await close_application(self.app)
 
     @property
     def service(self) -> FocusService:
