@@ -1,23 +1,27 @@
 """The repository: every SQL statement of the bot, returning frozen models.
 
-One connection is shared by every coroutine of the process, so each operation runs under one
-asyncio lock: a transaction is never interleaved with another coroutine's statements. Every
+Each public operation is one function run on the connection's thread (``Database.run``): its
+statements — its whole transaction — cost one hand-off between the event loop and SQLite, and
+the thread runs operations one at a time, so no operation sees another's half-done work. Every
 state change of a session is a conditional UPDATE (``WHERE ended_at IS NULL`` ...), so a stale
 button, a race between a handler and the dispatcher, or a retry after a restart changes nothing.
+
+Users are read far more often than they change (every command needs the timezone and the
+defaults), so the repository keeps the users it has read, up to ``USER_CACHE`` of them, and
+updates that copy with every write it makes: this process is the only writer of its file.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-import aiosqlite
-
+from storage.db import Database
 from storage.models import (
     ActiveSessionExists,
     DeliveryRecord,
@@ -30,9 +34,14 @@ from storage.models import (
     to_ms,
 )
 
-__all__ = ["SUMMARY_SLOT", "Repository"]
+__all__ = ["SUMMARY_SLOT", "USER_CACHE", "Repository", "Reschedule"]
+
+T = TypeVar("T")
 
 SUMMARY_SLOT = "summary"
+USER_CACHE = 10_000
+"""Users kept in memory (about 0.5 KB each); the least recently used go first."""
+
 _EVENT_OF_KIND = {"checkin": "nudge", "break": "break", "back": "back", "summary": "summary"}
 
 _SESSION_COLUMNS = (
@@ -41,6 +50,10 @@ _SESSION_COLUMNS = (
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
     "card_message_id, version, owner_name"
 )
+_DELIVERY_COLUMNS = "session_id, slot, kind, status, due_at, at, message_id, reason"
+
+Reschedule = tuple[int, datetime | None, datetime | None]
+"""(version the decision was made on, planned end, next time to look) — see ``confirm``."""
 
 
 def _opt_ms(value: datetime | None) -> int | None:
@@ -118,85 +131,151 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
     )
 
 
+# --- statements shared by several operations (run on the connection's thread) ---------------
+
+
+@contextmanager
+def _tx(c: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed if the block finishes, rolled back if it raises."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        yield c
+    except BaseException:
+        c.rollback()
+        raise
+    c.commit()
+
+
+def _one(c: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    row = c.execute(sql, params).fetchone()
+    return row
+
+
+def _event(
+    c: sqlite3.Connection, session_id: int, kind: str, at: datetime, detail: str | None = None
+) -> None:
+    c.execute(
+        "INSERT INTO events (session_id, kind, at, detail) VALUES (?, ?, ?, ?)",
+        (session_id, kind, to_ms(at), detail),
+    )
+
+
+def _fetch_session(c: sqlite3.Connection, session_id: int) -> Session | None:
+    row = _one(c, f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+    return None if row is None else _session(row)
+
+
+def _fetch_user(c: sqlite3.Connection, user_id: int) -> User | None:
+    row = _one(c, f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    return None if row is None else _user(row)
+
+
+def _insert_user(c: sqlite3.Connection, user_id: int, now: datetime) -> None:
+    c.execute(
+        "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        (user_id, to_ms(now)),
+    )
+
+
+def _fetch_deliveries(c: sqlite3.Connection, session_id: int) -> list[DeliveryRecord]:
+    rows = c.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE session_id = ?", (session_id,)
+    ).fetchall()
+    return [_delivery(r) for r in rows]
+
+
+def _reschedule(c: sqlite3.Connection, session_id: int, plan: Reschedule) -> bool:
+    version, planned_end_at, next_due_at = plan
+    cursor = c.execute(
+        "UPDATE sessions SET planned_end_at = ?, next_due_at = ? "
+        "WHERE id = ? AND ended_at IS NULL AND version = ?",
+        (_opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id, version),
+    )
+    return cursor.rowcount == 1
+
+
+def _drop(
+    c: sqlite3.Connection,
+    session_id: int,
+    slot: str,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    reason: str,
+) -> None:
+    cursor = c.execute(
+        "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
+        "VALUES (?, ?, ?, 'dropped', ?, ?, ?) ON CONFLICT (session_id, slot) DO UPDATE "
+        "SET status = 'dropped', at = excluded.at, reason = excluded.reason "
+        "WHERE status IN ('sending', 'pending')",
+        (session_id, slot, kind, to_ms(due_at), to_ms(now), reason),
+    )
+    if cursor.rowcount == 1:  # not when the slot had already been sent
+        _event(c, session_id, "skipped", now, f"{slot}: {reason}")
+
+
+def _still_at(c: sqlite3.Connection, session_id: int, version: int | None) -> bool:
+    """Whether the session runs, unpaused, and (if given) still at ``version``."""
+    row = _one(
+        c,
+        "SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL "
+        "AND (? IS NULL OR version = ?)",
+        (session_id, version, version),
+    )
+    return row is not None
+
+
 class Repository:
     """All reads and writes of users, sessions, deliveries and events."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._lock = asyncio.Lock()
+        self._users: OrderedDict[int, User] = OrderedDict()
 
     @property
-    def connection(self) -> aiosqlite.Connection:
+    def connection(self) -> Database:
         """The underlying connection (for closing, and for tests that inspect the file)."""
         return self._db
 
     async def close(self) -> None:
-        """Close the connection, waiting for any operation in flight."""
-        async with self._lock:
-            await self._db.close()
+        """Close the connection once the operations already queued have run."""
+        await self._db.close()
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction, exclusive among this process's coroutines."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._db.run(fn)
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            yield self._db
-
-    async def _event(
-        self,
-        db: aiosqlite.Connection,
-        session_id: int,
-        kind: str,
-        at: datetime,
-        detail: str | None = None,
-    ) -> None:
-        await db.execute(
-            "INSERT INTO events (session_id, kind, at, detail) VALUES (?, ?, ?, ?)",
-            (session_id, kind, to_ms(at), detail),
-        )
-
-    async def _fetch_session(self, db: aiosqlite.Connection, session_id: int) -> Session | None:
-        async with db.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?",
-            (session_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _session(row)
+    def _remember(self, user: User) -> User:
+        self._users[user.id] = user
+        self._users.move_to_end(user.id)
+        if len(self._users) > USER_CACHE:
+            self._users.popitem(last=False)
+        return user
 
     # --- users ------------------------------------------------------------------------------
 
     async def ensure_user(self, user_id: int, now: datetime) -> User:
         """The user, created on first contact."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                (user_id, to_ms(now)),
-            )
-            async with db.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-        assert row is not None  # noqa: S101 - inserted just above in the same transaction
-        return _user(row)
+        cached = self._users.get(user_id)
+        if cached is not None:
+            return cached
+
+        def op(c: sqlite3.Connection) -> User | None:
+            with _tx(c):
+                _insert_user(c, user_id, now)
+                return _fetch_user(c, user_id)
+
+        user = await self._run(op)
+        assert user is not None  # noqa: S101 - inserted just above in the same transaction
+        return self._remember(user)
 
     async def get_user(self, user_id: int) -> User | None:
         """The user, if known."""
-        async with (
-            self._read() as db,
-            db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)) as cursor,
-        ):
-            row = await cursor.fetchone()
-        return None if row is None else _user(row)
+        cached = self._users.get(user_id)
+        if cached is not None:
+            self._users.move_to_end(user_id)
+            return cached
+        user = await self._run(lambda c: _fetch_user(c, user_id))
+        return None if user is None else self._remember(user)
 
     async def update_user(self, user_id: int, now: datetime, **settings: object) -> User:
         """Change some of a user's settings (``timezone``, ``default_minutes``, ...)."""
@@ -205,21 +284,20 @@ class Repository:
             raise ValueError(f"not user settings: {sorted(unknown) or 'none given'}")
         names = sorted(settings)  # from the fixed set above: safe to interpolate
         assignments = ", ".join(f"{name} = ?" for name in names)
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                (user_id, to_ms(now)),
-            )
-            await db.execute(
-                f"UPDATE users SET {assignments} WHERE id = ?",
-                (*(settings[n] for n in names), user_id),
-            )
-            async with db.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-        assert row is not None  # noqa: S101 - upserted just above
-        return _user(row)
+
+        def op(c: sqlite3.Connection) -> User | None:
+            with _tx(c):
+                _insert_user(c, user_id, now)
+                c.execute(
+                    f"UPDATE users SET {assignments} WHERE id = ?",
+                    (*(settings[n] for n in names), user_id),
+                )
+                return _fetch_user(c, user_id)
+
+        self._users.pop(user_id, None)  # whatever happens below, never serve the old one
+        user = await self._run(op)
+        assert user is not None  # noqa: S101 - upserted just above
+        return self._remember(user)
 
     async def delete_user(self, user_id: int) -> int:
         """Erase everything stored about a user in one transaction; returns sessions erased.
@@ -227,14 +305,16 @@ class Repository:
         Sessions, deliveries and events go with the user row (ON DELETE CASCADE); a running
         session disappears with them, so the dispatcher has nothing left to send.
         """
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            await db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-            await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
-        return int(row[0]) if row else 0
+
+        def op(c: sqlite3.Connection) -> int:
+            with _tx(c):
+                (count,) = _one(c, "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,))
+                c.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+                c.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            return int(count)
+
+        self._users.pop(user_id, None)
+        return await self._run(op)
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -255,13 +335,11 @@ class Repository:
         owner_name: str | None = None,
     ) -> Session:
         """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
-        try:
-            async with self._tx() as db:
-                await db.execute(
-                    "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                    (user_id, to_ms(now)),
-                )
-                cursor = await db.execute(
+
+        def op(c: sqlite3.Connection) -> Session | None:
+            with _tx(c):
+                _insert_user(c, user_id, now)
+                cursor = c.execute(
                     "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, "
                     "block_minutes, break_minutes, checkins, time_scale, started_at, "
                     "planned_end_at, next_due_at, owner_name) "
@@ -283,8 +361,11 @@ class Repository:
                 )
                 session_id = cursor.lastrowid
                 assert session_id is not None  # noqa: S101 - an INSERT always has one
-                await self._event(db, session_id, "started", now, f"{planned_minutes} min")
-                session = await self._fetch_session(db, session_id)
+                _event(c, session_id, "started", now, f"{planned_minutes} min")
+                return _fetch_session(c, session_id)
+
+        try:
+            session = await self._run(op)
         except sqlite3.IntegrityError as error:
             if "sessions.user_id, sessions.chat_id" not in str(error):
                 raise
@@ -295,67 +376,87 @@ class Repository:
 
     async def get_session(self, session_id: int) -> Session | None:
         """One session by id."""
-        async with self._read() as db:
-            return await self._fetch_session(db, session_id)
+        return await self._run(lambda c: _fetch_session(c, session_id))
+
+    async def session_and_deliveries(
+        self, session_id: int
+    ) -> tuple[Session | None, list[DeliveryRecord]]:
+        """One session and every delivery decision recorded for it, read together."""
+
+        def op(c: sqlite3.Connection) -> tuple[Session | None, list[DeliveryRecord]]:
+            session = _fetch_session(c, session_id)
+            return session, [] if session is None else _fetch_deliveries(c, session_id)
+
+        return await self._run(op)
 
     async def active_session(self, user_id: int, chat_id: int) -> Session | None:
         """The user's running (or paused) session in this chat."""
-        async with (
-            self._read() as db,
-            db.execute(
+        row = await self._run(
+            lambda c: _one(
+                c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
                 "WHERE user_id = ? AND chat_id = ? AND ended_at IS NULL",
                 (user_id, chat_id),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
+        )
         return None if row is None else _session(row)
+
+    async def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+
+        def op(c: sqlite3.Connection) -> int:
+            with _tx(c):
+                return c.execute(sql, params).rowcount
+
+        return await self._run(op)
 
     async def set_card(self, session_id: int, message_id: int) -> None:
         """Remember the start card's message, to edit its buttons later."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE sessions SET card_message_id = ? WHERE id = ?", (message_id, session_id)
-            )
+        await self._write(
+            "UPDATE sessions SET card_message_id = ? WHERE id = ?", (message_id, session_id)
+        )
 
     async def pause(self, session_id: int, now: datetime, next_due_at: datetime) -> bool:
         """Pause a running, unpaused session; counts one interruption. False if not applicable."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
-                "interruptions = interruptions + 1, version = version + 1 "
-                "WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
-                (to_ms(now), _ceil_ms(next_due_at), session_id),
-            )
-            if cursor.rowcount != 1:
-                return False
-            await self._event(db, session_id, "paused", now)
-            await self._event(db, session_id, "interruption", now, "pause")
-        return True
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                cursor = c.execute(
+                    "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
+                    "interruptions = interruptions + 1, version = version + 1 "
+                    "WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
+                    (to_ms(now), _ceil_ms(next_due_at), session_id),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                _event(c, session_id, "paused", now)
+                _event(c, session_id, "interruption", now, "pause")
+            return True
+
+        return await self._run(op)
 
     async def resume(
         self, session: Session, now: datetime, planned_end_at: datetime, next_due_at: datetime
     ) -> bool:
         """Resume a paused session, adding the pause's length. False if it was not paused."""
         assert session.paused_at is not None  # noqa: S101 - callers check
-        pause_ms = max(0, to_ms(now) - to_ms(session.paused_at))
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET paused_at = NULL, paused_ms = paused_ms + ?, "
-                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                "WHERE id = ? AND ended_at IS NULL AND paused_at = ?",
-                (
-                    pause_ms,
-                    to_ms(planned_end_at),
-                    _ceil_ms(next_due_at),
-                    session.id,
-                    to_ms(session.paused_at),
-                ),
-            )
-            if cursor.rowcount != 1:
-                return False
-            await self._event(db, session.id, "resumed", now, f"{pause_ms} ms")
-        return True
+        paused_at = to_ms(session.paused_at)
+        pause_ms = max(0, to_ms(now) - paused_at)
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                cursor = c.execute(
+                    "UPDATE sessions SET paused_at = NULL, paused_ms = paused_ms + ?, "
+                    "planned_end_at = ?, next_due_at = ?, version = version + 1 "
+                    "WHERE id = ? AND ended_at IS NULL AND paused_at = ?",
+                    (pause_ms, to_ms(planned_end_at), _ceil_ms(next_due_at), session.id, paused_at),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                _event(c, session.id, "resumed", now, f"{pause_ms} ms")
+            return True
+
+        return await self._run(op)
 
     async def extend(
         self,
@@ -364,19 +465,28 @@ class Repository:
         now: datetime,
         planned_end_at: datetime | None,
         next_due_at: datetime,
+        *,
+        drops: Sequence[tuple[str, str, datetime, str]] = (),
     ) -> bool:
-        """Add ``minutes`` of planned focus to a running session."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
-                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                "WHERE id = ? AND ended_at IS NULL",
-                (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
-            )
-            if cursor.rowcount != 1:
-                return False
-            await self._event(db, session_id, "extended", now, f"+{minutes} min")
-        return True
+        """Add ``minutes`` of planned focus to a running session; ``drops`` are (slot, kind,
+        due, reason) of messages the longer plan puts in the past, recorded as not sent."""
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                cursor = c.execute(
+                    "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
+                    "planned_end_at = ?, next_due_at = ?, version = version + 1 "
+                    "WHERE id = ? AND ended_at IS NULL",
+                    (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                for slot, kind, due_at, reason in drops:
+                    _drop(c, session_id, slot, kind, due_at, now, reason)
+                _event(c, session_id, "extended", now, f"+{minutes} min")
+            return True
+
+        return await self._run(op)
 
     async def reschedule(
         self,
@@ -386,43 +496,46 @@ class Repository:
         next_due_at: datetime | None,
     ) -> bool:
         """Store when to look at a session again, if it is still at ``version``."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET planned_end_at = ?, next_due_at = ? "
-                "WHERE id = ? AND ended_at IS NULL AND version = ?",
-                (_opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id, version),
-            )
-            return cursor.rowcount == 1
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                return _reschedule(c, session_id, (version, planned_end_at, next_due_at))
+
+        return await self._run(op)
 
     async def defer(self, session_id: int, until: datetime) -> None:
         """Look at a running session again no sooner than ``until`` (after an error)."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE sessions SET next_due_at = max(coalesce(next_due_at, 0), ?) "
-                "WHERE id = ? AND ended_at IS NULL",
-                (to_ms(until), session_id),
-            )
+        await self._write(
+            "UPDATE sessions SET next_due_at = max(coalesce(next_due_at, 0), ?) "
+            "WHERE id = ? AND ended_at IS NULL",
+            (to_ms(until), session_id),
+        )
 
     async def add_interruption(self, session_id: int, now: datetime, detail: str) -> bool:
         """Count one interruption on a running session, once per ``detail`` (a repeated tap
         on the same button counts once)."""
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT 1 FROM events WHERE session_id = ? AND kind = 'interruption' "
-                "AND detail = ?",
-                (session_id, detail),
-            ) as cursor:
-                if await cursor.fetchone() is not None:
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                seen = _one(
+                    c,
+                    "SELECT 1 FROM events WHERE session_id = ? AND kind = 'interruption' "
+                    "AND detail = ?",
+                    (session_id, detail),
+                )
+                if seen is not None:
                     return False
-            cursor = await db.execute(
-                "UPDATE sessions SET interruptions = interruptions + 1 "
-                "WHERE id = ? AND ended_at IS NULL",
-                (session_id,),
-            )
-            if cursor.rowcount != 1:
-                return False
-            await self._event(db, session_id, "interruption", now, detail)
-        return True
+                cursor = c.execute(
+                    "UPDATE sessions SET interruptions = interruptions + 1 "
+                    "WHERE id = ? AND ended_at IS NULL",
+                    (session_id,),
+                )
+                if cursor.rowcount != 1:
+                    return False
+                _event(c, session_id, "interruption", now, detail)
+            return True
+
+        return await self._run(op)
 
     async def end_session(
         self,
@@ -442,115 +555,117 @@ class Repository:
 
         ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
         """
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
-                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
-                "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
-                (
-                    to_ms(ended_at),
-                    round(focused.total_seconds() * 1000),
-                    breaks_taken,
-                    outcome.value,
-                    int(late),
-                    session_id,
-                    version,
-                    version,
-                ),
-            )
-            if cursor.rowcount != 1:
-                return None
-            await self._event(db, session_id, "ended", ended_at, outcome.value)
-            await db.execute(
-                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
-                "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
-                (
-                    session_id,
-                    SUMMARY_SLOT,
-                    "pending" if summary is None else "dropped",
-                    to_ms(ended_at),
-                    to_ms(now),
-                    summary,
-                ),
-            )
-            return await self._fetch_session(db, session_id)
+
+        def op(c: sqlite3.Connection) -> Session | None:
+            with _tx(c):
+                cursor = c.execute(
+                    "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
+                    "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
+                    "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
+                    (
+                        to_ms(ended_at),
+                        round(focused.total_seconds() * 1000),
+                        breaks_taken,
+                        outcome.value,
+                        int(late),
+                        session_id,
+                        version,
+                        version,
+                    ),
+                )
+                if cursor.rowcount != 1:
+                    return None
+                _event(c, session_id, "ended", ended_at, outcome.value)
+                c.execute(
+                    "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
+                    "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
+                    (
+                        session_id,
+                        SUMMARY_SLOT,
+                        "pending" if summary is None else "dropped",
+                        to_ms(ended_at),
+                        to_ms(now),
+                        summary,
+                    ),
+                )
+                return _fetch_session(c, session_id)
+
+        return await self._run(op)
 
     async def set_score(
         self, session_id: int, user_id: int, score: int, now: datetime
     ) -> tuple[bool, int | None]:
         """Score an ended session of this user: (done, previous score)."""
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT score FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NOT NULL",
-                (session_id, user_id),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                return False, None
-            await db.execute(
-                "UPDATE sessions SET score = ?, scored_at = ? WHERE id = ?",
-                (score, to_ms(now), session_id),
-            )
-            await self._event(db, session_id, "score", now, str(score))
-        previous: int | None = row[0]
-        return True, previous
+
+        def op(c: sqlite3.Connection) -> tuple[bool, int | None]:
+            with _tx(c):
+                row = _one(
+                    c,
+                    "SELECT score FROM sessions "
+                    "WHERE id = ? AND user_id = ? AND ended_at IS NOT NULL",
+                    (session_id, user_id),
+                )
+                if row is None:
+                    return False, None
+                c.execute(
+                    "UPDATE sessions SET score = ?, scored_at = ? WHERE id = ?",
+                    (score, to_ms(now), session_id),
+                )
+                _event(c, session_id, "score", now, str(score))
+            previous: int | None = row[0]
+            return True, previous
+
+        return await self._run(op)
 
     async def scorable_session(self, user_id: int, chat_id: int, since: datetime) -> Session | None:
         """The latest unscored session ended since ``since``; else the latest scored one."""
-        async with (
-            self._read() as db,
-            db.execute(
+        row = await self._run(
+            lambda c: _one(
+                c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
                 "WHERE user_id = ? AND chat_id = ? AND ended_at >= ? "
                 "ORDER BY score IS NULL DESC, ended_at DESC, id DESC LIMIT 1",
                 (user_id, chat_id, to_ms(since)),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
+        )
         return None if row is None else _session(row)
 
     async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
         """(count, average focused ms) of the user's ended sessions before this one."""
-        async with (
-            self._read() as db,
-            db.execute(
+        count, average = await self._run(
+            lambda c: _one(
+                c,
                 "SELECT count(*), avg(focused_ms * time_scale) FROM sessions "
                 "WHERE user_id = ? AND id < ? AND ended_at IS NOT NULL",
                 (user_id, before_session_id),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
-        assert row is not None  # noqa: S101 - an aggregate always returns a row
-        return int(row[0]), float(row[1] or 0.0)
+            )
+        )
+        return int(count), float(average or 0.0)
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""
-        async with (
-            self._read() as db,
-            db.execute(
+        rows = await self._run(
+            lambda c: c.execute(
                 "SELECT started_at FROM sessions WHERE user_id = ? AND outcome = 'completed' "
                 "AND started_at >= ? ORDER BY started_at DESC",
                 (user_id, to_ms(since)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            ).fetchall()
+        )
         return [from_ms(r[0]) for r in rows]
 
     async def session_facts(
         self, user_id: int, since: datetime | None, until: datetime
     ) -> list[SessionFact]:
         """The user's ended sessions started in [since, until), oldest first."""
-        async with (
-            self._read() as db,
-            db.execute(
+        rows = await self._run(
+            lambda c: c.execute(
                 "SELECT started_at, ended_at, planned_minutes, focused_ms * time_scale, "
                 "outcome, interruptions, score, label IS NOT NULL FROM sessions "
                 "WHERE user_id = ? AND started_at >= ? AND started_at < ? "
                 "AND ended_at IS NOT NULL ORDER BY started_at",
                 (user_id, 0 if since is None else to_ms(since), to_ms(until)),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            ).fetchall()
+        )
         return [
             SessionFact(
                 started_at=from_ms(r[0]),
@@ -574,90 +689,98 @@ class Repository:
         return await self._running_ids("user_id", user_id)
 
     async def _running_ids(self, column: Literal["chat_id", "user_id"], value: int) -> list[int]:
-        async with (
-            self._read() as db,
-            db.execute(
+        rows = await self._run(
+            lambda c: c.execute(
                 f"SELECT id FROM sessions WHERE {column} = ? AND ended_at IS NULL", (value,)
-            ) as cursor,
-        ):
-            return [r[0] for r in await cursor.fetchall()]
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
 
     async def history(self, user_id: int, offset: int, limit: int) -> tuple[list[Session], int]:
         """A page of the user's sessions, newest first, and how many there are in all."""
-        async with self._read() as db:
-            async with db.execute(
-                "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            async with db.execute(
+
+        def op(c: sqlite3.Connection) -> tuple[list[Any], int]:
+            (count,) = _one(c, "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,))
+            rows = c.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
                 "ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
                 (user_id, limit, offset),
-            ) as cursor:
-                rows = await cursor.fetchall()
-        return [_session(r) for r in rows], int(row[0]) if row else 0
+            ).fetchall()
+            return rows, int(count)
+
+        rows, count = await self._run(op)
+        return [_session(r) for r in rows], count
 
     async def export_rows(self, user_id: int) -> tuple[list[Session], list[Event]]:
         """Every session of the user (oldest first) and every event of those sessions."""
-        async with self._read() as db:
-            async with db.execute(
+
+        def op(c: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            sessions = c.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? "
                 "ORDER BY started_at, id",
                 (user_id,),
-            ) as cursor:
-                sessions = [_session(r) for r in await cursor.fetchall()]
-            async with db.execute(
+            ).fetchall()
+            events = c.execute(
                 "SELECT e.session_id, e.kind, e.at, e.detail FROM events e "
                 "JOIN sessions s ON s.id = e.session_id WHERE s.user_id = ? "
                 "ORDER BY e.session_id, e.at, e.id",
                 (user_id,),
-            ) as cursor:
-                events = [
-                    Event(session_id=r[0], kind=r[1], at=from_ms(r[2]), detail=r[3])
-                    for r in await cursor.fetchall()
-                ]
-        return sessions, events
+            ).fetchall()
+            return sessions, events
+
+        sessions, events = await self._run(op)
+        return [_session(r) for r in sessions], [
+            Event(session_id=r[0], kind=r[1], at=from_ms(r[2]), detail=r[3]) for r in events
+        ]
 
     # --- scheduling -------------------------------------------------------------------------
 
     async def due_sessions(self, now: datetime, limit: int) -> list[Session]:
         """Running sessions whose next look is due, soonest first."""
-        async with (
-            self._read() as db,
-            db.execute(
+        return [session for session, _ in await self.due_work(now, limit)]
+
+    async def due_work(
+        self, now: datetime, limit: int
+    ) -> list[tuple[Session, list[DeliveryRecord]]]:
+        """Running sessions whose next look is due, soonest first, each with its recorded
+        deliveries: everything a dispatcher pass needs to decide, in one trip."""
+
+        def op(c: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            sessions = c.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
                 "WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at LIMIT ?",
                 (to_ms(now), limit),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
-        return [_session(r) for r in rows]
+            ).fetchall()
+            if not sessions:
+                return [], []
+            marks = ", ".join("?" * len(sessions))
+            deliveries = c.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE session_id IN ({marks})",
+                [row[0] for row in sessions],
+            ).fetchall()
+            return sessions, deliveries
+
+        sessions, deliveries = await self._run(op)
+        by_session: dict[int, list[DeliveryRecord]] = {row[0]: [] for row in sessions}
+        for row in deliveries:
+            by_session[row[0]].append(_delivery(row))
+        return [(_session(row), by_session[row[0]]) for row in sessions]
 
     async def soonest_due(self) -> datetime | None:
         """The earliest time a running session, or a pending summary, must be looked at."""
-        async with (
-            self._read() as db,
-            db.execute(
+        (soonest,) = await self._run(
+            lambda c: _one(
+                c,
                 "SELECT min(t) FROM ("
                 "SELECT min(next_due_at) AS t FROM sessions WHERE next_due_at IS NOT NULL "
-                "UNION ALL SELECT min(due_at) FROM deliveries WHERE status = 'pending')"
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
-        return None if row is None or row[0] is None else from_ms(row[0])
+                "UNION ALL SELECT min(due_at) FROM deliveries WHERE status = 'pending')",
+            )
+        )
+        return None if soonest is None else from_ms(soonest)
 
     async def deliveries(self, session_id: int) -> list[DeliveryRecord]:
         """Every recorded delivery decision of a session."""
-        async with (
-            self._read() as db,
-            db.execute(
-                "SELECT session_id, slot, kind, status, due_at, at, message_id, reason "
-                "FROM deliveries WHERE session_id = ?",
-                (session_id,),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
-        return [_delivery(r) for r in rows]
+        return await self._run(lambda c: _fetch_deliveries(c, session_id))
 
     async def claim(
         self,
@@ -669,78 +792,95 @@ class Repository:
         *,
         max_messages: int,
         min_gap: timedelta,
+        version: int | None = None,
     ) -> bool:
         """Claim a proactive message before sending it; False if it may not go out.
 
         The guardrails are checked again here, against what is recorded, in the claim's own
-        transaction: the session runs and is not paused, fewer than ``max_messages`` were
-        claimed, the last one at least ``min_gap`` ago, and this slot was never recorded.
-        A claim that is never confirmed (the process died mid-send) stays ``sending`` and
-        counts as sent: a message is never sent twice, at the cost of one that may be missing.
+        transaction: the session runs and is not paused (and, if ``version`` is given, did not
+        change since the decision), fewer than ``max_messages`` were claimed, the last one at
+        least ``min_gap`` ago, and this slot was never recorded. A claim that is never
+        confirmed (the process died mid-send) stays ``sending`` and counts as sent: a message
+        is never sent twice, at the cost of one that may be missing.
         """
-        async with self._tx() as db:
-            async with db.execute(
-                "SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
-                (session_id,),
-            ) as cursor:
-                if await cursor.fetchone() is None:
+        gap_ms = min_gap.total_seconds() * 1000
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                if not _still_at(c, session_id, version):
                     return False
-            async with db.execute(
-                "SELECT count(*), max(at) FROM deliveries WHERE session_id = ? "
-                "AND kind != 'summary' AND status IN ('sending', 'sent')",
-                (session_id,),
-            ) as cursor:
-                used, last = await cursor.fetchone() or (0, None)
-            if used >= max_messages:
-                return False
-            if last is not None and to_ms(now) - last < min_gap.total_seconds() * 1000:
-                return False
-            cursor = await db.execute(
-                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
-                "VALUES (?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING",
-                (session_id, slot, kind, to_ms(due_at), to_ms(now)),
-            )
-            return cursor.rowcount == 1
+                used, last = _one(
+                    c,
+                    "SELECT count(*), max(at) FROM deliveries WHERE session_id = ? "
+                    "AND kind != 'summary' AND status IN ('sending', 'sent')",
+                    (session_id,),
+                )
+                if used >= max_messages:
+                    return False
+                if last is not None and to_ms(now) - last < gap_ms:
+                    return False
+                cursor = c.execute(
+                    "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
+                    "VALUES (?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING",
+                    (session_id, slot, kind, to_ms(due_at), to_ms(now)),
+                )
+                return cursor.rowcount == 1
+
+        return await self._run(op)
 
     async def unclaim(self, session_id: int, slot: str) -> None:
         """Withdraw a claim whose send surely did not happen, so it can be tried again."""
-        async with self._tx() as db:
-            await db.execute(
-                "DELETE FROM deliveries WHERE session_id = ? AND slot = ? AND status = 'sending'",
-                (session_id, slot),
-            )
+        await self._write(
+            "DELETE FROM deliveries WHERE session_id = ? AND slot = ? AND status = 'sending'",
+            (session_id, slot),
+        )
 
     async def claim_summary(self, session_id: int, now: datetime) -> bool:
         """Move a pending summary to ``sending``; False if it is not pending."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE deliveries SET status = 'sending', at = ? "
-                "WHERE session_id = ? AND slot = ? AND status = 'pending'",
-                (to_ms(now), session_id, SUMMARY_SLOT),
-            )
-            return cursor.rowcount == 1
+        changed = await self._write(
+            "UPDATE deliveries SET status = 'sending', at = ? "
+            "WHERE session_id = ? AND slot = ? AND status = 'pending'",
+            (to_ms(now), session_id, SUMMARY_SLOT),
+        )
+        return changed == 1
 
     async def release_summary(self, session_id: int, now: datetime, retry_at: datetime) -> None:
         """Put a summary whose send failed for sure back to ``pending``, due at ``retry_at``."""
-        async with self._tx() as db:
-            await db.execute(
-                "UPDATE deliveries SET status = 'pending', at = ?, due_at = ? "
-                "WHERE session_id = ? AND slot = ? AND status = 'sending'",
-                (to_ms(now), _ceil_ms(retry_at), session_id, SUMMARY_SLOT),
-            )
+        await self._write(
+            "UPDATE deliveries SET status = 'pending', at = ?, due_at = ? "
+            "WHERE session_id = ? AND slot = ? AND status = 'sending'",
+            (to_ms(now), _ceil_ms(retry_at), session_id, SUMMARY_SLOT),
+        )
 
     async def confirm(
-        self, session_id: int, slot: str, kind: str, message_id: int | None, now: datetime
-    ) -> None:
-        """Record that a claimed message was delivered, and log it as an event."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "UPDATE deliveries SET status = 'sent', at = ?, message_id = ? "
-                "WHERE session_id = ? AND slot = ? AND status = 'sending'",
-                (to_ms(now), message_id, session_id, slot),
-            )
-            if cursor.rowcount == 1:
-                await self._event(db, session_id, _EVENT_OF_KIND[kind], now, slot)
+        self,
+        session_id: int,
+        slot: str,
+        kind: str,
+        message_id: int | None,
+        now: datetime,
+        *,
+        then: Reschedule | None = None,
+    ) -> bool:
+        """Record that a claimed message was delivered, and log it as an event.
+
+        ``then``: also store when to look at the session next (as ``reschedule`` does), in
+        the same transaction; the result says whether that was stored (False: the session
+        changed since, or ended).
+        """
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                cursor = c.execute(
+                    "UPDATE deliveries SET status = 'sent', at = ?, message_id = ? "
+                    "WHERE session_id = ? AND slot = ? AND status = 'sending'",
+                    (to_ms(now), message_id, session_id, slot),
+                )
+                if cursor.rowcount == 1:
+                    _event(c, session_id, _EVENT_OF_KIND[kind], now, slot)
+                return then is not None and _reschedule(c, session_id, then)
+
+        return await self._run(op)
 
     async def drop(
         self,
@@ -750,47 +890,51 @@ class Repository:
         due_at: datetime,
         now: datetime,
         reason: str,
-    ) -> None:
-        """Record a message as not sent (new, or a claim whose send failed for sure)."""
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
-                "VALUES (?, ?, ?, 'dropped', ?, ?, ?) ON CONFLICT (session_id, slot) DO UPDATE "
-                "SET status = 'dropped', at = excluded.at, reason = excluded.reason "
-                "WHERE status IN ('sending', 'pending')",
-                (session_id, slot, kind, to_ms(due_at), to_ms(now), reason),
-            )
-            if cursor.rowcount == 1:  # not when the slot had already been sent
-                await self._event(db, session_id, "skipped", now, f"{slot}: {reason}")
+        *,
+        version: int | None = None,
+    ) -> bool:
+        """Record a message as not sent (new, or a claim whose send failed for sure).
+
+        With ``version``: only if the session still runs at that version (the decision to
+        drop was made on it); False, and nothing recorded, if not.
+        """
+
+        def op(c: sqlite3.Connection) -> bool:
+            with _tx(c):
+                if version is not None and not _one(
+                    c,
+                    "SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL AND version = ?",
+                    (session_id, version),
+                ):
+                    return False
+                _drop(c, session_id, slot, kind, due_at, now, reason)
+            return True
+
+        return await self._run(op)
 
     async def pending_summaries(self, now: datetime, limit: int) -> list[int]:
         """Sessions whose summary is due to be sent (a retried one waits for its time)."""
-        async with (
-            self._read() as db,
-            db.execute(
+        rows = await self._run(
+            lambda c: c.execute(
                 "SELECT session_id FROM deliveries WHERE status = 'pending' AND slot = ? "
                 "AND due_at <= ? ORDER BY due_at LIMIT ?",
                 (SUMMARY_SLOT, to_ms(now), limit),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            ).fetchall()
+        )
         return [r[0] for r in rows]
 
     async def events(self, session_id: int) -> list[Event]:
         """A session's event log, oldest first."""
-        async with (
-            self._read() as db,
-            db.execute(
+        rows = await self._run(
+            lambda c: c.execute(
                 "SELECT session_id, kind, at, detail FROM events WHERE session_id = ? "
                 "ORDER BY at, id",
                 (session_id,),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            ).fetchall()
+        )
         return [Event(session_id=r[0], kind=r[1], at=from_ms(r[2]), detail=r[3]) for r in rows]
 
     async def integrity_check(self) -> str:
         """SQLite's own verdict on the file ('ok' when sound)."""
-        async with self._read() as db, db.execute("PRAGMA integrity_check") as cursor:
-            rows: Iterable[Any] = await cursor.fetchall()
+        rows = await self._run(lambda c: c.execute("PRAGMA integrity_check").fetchall())
         return ", ".join(str(r[0]) for r in rows)

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storage.db
+import storage.repository
 from storage import (
     SUMMARY_SLOT,
     ActiveSessionExists,
@@ -1082,3 +1083,97 @@ async def test_data_survives_a_killed_process(db_path: Path) -> None:
         assert not await repo.claim(session_id, "checkin:1.1", "checkin", T0, T0 + MIN, **GUARDS)
     finally:
         await repo.close()
+
+
+# --- one trip to SQLite's thread per operation, and the users kept in memory ---------------
+
+
+async def test_each_operation_is_one_trip_to_the_connection_thread(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = 0
+    real = repo.connection._execute
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(repo.connection, "_execute", counted)
+    session = await start(repo)
+    assert trips == 1
+    operations = [
+        repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN, **GUARDS, version=0),
+        repo.confirm(session.id, "checkin:1.1", "checkin", 7, T0 + 10 * MIN, then=(0, None, None)),
+        repo.session_and_deliveries(session.id),
+        repo.due_work(T0 + 60 * MIN, 500),
+        repo.pause(session.id, T0 + 11 * MIN, T0 + 41 * MIN),
+        repo.history(1, 0, 10),
+        repo.drop(session.id, "break:1", "break", T0, T0, "late", version=1),
+    ]
+    for operation in operations:
+        trips = 0
+        await operation
+        assert trips == 1
+
+
+async def test_confirm_stores_the_next_look_only_for_the_version_decided_on(
+    repo: Repository,
+) -> None:
+    session = await start(repo)
+    slot = ("checkin:1.1", "checkin")
+    assert await repo.claim(session.id, *slot, T0, T0 + 10 * MIN, **GUARDS, version=0)
+    later = T0 + 20 * MIN
+    assert await repo.confirm(session.id, *slot, 7, T0 + 10 * MIN, then=(0, None, later))
+    stored = await repo.get_session(session.id)
+    assert stored is not None and stored.next_due_at == later
+    [record] = await repo.deliveries(session.id)
+    assert (record.status, record.message_id) == ("sent", 7)
+    # Paused meanwhile (version 1): the delivery is still confirmed, the schedule is not.
+    assert await repo.claim(session.id, "checkin:1.2", "checkin", T0, later, **GUARDS, version=0)
+    assert await repo.pause(session.id, later, later + 30 * MIN)
+    assert not await repo.confirm(
+        session.id, "checkin:1.2", "checkin", 8, later, then=(0, None, later + MIN)
+    )
+    assert {r.slot: r.status for r in await repo.deliveries(session.id)}["checkin:1.2"] == "sent"
+    stored = await repo.get_session(session.id)
+    assert stored is not None and stored.next_due_at == later + 30 * MIN
+
+
+async def test_claim_and_drop_with_a_version_refuse_a_changed_session(repo: Repository) -> None:
+    session = await start(repo)
+    assert await repo.pause(session.id, T0 + MIN, T0 + 31 * MIN)  # version 0 -> 1
+    assert not await repo.claim(session.id, "checkin:1.1", "checkin", T0, T0, **GUARDS, version=0)
+    assert not await repo.drop(session.id, "break:1", "break", T0, T0, "late", version=0)
+    assert await repo.deliveries(session.id) == []
+    assert await repo.drop(session.id, "break:1", "break", T0, T0, "late", version=1)
+    assert [r.status for r in await repo.deliveries(session.id)] == ["dropped"]
+
+
+async def test_users_kept_in_memory_follow_every_change(repo: Repository, db_path: Path) -> None:
+    assert await repo.get_user(1) is None
+    created = await repo.ensure_user(1, T0)
+    assert await repo.get_user(1) == created
+    changed = await repo.update_user(1, T0, timezone="Europe/Berlin", quiet=True)
+    assert await repo.get_user(1) == changed
+    assert (changed.timezone, changed.quiet) == ("Europe/Berlin", True)
+    # A fresh repository on the same file (a restart) reads the same user.
+    second = Repository(await connect(db_path))
+    try:
+        assert await second.get_user(1) == changed
+    finally:
+        await second.close()
+    await repo.delete_user(1)
+    assert await repo.get_user(1) is None
+    assert (await repo.ensure_user(1, T0 + MIN)).timezone == "UTC"
+
+
+async def test_users_kept_in_memory_are_bounded(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.repository, "USER_CACHE", 3)
+    for user_id in range(1, 11):
+        await repo.ensure_user(user_id, T0)
+    assert len(repo._users) == 3
+    assert [u.id for u in [await repo.get_user(i) for i in range(1, 11)] if u] == list(range(1, 11))
+    assert len(repo._users) == 3
