@@ -25,6 +25,7 @@ still fits in the budget.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -200,12 +201,40 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
 
     A break whose announcement was dropped did not happen: the plan closes it up, so what
     follows moves earlier and no unannounced break is subtracted from the focus time.
+
+    The plan depends only on the session's shape and its dropped breaks, which a handful of
+    values cover for everyone: it is computed once per shape and remembered (the dispatcher
+    and the handlers ask for it several times per message).
     """
+    dropped = frozenset(
+        key
+        for key, delivery in state.deliveries.items()
+        if delivery.status is DeliveryStatus.DROPPED and key.startswith(SlotKind.BREAK)
+    )
+    return _plan(
+        state.planned_minutes,
+        state.block_minutes,
+        state.break_minutes,
+        state.checkins,
+        dropped,
+        limits,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan(
+    planned_minutes: int,
+    block_minutes: int,
+    break_minutes: int,
+    checkins: bool,
+    dropped_breaks: frozenset[str],
+    limits: Limits,
+) -> Plan:
     span = limits.span
     gap = limits.min_gap
-    focus_left = span(state.planned_minutes)
-    block = span(state.block_minutes)
-    pause = span(state.break_minutes)
+    focus_left = span(planned_minutes)
+    block = span(block_minutes)
+    pause = span(break_minutes)
 
     slots: list[Slot] = []
     breaks: list[tuple[timedelta, timedelta]] = []
@@ -218,11 +247,9 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
         has_break = (
             pause > timedelta(0) and focus_left >= gap and len(breaks) < limits.max_messages // 2
         )
-        if has_break:
-            dropped = state.deliveries.get(f"{SlotKind.BREAK}:{index}")
-            if dropped is not None and dropped.status is DeliveryStatus.DROPPED:
-                has_break = False
-        if state.checkins:
+        if has_break and f"{SlotKind.BREAK}:{index}" in dropped_breaks:
+            has_break = False
+        if checkins:
             slots.extend(_checkins(cursor, length, index, limits))
         cursor += length
         if not has_break:
