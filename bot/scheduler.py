@@ -20,7 +20,9 @@ what is too late instead of sending a burst.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,16 +31,25 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
+from telegram.warnings import PTBUserWarning
 
 from bot import texts
 from bot.service import FocusService
 from bot.timefmt import zone
-from nudges import Drop, Idle, Limits, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
-from storage import SUMMARY_SLOT, Session
+from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
+from storage import SUMMARY_SLOT, DeliveryRecord, Session
+from storage.repository import Reschedule
 
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
 log = logging.getLogger(__name__)
+
+_SEND_WARNING = r"Please use 'Bot\.sendMessage'"
+# Proactive messages are sent with ``do_api_request("sendMessage")``, not ``send_message``:
+# the dispatcher needs only the message id, and building a ``Message`` object from every answer
+# cost half of PTB's time per message (0.31 of 0.63 ms, measured; BENCHMARKS.md). The request
+# is the same — through the same rate limiter — so PTB's hint to use send_message is silenced.
+warnings.filterwarnings("ignore", message=_SEND_WARNING, category=PTBUserWarning)
 
 JOB_NAME = "focus-dispatch"
 SUMMARY_RETRY = timedelta(seconds=30)
@@ -82,6 +93,30 @@ def surely_not_sent(error: TelegramError) -> bool:
         return True
     return isinstance(
         error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
+
+
+class _Outcome(enum.Enum):
+    """How a send ended, when not with the session's updated records (see ``_send``)."""
+
+    SETTLED = "settled"
+    RETRY = "retry"
+    STALE = "stale"
+
+
+def _record(
+    session_id: int, slot: Slot, status: str, at: datetime, decision: Send | Drop
+) -> DeliveryRecord:
+    """What storage now holds for ``slot``, as the dispatcher's own copy."""
+    return DeliveryRecord(
+        session_id=session_id,
+        slot=slot.key,
+        kind=slot.kind.value,
+        status=status,
+        due_at=decision.due_at,
+        at=at,
+        message_id=None,
+        reason=None,
     )
 
 
@@ -160,8 +195,8 @@ class Dispatcher:
             backlog = False
             try:
                 for _ in range(self.max_batches):
-                    due = await self.repo.due_sessions(self.clock.now(), self.batch)
-                    await asyncio.gather(*(self._guarded(s.id, report) for s in due))
+                    due = await self.repo.due_work(self.clock.now(), self.batch)
+                    await asyncio.gather(*(self._guarded(s, r, report) for s, r in due))
                     report.sessions += len(due)
                     if len(due) < self.batch:
                         break
@@ -182,54 +217,83 @@ class Dispatcher:
             )
         return report
 
-    async def _guarded(self, session_id: int, report: DispatchReport) -> None:
+    async def _guarded(
+        self, session: Session, records: list[DeliveryRecord], report: DispatchReport
+    ) -> None:
         async with self._slots:
             try:
-                await self._step(session_id, report)
+                await self._step(session, records, report)
             except Exception:
                 # One broken session must not stop the others; it is looked at again
                 # later (unconditionally: a version check here could leave it due forever).
-                log.exception("dispatch failed for session %d", session_id)
-                await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
+                log.exception("dispatch failed for session %d", session.id)
+                await self.repo.defer(session.id, self.clock.now() + SUMMARY_RETRY)
 
-    async def _step(self, session_id: int, report: DispatchReport) -> None:
+    async def _step(
+        self, read: Session, records: list[DeliveryRecord], report: DispatchReport
+    ) -> None:
         """Step one session through the policy until it says wait.
 
-        Each step decides on fresh state under the session's lock, and keeps the lock until
-        the message it decided on is confirmed: no pause, stop or erase slips in between.
+        The pass read the session and its deliveries before this took the session's lock, so
+        every write below is conditional on the session being as read — running, not paused,
+        at the same ``version`` (pause, resume and extend change it) — and a refused write
+        reads it again. Under the lock nobody else changes it: what this step writes, it also
+        applies to its own copy, and decides the next step on that without reading again. The
+        lock is kept until the message decided on is confirmed: no pause, stop or erase slips
+        in between.
         """
-        for _ in range(_MAX_STEPS):
-            async with self.service.locked(session_id):
-                session = await self.repo.get_session(session_id)
+        session: Session | None = read
+        session_id = read.id
+        ended: Session | None = None
+        async with self.service.locked(session_id):
+            for _ in range(_MAX_STEPS):
                 if session is None or not session.running:
-                    return
-                state, plan, limits = await self.service.load_state(session)
+                    break
+                state, plan, limits = self.service.policy_view(session, records)
                 now = self.clock.now()
                 decision = decide(state, limits, now)
                 if isinstance(decision, Idle):
-                    return
+                    break
                 if isinstance(decision, Wait):
                     end = None if state.paused_at is not None else state.wall(plan.total)
-                    await self.repo.reschedule(session.id, session.version, end, decision.until)
-                    return
-                if isinstance(decision, Drop):
-                    await self._drop(session, decision.slot, decision.due_at, decision.reason)
-                    report.count_drop(decision.reason)
-                    continue
-                if isinstance(decision, Send):
-                    sent = await self._send(session, decision, state, plan, limits)
-                    if sent is None:  # a passing failure: try again shortly, in its window
+                    if await self.repo.reschedule(session.id, session.version, end, decision.until):
+                        break
+                elif isinstance(decision, Drop):
+                    slot = decision.slot
+                    if await self.repo.drop(
+                        session.id,
+                        slot.key,
+                        slot.kind,
+                        decision.due_at,
+                        now,
+                        decision.reason,
+                        version=session.version,
+                    ):
+                        report.count_drop(decision.reason)
+                        records = [*records, _record(session.id, slot, "dropped", now, decision)]
+                        continue
+                elif isinstance(decision, Send):
+                    outcome = await self._send(session, records, decision, state, plan, report)
+                    if outcome is _Outcome.RETRY:  # a passing failure: again soon, in its window
                         await self.repo.defer(session.id, now + limits.late_window / 4)
-                        return
-                    report.sent += sent
-                    continue
-                ended = await self.service.finish(session, state, plan, decision)
-            if ended is not None:
-                report.finished += 1
-                report.summaries += await self.send_summary(session_id)
-            return
-        log.error("session %d did not settle in %d steps", session_id, _MAX_STEPS)
-        await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
+                        break
+                    if isinstance(outcome, list):
+                        records = outcome
+                        continue
+                    if outcome is _Outcome.SETTLED:
+                        break
+                else:
+                    ended = await self.service.finish(session, state, plan, decision)
+                    if ended is not None:
+                        break
+                # The session changed since it was read (or ended): read it again.
+                session, records = await self.repo.session_and_deliveries(session_id)
+            else:
+                log.error("session %d did not settle in %d steps", session_id, _MAX_STEPS)
+                await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
+        if ended is not None:
+            report.finished += 1
+            report.summaries += await self.send_summary(session_id)
 
     async def _end_sessions_in_gone_chats(self) -> None:
         """End, without a summary, every running session in a chat that refused us for good.
@@ -243,16 +307,25 @@ class Dispatcher:
                 if await self.service.abandon(session_id, "chat unreachable") is not None:
                     log.info("session %d ended quietly: its chat is gone", session_id)
 
-    async def _drop(self, session: Session, slot: Slot, due_at: datetime, reason: str) -> None:
-        await self.repo.drop(session.id, slot.key, slot.kind, due_at, self.clock.now(), reason)
-
     async def _send(
-        self, session: Session, decision: Send, state: SessionState, plan: Plan, limits: Limits
-    ) -> int | None:
-        """Render, claim, send, confirm one proactive message: 1 if it was delivered, 0 if
-        not (recorded), None if it surely was not sent for a passing reason (no connection,
-        a flood wait): then the claim is withdrawn, to try again within the window."""
+        self,
+        session: Session,
+        records: list[DeliveryRecord],
+        decision: Send,
+        state: SessionState,
+        plan: Plan,
+        report: DispatchReport,
+    ) -> list[DeliveryRecord] | _Outcome:
+        """Render, claim, send and confirm one proactive message.
+
+        Returns the session's records with this message's outcome added, to decide the next
+        step on; or SETTLED when it was sent and the session's next look stored with the
+        confirmation (the usual case: one write for both); RETRY when it surely was not sent
+        for a passing reason (no connection, a flood wait: the claim is withdrawn, to try again
+        within the window); STALE when the session changed since it was read.
+        """
         slot = decision.slot
+        limits = self.service.limits_for(session)
         text, markup = await self._render(session, slot, state, plan)  # before the claim
         claimed = await self.repo.claim(
             session.id,
@@ -262,41 +335,78 @@ class Dispatcher:
             self.clock.now(),
             max_messages=limits.max_messages,
             min_gap=limits.min_gap,
+            version=session.version,
         )
         if not claimed:
-            # Storage refused (budget, gap, or recorded meanwhile): record why, move on.
-            await self._drop(session, slot, decision.due_at, "refused by the send gate")
-            return 0
+            # Storage refused: the session changed since it was read, or the gate (budget,
+            # gap, the slot recorded meanwhile) said no. The next step reads it again and,
+            # if it is unchanged, the policy now sees why.
+            if await self.repo.drop(
+                session.id,
+                slot.key,
+                slot.kind,
+                decision.due_at,
+                self.clock.now(),
+                "refused by the send gate",
+                version=session.version,
+            ):
+                report.count_drop("refused by the send gate")
+            return _Outcome.STALE
         try:
-            message = await self.bot.send_message(
-                session.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            result = await self.bot.do_api_request(
+                "sendMessage",
+                {
+                    "chat_id": session.chat_id,
+                    "text": text,
+                    "parse_mode": ParseMode.HTML,
+                    "reply_markup": markup,
+                },
             )
         except TelegramError as error:
-            if chat_gone(error):
-                self._gone_chats.add(session.chat_id)
-            if surely_not_sent(error) and not isinstance(error, BadRequest | Forbidden):
-                await self.repo.unclaim(session.id, slot.key)
-                log.info(
-                    "session %d: %s not sent (%s); retrying",
-                    session.id,
-                    slot.key,
-                    type(error).__name__,
-                )
-                return None
-            if surely_not_sent(error):
-                await self._drop(session, slot, decision.due_at, f"not delivered: {error}")
-            else:
-                log.warning(
-                    "session %d: %s outcome unknown (%s); counted as sent",
-                    session.id,
-                    slot.key,
-                    type(error).__name__,
-                )
-            return 0
-        await self.repo.confirm(
-            session.id, slot.key, slot.kind, message.message_id, self.clock.now()
+            return await self._send_failed(session, records, decision, error)
+        now = self.clock.now()
+        records = [*records, _record(session.id, slot, "sent", now, decision)]
+        report.sent += 1
+        # Decide the next step now, so the usual "wait until ..." is stored with the confirm.
+        state, plan, _ = self.service.policy_view(session, records)
+        after = decide(state, limits, now)
+        then: Reschedule | None = None
+        if isinstance(after, Wait):
+            end = None if state.paused_at is not None else state.wall(plan.total)
+            then = (session.version, end, after.until)
+        stored = await self.repo.confirm(
+            session.id, slot.key, slot.kind, result.get("message_id"), now, then=then
         )
-        return 1
+        return _Outcome.SETTLED if stored else records
+
+    async def _send_failed(
+        self, session: Session, records: list[DeliveryRecord], decision: Send, error: TelegramError
+    ) -> list[DeliveryRecord] | _Outcome:
+        slot = decision.slot
+        if chat_gone(error):
+            self._gone_chats.add(session.chat_id)
+        if surely_not_sent(error) and not isinstance(error, BadRequest | Forbidden):
+            await self.repo.unclaim(session.id, slot.key)
+            log.info(
+                "session %d: %s not sent (%s); retrying",
+                session.id,
+                slot.key,
+                type(error).__name__,
+            )
+            return _Outcome.RETRY
+        now = self.clock.now()
+        if surely_not_sent(error):
+            await self.repo.drop(
+                session.id, slot.key, slot.kind, decision.due_at, now, f"not delivered: {error}"
+            )
+            return [*records, _record(session.id, slot, "dropped", now, decision)]
+        log.warning(
+            "session %d: %s outcome unknown (%s); counted as sent",
+            session.id,
+            slot.key,
+            type(error).__name__,
+        )
+        return [*records, _record(session.id, slot, "sending", now, decision)]
 
     async def _render(
         self, session: Session, slot: Slot, state: SessionState, plan: Plan

@@ -157,11 +157,17 @@ class FocusService:
             },
         )
 
+    def policy_view(
+        self, session: Session, records: list[DeliveryRecord]
+    ) -> tuple[SessionState, Plan, Limits]:
+        """The session's policy state, plan and limits, given its recorded deliveries."""
+        limits = self.limits_for(session)
+        state = self.state_of(session, records)
+        return state, make_plan(state, limits), limits
+
     async def load_state(self, session: Session) -> tuple[SessionState, Plan, Limits]:
         """The session's policy state, plan and limits, from storage."""
-        limits = self.limits_for(session)
-        state = self.state_of(session, await self.repo.deliveries(session.id))
-        return state, make_plan(state, limits), limits
+        return self.policy_view(session, await self.repo.deliveries(session.id))
 
     def schedule(
         self, state: SessionState, plan: Plan, limits: Limits, now: datetime
@@ -314,40 +320,47 @@ class FocusService:
         """Add planned focus. The longer session; or, past the 180-minute total, the minutes
         that may still be added; None when the session is not running."""
         async with self.locked(session.id):
-            fresh = await self.repo.get_session(session.id)
+            fresh, records = await self.repo.session_and_deliveries(session.id)
             if fresh is None or not fresh.running:
                 return None
             room = max(0, MAX_TOTAL_MINUTES - fresh.planned_minutes)
             if minutes > room:
                 return room
             now = self.clock.now()
-            _, before, _ = await self.load_state(fresh)
+            _, before, _ = self.policy_view(fresh, records)
             planned = {slot.key for slot in before.slots}
             longer = fresh.model_copy(update={"planned_minutes": fresh.planned_minutes + minutes})
-            state, plan, limits = await self.load_state(longer)
+            state, plan, limits = self.policy_view(longer, records)
             # A longer plan can put a *new* break behind us (a block that had no break now has
             # one): it did not happen, so close it up rather than announce it late.
             active = state.active_at(now)
-            past_breaks = [
-                slot
+            reason = "extension: this break would have started in the past"
+            drops = [
+                (slot.key, slot.kind.value, state.wall(slot.offset), reason)
                 for slot in plan.slots
                 if slot.kind is SlotKind.BREAK
                 and slot.key not in planned
                 and slot.offset < active
                 and slot.key not in state.deliveries
             ]
-            for slot in past_breaks:
-                await self.repo.drop(
-                    fresh.id,
-                    slot.key,
-                    slot.kind,
-                    state.wall(slot.offset),
-                    now,
-                    "extension: this break would have started in the past",
+            records = records + [
+                DeliveryRecord(
+                    session_id=fresh.id,
+                    slot=key,
+                    kind=kind,
+                    status="dropped",
+                    due_at=due_at,
+                    at=now,
+                    message_id=None,
+                    reason=why,
                 )
-            state, plan, limits = await self.load_state(longer)
+                for key, kind, due_at, why in drops
+            ]
+            state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
-            if not await self.repo.extend(fresh.id, minutes, now, planned_end, next_due):
+            if not await self.repo.extend(
+                fresh.id, minutes, now, planned_end, next_due, drops=drops
+            ):
                 return None
             return await self.repo.get_session(fresh.id)
 

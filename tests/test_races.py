@@ -302,3 +302,55 @@ async def test_dispatcher_keeps_running_when_it_rearms_itself_for_now(
             assert len(sent) == 5
         finally:
             await bot.app.job_queue.stop(wait=True)
+
+
+# --- the dispatcher decides on what its pass read; a change before its lock is seen ----------
+
+
+@pytest.mark.parametrize("command", ["/pause", "/stop"])
+async def test_a_change_between_the_pass_reading_and_stepping_sends_nothing_stale(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 11)
+    bot.clock.advance(minutes=1)  # the check-in at 12 is due
+    repo = bot.service.repo
+    read = repo.due_work
+
+    async def read_then_change(now: datetime, limit: int) -> object:
+        due = await read(now, limit)
+        assert [s.id for s, _ in due] == [1]
+        await bot.send(command)  # after the pass read the session, before it steps it
+        return due
+
+    monkeypatch.setattr(repo, "due_work", read_then_change)
+    report = await bot.dispatcher.run_due()
+    assert report.sent == 0
+    assert not [t for t in shown(bot) if t.startswith("👀")]
+    records = {r.slot: r.status for r in await repo.deliveries(1)}
+    assert "checkin:1.1" not in records  # neither sent nor recorded as dropped
+
+
+async def test_an_extension_between_reading_and_stepping_is_decided_on_fresh(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 11)
+    bot.clock.advance(minutes=1)
+    repo = bot.service.repo
+    read = repo.due_work
+
+    async def read_then_extend(now: datetime, limit: int) -> object:
+        due = await read(now, limit)
+        await bot.send("/extend 10")  # version 0 -> 1: the pass's copy is stale
+        return due
+
+    monkeypatch.setattr(repo, "due_work", read_then_extend)
+    report = await bot.dispatcher.run_due()
+    assert report.sent == 1  # the check-in at 12 is still in the longer plan: sent once
+    assert [t for t in shown(bot) if t.startswith("👀")] != []
+    session = await bot.service.get(1)
+    assert session is not None and session.version == 1 and session.planned_minutes == 35
+    # The next look was stored for the longer plan (its planned end is 40 min + 0 pause).
+    assert session.planned_end_at == T0 + timedelta(minutes=40)
+    assert session.next_due_at is not None and session.next_due_at > bot.clock.now()
