@@ -871,6 +871,12 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _find(text: str, sub: str, start: int) -> int:
+    """``text.find``, with "not found" as the end of the text."""
+    found = text.find(sub, start)
+    return len(text) if found == -1 else found
+
+
 def _looks_like_image(data: bytes) -> bool:
     return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
@@ -956,9 +962,12 @@ def _parse_html(source: str) -> tuple[str, list[JSONDict]]:
                 i = match.end()
                 continue
         if char != "<":
-            out.append(char)
-            offset += _utf16_len(char)
-            i += 1
+            # Plain text runs to the next tag or character reference: taken in one piece.
+            end = min(_find(source, "<", i + 1), _find(source, "&", i + 1))
+            chunk = source[i:end]
+            out.append(chunk)
+            offset += _utf16_len(chunk)
+            i = end
             continue
         close = source.find(">", i)
         if source.startswith("</", i):
