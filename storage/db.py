@@ -38,25 +38,41 @@ def migrations() -> list[tuple[int, str]]:
 
 
 class Database(aiosqlite.Connection):
-    """aiosqlite's connection plus the one thing its API lacks: running a whole function on
-    the connection's thread.
+    """The process's connections to the file: aiosqlite's, on its own thread, for long reads
+    (a year of sessions for /stats, an export), and a plain ``sqlite3`` connection used right
+    on the event loop for the short operations every update and every message make.
 
-    Each ``execute``, ``fetchone`` or ``commit`` of aiosqlite is a round trip to its thread
-    (~110 µs measured here); a repository operation made of 3-10 of them spent most of its
-    time in those hand-offs (BENCHMARKS.md). ``run`` sends one function that does all of an
-    operation's statements — its whole transaction — in a single trip. The thread runs the
-    functions it is given one at a time, in order, so an operation is also never interleaved
-    with another: no lock is needed around it.
+    Why both (measured, BENCHMARKS.md): each aiosqlite call is a round trip to its thread,
+    and every statement there releases and re-takes the GIL the event loop is holding, so an
+    operation of a few 20-100 µs statements waited milliseconds for its thread. Run inline,
+    the same operation costs what SQLite costs; the loop is held for that long and no longer.
+    WAL lets the thread's reads run beside the inline writes, and a read started after a
+    write returned sees it.
 
-    It uses ``Connection._execute``, the method every public aiosqlite call is built on;
-    pyproject.toml pins aiosqlite to the minor version this was written against, and
-    ``tests/test_storage.py`` checks that an operation is one trip.
+    ``run`` is inline, ``run_in_thread`` is one trip to aiosqlite's thread (built on
+    ``Connection._execute``, the method every aiosqlite call uses; pyproject.toml pins
+    aiosqlite to the minor version this was written against).
     """
 
+    inline: sqlite3.Connection
+    """The connection for short operations; used on the event loop's thread only."""
+
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Call ``fn(connection)`` on the connection's thread and return its result."""
+        """Call ``fn(connection)`` now, on the event loop, and return its result."""
+        return fn(self.inline)
+
+    async def run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Call ``fn(connection)`` on aiosqlite's thread (for long reads) and return its
+        result."""
         result: T = await self._execute(fn, self._conn)  # type: ignore[no-untyped-call]
         return result
+
+    async def close(self) -> None:
+        """Close both connections."""
+        inline = getattr(self, "inline", None)
+        if inline is not None:
+            inline.close()
+        await super().close()
 
 
 async def schema_version(db: aiosqlite.Connection) -> int:
@@ -71,9 +87,11 @@ async def connect(path: str | Path) -> Database:
 
     The file is created readable by its owner only: it holds people's work patterns.
     """
+    if str(path) == ":memory:":
+        # Two connections (see Database) would each get a database of their own.
+        raise ValueError("the database must be a file, not ':memory:'")
     target = Path(path)
-    if str(path) != ":memory:":
-        _create_private(target)
+    _create_private(target)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
     # the block the repository says it is.
     db = Database(partial(sqlite3.connect, str(target), isolation_level=None), 64)
@@ -81,17 +99,29 @@ async def connect(path: str | Path) -> Database:
     try:
         async with db.execute("PRAGMA journal_mode = WAL") as cursor:
             mode = await cursor.fetchone()
-        if str(path) != ":memory:" and (mode is None or str(mode[0]).lower() != "wal"):
+        if mode is None or str(mode[0]).lower() != "wal":
             log.warning("SQLite refused WAL mode (got %s); crash safety is reduced", mode)
         # NORMAL is durable against a crash of this process (kill -9 included) in WAL mode.
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA busy_timeout = 5000")
         await _migrate(db)
+        db.inline = _open_inline(target)
     except BaseException:
         await db.close()
         raise
     return db
+
+
+def _open_inline(target: Path) -> sqlite3.Connection:
+    inline = sqlite3.connect(str(target), isolation_level=None)
+    try:
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 5000"):
+            inline.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        inline.close()
+        raise
+    return inline
 
 
 def _create_private(target: Path) -> None:

@@ -1,8 +1,11 @@
 """The repository: every SQL statement of the bot, returning frozen models.
 
-Each public operation is one function run on the connection's thread (``Database.run``): its
-statements — its whole transaction — cost one hand-off between the event loop and SQLite, and
-the thread runs operations one at a time, so no operation sees another's half-done work. Every
+Each public operation is one function given a connection (``storage.db.Database``): short
+ones — the writes, and the reads of one session or user — run right on the event loop, without
+a hand-off to another thread; those that touch many rows (a user's history, /stats, an export,
+erasing a user) run on aiosqlite's thread. Inline, an operation runs to its end without
+yielding, so no operation sees another's half-done work and a transaction is never left open
+across an await. Every
 state change of a session is a conditional UPDATE (``WHERE ended_at IS NULL`` ...), so a stale
 button, a race between a handler and the dispatcher, or a retry after a restart changes nothing.
 
@@ -244,6 +247,10 @@ class Repository:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._db.run(fn)
 
+    async def _run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """For operations that may take long (many rows): off the event loop."""
+        return await self._db.run_in_thread(fn)
+
     def _remember(self, user: User) -> User:
         self._users[user.id] = user
         self._users.move_to_end(user.id)
@@ -314,7 +321,7 @@ class Repository:
             return int(count)
 
         self._users.pop(user_id, None)
-        return await self._run(op)
+        return await self._run_in_thread(op)
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -632,7 +639,7 @@ class Repository:
 
     async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
         """(count, average focused ms) of the user's ended sessions before this one."""
-        count, average = await self._run(
+        count, average = await self._run_in_thread(
             lambda c: _one(
                 c,
                 "SELECT count(*), avg(focused_ms * time_scale) FROM sessions "
@@ -644,7 +651,7 @@ class Repository:
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""
-        rows = await self._run(
+        rows = await self._run_in_thread(
             lambda c: c.execute(
                 "SELECT started_at FROM sessions WHERE user_id = ? AND outcome = 'completed' "
                 "AND started_at >= ? ORDER BY started_at DESC",
@@ -657,28 +664,31 @@ class Repository:
         self, user_id: int, since: datetime | None, until: datetime
     ) -> list[SessionFact]:
         """The user's ended sessions started in [since, until), oldest first."""
-        rows = await self._run(
-            lambda c: c.execute(
+
+        def op(c: sqlite3.Connection) -> list[SessionFact]:
+            rows = c.execute(
                 "SELECT started_at, ended_at, planned_minutes, focused_ms * time_scale, "
                 "outcome, interruptions, score, label IS NOT NULL FROM sessions "
                 "WHERE user_id = ? AND started_at >= ? AND started_at < ? "
                 "AND ended_at IS NOT NULL ORDER BY started_at",
                 (user_id, 0 if since is None else to_ms(since), to_ms(until)),
-            ).fetchall()
-        )
-        return [
-            SessionFact(
-                started_at=from_ms(r[0]),
-                ended_at=from_ms(r[1]),
-                planned_minutes=r[2],
-                focused_minutes=(r[3] or 0) / 60000,
-                completed=r[4] == Outcome.COMPLETED,
-                interruptions=r[5],
-                score=r[6],
-                labelled=bool(r[7]),
             )
-            for r in rows
-        ]
+            completed = Outcome.COMPLETED.value
+            return [
+                SessionFact(
+                    started_at=from_ms(r[0]),
+                    ended_at=from_ms(r[1]),
+                    planned_minutes=r[2],
+                    focused_minutes=(r[3] or 0) / 60000,
+                    completed=r[4] == completed,
+                    interruptions=r[5],
+                    score=r[6],
+                    labelled=bool(r[7]),
+                )
+                for r in rows
+            ]
+
+        return await self._run_in_thread(op)
 
     async def running_in_chat(self, chat_id: int) -> list[int]:
         """Ids of the running sessions in a chat (everyone's, in a group)."""
@@ -708,7 +718,7 @@ class Repository:
             ).fetchall()
             return rows, int(count)
 
-        rows, count = await self._run(op)
+        rows, count = await self._run_in_thread(op)
         return [_session(r) for r in rows], count
 
     async def export_rows(self, user_id: int) -> tuple[list[Session], list[Event]]:
@@ -728,7 +738,7 @@ class Repository:
             ).fetchall()
             return sessions, events
 
-        sessions, events = await self._run(op)
+        sessions, events = await self._run_in_thread(op)
         return [_session(r) for r in sessions], [
             Event(session_id=r[0], kind=r[1], at=from_ms(r[2]), detail=r[3]) for r in events
         ]
@@ -936,5 +946,5 @@ class Repository:
 
     async def integrity_check(self) -> str:
         """SQLite's own verdict on the file ('ok' when sound)."""
-        rows = await self._run(lambda c: c.execute("PRAGMA integrity_check").fetchall())
+        rows = await self._run_in_thread(lambda c: c.execute("PRAGMA integrity_check").fetchall())
         return ", ".join(str(r[0]) for r in rows)

@@ -358,7 +358,7 @@ async def test_extend_past_180_minutes_raises_and_changes_nothing(repo: Reposito
         await repo.extend(session.id, 10, T0 + MIN, T0 + 185 * MIN, T0 + 20 * MIN)
     assert await repo.get_session(session.id) == session
     assert await event_kinds(repo, session.id) == ["started"]
-    assert not repo.connection.in_transaction
+    assert not repo.connection.inline.in_transaction
 
 
 @pytest.mark.parametrize("score", [0, 6, -1])
@@ -924,7 +924,7 @@ async def test_naive_datetime_never_reaches_the_file(repo: Repository) -> None:
     naive = datetime(2026, 3, 9, 9, 0)  # noqa: DTZ001
     with pytest.raises(ValueError, match="naive"):
         await start(repo, at=naive, due=T0)
-    assert not repo.connection.in_transaction
+    assert not repo.connection.inline.in_transaction
     assert await scalar(repo.connection, "SELECT count(*) FROM users") == 0
 
 
@@ -1088,7 +1088,7 @@ async def test_data_survives_a_killed_process(db_path: Path) -> None:
 # --- one trip to SQLite's thread per operation, and the users kept in memory ---------------
 
 
-async def test_each_operation_is_one_trip_to_the_connection_thread(
+async def test_short_operations_run_inline_and_long_ones_take_one_trip(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trips = 0
@@ -1101,20 +1101,32 @@ async def test_each_operation_is_one_trip_to_the_connection_thread(
 
     monkeypatch.setattr(repo.connection, "_execute", counted)
     session = await start(repo)
-    assert trips == 1
-    operations = [
+    short = [
         repo.claim(session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN, **GUARDS, version=0),
         repo.confirm(session.id, "checkin:1.1", "checkin", 7, T0 + 10 * MIN, then=(0, None, None)),
         repo.session_and_deliveries(session.id),
         repo.due_work(T0 + 60 * MIN, 500),
         repo.pause(session.id, T0 + 11 * MIN, T0 + 41 * MIN),
-        repo.history(1, 0, 10),
         repo.drop(session.id, "break:1", "break", T0, T0, "late", version=1),
     ]
-    for operation in operations:
+    for operation in short:
+        await operation
+    assert trips == 0
+    for operation in (
+        repo.history(1, 0, 10),
+        repo.session_facts(1, None, T0 + 60 * MIN),
+        repo.export_rows(1),
+        repo.delete_user(1),
+    ):
         trips = 0
         await operation
         assert trips == 1
+    assert await repo.get_session(session.id) is None
+
+
+async def test_memory_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="must be a file"):
+        await connect(":memory:")
 
 
 async def test_confirm_stores_the_next_look_only_for_the_version_decided_on(
