@@ -18,6 +18,7 @@ Choices, so the numbers are predictable:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -140,11 +141,14 @@ def compute_stats(
     period: Period,
     now: datetime,
     tz: tzinfo,
+    *,
+    completed_days: AbstractSet[date] | None = None,
 ) -> Stats:
     """Everything /stats shows for ``period``, from the period's sessions and all-time starts.
 
     Facts that did not start inside ``period_bounds(period, now, tz)`` are ignored, so the
-    daily buckets always add up to the totals.
+    daily buckets always add up to the totals. ``completed_days``, when given, are the local
+    days of ``all_completed_starts`` already worked out (the caller keeps them).
     """
     start, end = period_bounds(period, now, tz)
     facts = [
@@ -176,7 +180,11 @@ def compute_stats(
         minutes_by_day[local.date()] += fact.focused_minutes
         count_by_day[local.date()] += 1
 
-    streak_days = {local_date(s, tz) for s in all_completed_starts}
+    streak_days = (
+        completed_days
+        if completed_days is not None
+        else {local_date(s, tz) for s in all_completed_starts}
+    )
     needed = max(0, INSIGHT_MIN_SCORED - len(scores))
 
     return Stats(
@@ -199,7 +207,7 @@ def compute_stats(
         daily=[(d, minutes_by_day[d]) for d in days],
         daily_sessions=[count_by_day[d] for d in days],
         by_hour=by_hour,
-        insights=[] if needed else _insights(facts, tz),
+        insights=[] if needed else _insights(facts, [local.hour for local in local_starts]),
         insights_needed=needed,
     )
 
@@ -210,7 +218,7 @@ def _peaks(totals: Sequence[float]) -> list[tuple[int, float]]:
     return ranked[:_PEAKS]
 
 
-def _best_streak(days: set[date]) -> int:
+def _best_streak(days: AbstractSet[date]) -> int:
     """The longest run of consecutive days in ``days``."""
     best = 0
     for day in days:
@@ -229,19 +237,20 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def _score_split(
-    facts: Sequence[SessionFact],
-    first: Callable[[SessionFact], bool],
-    second: Callable[[SessionFact], bool],
+    facts: Sequence[tuple[SessionFact, int]],
+    first: Callable[[SessionFact, int], bool],
+    second: Callable[[SessionFact, int], bool],
 ) -> tuple[float, float] | None:
-    """Average scores of two groups of scored sessions, or None when a group is too small."""
-    a = [f.score for f in facts if f.score is not None and first(f)]
-    b = [f.score for f in facts if f.score is not None and second(f)]
+    """Average scores of two groups of scored sessions (each with its local start hour), or
+    None when a group is too small."""
+    a = [f.score for f, h in facts if f.score is not None and first(f, h)]
+    b = [f.score for f, h in facts if f.score is not None and second(f, h)]
     if len(a) < _MIN_GROUP or len(b) < _MIN_GROUP:
         return None
     return _mean(a), _mean(b)
 
 
-def _insights(facts: Sequence[SessionFact], tz: tzinfo) -> list[str]:
+def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
     """Up to two comparisons from the user's own sessions, the largest effects first.
 
     Score differences are divided by the score range (4) and rate differences taken as they
@@ -249,11 +258,9 @@ def _insights(facts: Sequence[SessionFact], tz: tzinfo) -> list[str]:
     listed first here wins.
     """
     candidates: list[tuple[float, str]] = []
+    scored = [(f, h) for f, h in zip(facts, hours, strict=True) if f.score is not None]
 
-    def hour(f: SessionFact) -> int:
-        return f.started_at.astimezone(tz).hour
-
-    daytime = _score_split(facts, lambda f: hour(f) in _MORNING, lambda f: hour(f) in _EVENING)
+    daytime = _score_split(scored, lambda _, h: h in _MORNING, lambda _, h: h in _EVENING)
     if daytime is not None:
         morning, evening = daytime
         diff = abs(morning - evening)
@@ -282,9 +289,9 @@ def _insights(facts: Sequence[SessionFact], tz: tzinfo) -> list[str]:
             )
 
     length = _score_split(
-        facts,
-        lambda f: f.planned_minutes > _LONG_MINUTES,
-        lambda f: f.planned_minutes <= _LONG_MINUTES,
+        scored,
+        lambda f, _: f.planned_minutes > _LONG_MINUTES,
+        lambda f, _: f.planned_minutes <= _LONG_MINUTES,
     )
     if length is not None:
         long, short = length
@@ -351,7 +358,7 @@ def session_insight(
     return None
 
 
-def streak(days: set[date], today: date) -> int:
+def streak(days: AbstractSet[date], today: date) -> int:
     """Consecutive days with a completed session, ending today (or yesterday: still alive)."""
     day = today if today in days else today - timedelta(days=1)
     count = 0

@@ -12,7 +12,7 @@ import enum
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.export import sessions_csv, sessions_json
@@ -49,6 +49,8 @@ SCORE_WINDOW = timedelta(hours=24)
 """A plain reply ``1``-``5`` scores a session that ended at most this long ago."""
 
 _STREAK_HORIZON = timedelta(days=800)
+_DAYS_KEPT = 10_000
+"""Users whose streak days are kept in memory (up to ~800 dates each); the oldest go first."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class FocusService:
         # One lock per session in use, dropped when its last holder leaves: memory stays
         # proportional to the sessions being worked on, not to the sessions running.
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._days: dict[int, tuple[str, frozenset[date]]] = {}
 
     @asynccontextmanager
     async def locked(self, session_id: int) -> AsyncIterator[None]:
@@ -265,7 +268,9 @@ class FocusService:
         async with AsyncExitStack() as stack:
             for session_id in sorted(running):
                 await stack.enter_async_context(self.locked(session_id))
-            return await self.repo.delete_user(user_id)
+            erased = await self.repo.delete_user(user_id)
+            self._days.pop(user_id, None)  # after: a /stats meanwhile may have kept them again
+            return erased
 
     async def register(self, user_id: int) -> None:
         """Remember a user on first contact (/start)."""
@@ -375,15 +380,17 @@ class FocusService:
             active = state.active_at(now)
             done = active >= plan.total
             end = state.wall(plan.total) if done else now
-            return await self.repo.end_session(
-                fresh.id,
-                ended_at=end,
-                focused=plan.focused(active),
-                breaks_taken=plan.breaks_started_before(active),
-                outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
-                # Time ran out while we were down and /stop came first: say so.
-                late=done and now - end > limits.late_window,
-                now=now,
+            return self._ended(
+                await self.repo.end_session(
+                    fresh.id,
+                    ended_at=end,
+                    focused=plan.focused(active),
+                    breaks_taken=plan.breaks_started_before(active),
+                    outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
+                    # Time ran out while we were down and /stop came first: say so.
+                    late=done and now - end > limits.late_window,
+                    now=now,
+                )
             )
 
     async def abandon(self, session_id: int, reason: str) -> Session | None:
@@ -395,15 +402,17 @@ class FocusService:
             now = self.clock.now()
             state, plan, _ = await self.load_state(fresh)
             active = state.active_at(now)
-            return await self.repo.end_session(
-                fresh.id,
-                ended_at=now,
-                focused=plan.focused(active),
-                breaks_taken=plan.breaks_started_before(active),
-                outcome=Outcome.ENDED_EARLY,
-                late=False,
-                now=now,
-                summary=reason,
+            return self._ended(
+                await self.repo.end_session(
+                    fresh.id,
+                    ended_at=now,
+                    focused=plan.focused(active),
+                    breaks_taken=plan.breaks_started_before(active),
+                    outcome=Outcome.ENDED_EARLY,
+                    late=False,
+                    now=now,
+                    summary=reason,
+                )
             )
 
     async def finish(
@@ -417,15 +426,17 @@ class FocusService:
             active, outcome = plan.total, Outcome.COMPLETED
         else:
             active, outcome = state.active_at(decision.at), Outcome.ENDED_EARLY
-        return await self.repo.end_session(
-            session.id,
-            ended_at=decision.at,
-            focused=plan.focused(active),
-            breaks_taken=plan.breaks_started_before(active),
-            outcome=outcome,
-            late=decision.late,
-            now=self.clock.now(),
-            version=session.version,
+        return self._ended(
+            await self.repo.end_session(
+                session.id,
+                ended_at=decision.at,
+                focused=plan.focused(active),
+                breaks_taken=plan.breaks_started_before(active),
+                outcome=outcome,
+                late=decision.late,
+                now=self.clock.now(),
+                version=session.version,
+            )
         )
 
     async def interruption(self, session: Session, detail: str) -> bool:
@@ -470,10 +481,9 @@ class FocusService:
     async def summary(self, session: Session) -> SummaryView:
         """The numbers of an ended session's summary."""
         count, average_ms = await self.repo.earlier_focus(session.user_id, session.id)
-        user = await self.repo.get_user(session.user_id)
-        tz = zone(user.timezone if user else "UTC")
+        tz = zone(await self.timezone_of(session.user_id))
         now = self.clock.now()
-        starts = await self.repo.completed_starts(session.user_id, now - _STREAK_HORIZON)
+        days = await self.completed_days(session.user_id, tz, now)
         average = average_ms / 60000 if count >= 3 else None
         return SummaryView(
             session=session,
@@ -482,7 +492,7 @@ class FocusService:
             earlier_sessions=count,
             # Under a minute on average (a few started and stopped at once): no comparison.
             average_minutes=average if average is not None and average >= 1 else None,
-            streak_days=streak({local_date(s, tz) for s in starts}, local_date(now, tz)),
+            streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
         )
 
@@ -506,8 +516,38 @@ class FocusService:
         now = self.clock.now()
         since, until = period_bounds(period, now, tz)
         facts = await self.repo.session_facts(user_id, since, until)
-        starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
-        return compute_stats(facts, starts, period, now, tz)
+        days = await self.completed_days(user_id, tz, now)
+        return compute_stats(facts, (), period, now, tz, completed_days=days)
+
+    async def completed_days(self, user_id: int, tz: tzinfo, now: datetime) -> frozenset[date]:
+        """The local days on which the user completed a session (for streaks), last 800 days.
+
+        Kept per user: reading and converting two years of starts was most of a /stats
+        "week" and of every summary (measured, BENCHMARKS.md), and the set changes only when
+        one of the user's sessions ends (stop, finish, abandon) or the user is erased — each
+        of which forgets it here — or when the timezone changes (part of the key).
+        """
+        key = str(tz)
+        kept = self._days.get(user_id)
+        if kept is None or kept[0] != key:
+            starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
+            kept = (key, frozenset(local_date(start, tz) for start in starts))
+            self._days[user_id] = kept
+            if len(self._days) > _DAYS_KEPT:
+                del self._days[next(iter(self._days))]
+        horizon = local_date(now - _STREAK_HORIZON, tz)
+        days = kept[1]
+        return (
+            days
+            if min(days, default=horizon) >= horizon
+            else frozenset(d for d in days if d >= horizon)
+        )
+
+    def _ended(self, ended: Session | None) -> Session | None:
+        """Forget what an ended session changes (its user's streak days); pass it on."""
+        if ended is not None:
+            self._days.pop(ended.user_id, None)
+        return ended
 
     async def timezone_of(self, user_id: int) -> str:
         """The user's timezone name (UTC until they set one)."""

@@ -112,3 +112,30 @@ async def test_main_queries_use_indexes(bot: BotHarness) -> None:
             name,
             plan,
         )
+
+
+async def test_streak_follows_each_ended_session_the_timezone_and_erasure(
+    bot: BotHarness,
+) -> None:
+    def streak_line(sent: list[object]) -> str:
+        text = getattr(sent[0], "shown_text", "") or ""
+        return next((line for line in text.splitlines() if "Streak" in line), "")
+
+    await session(bot, 25)  # Monday 09:00
+    assert "Streak: 1 day (best 1)" in streak_line(await bot.send("/stats"))  # now kept
+    bot.clock.advance(hours=23)  # Tuesday 08:26 UTC
+    await session(bot, 25)
+    assert "Streak: 2 days (best 2)" in streak_line(await bot.send("/stats"))
+    # Early on Wednesday in UTC is still Tuesday in New York: no third day there.
+    bot.clock.advance(hours=16)
+    await session(bot, 25)  # Wednesday 01:2x UTC = Tuesday evening in New York
+    assert "Streak: 3 days (best 3)" in streak_line(await bot.send("/stats"))
+    await bot.send("/timezone America/New_York")
+    assert "Streak: 2 days (best 2)" in streak_line(await bot.send("/stats"))
+    [question] = await bot.send("/delete_me")
+    assert await bot.press(question, "Yes") == "Deleted."
+    # Nothing about an erased user stays in memory either.
+    assert USER not in bot.service._days
+    assert USER not in bot.service.repo._users
+    await session(bot, 25)  # a fresh start: one day, not the erased three
+    assert "Streak: 1 day (best 1)" in streak_line(await bot.send("/stats"))
