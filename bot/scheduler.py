@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
@@ -410,8 +410,8 @@ class Dispatcher:
 
     async def _render(
         self, session: Session, slot: Slot, state: SessionState, plan: Plan
-    ) -> tuple[str, InlineKeyboardMarkup | None]:
-        """The text and buttons of a proactive message."""
+    ) -> tuple[str, str | None]:
+        """The text of a proactive message and its buttons (``reply_markup`` JSON)."""
         if slot.kind is SlotKind.CHECKIN:
             return texts.checkin_message(session, slot.key)
         if slot.kind is SlotKind.BREAK:
