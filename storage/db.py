@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -57,9 +58,54 @@ class Database(aiosqlite.Connection):
     inline: sqlite3.Connection
     """The connection for short operations; used on the event loop's thread only."""
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Call ``fn(connection)`` now, on the event loop, and return its result."""
-        return fn(self.inline)
+    _waiting: list[asyncio.Future[None]] | None = None
+    """Writers waiting for the open group transaction to commit (None: none is open)."""
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        """Call ``fn(connection)`` now, on the event loop, and return its result.
+
+        A write runs in a savepoint of the transaction shared by every write of this turn of
+        the event loop, and returns once that transaction has committed (group commit: the
+        dispatcher's concurrent claims and confirmations share one commit, ~80 µs each
+        alone). A write that raises is rolled back to its savepoint alone. ``write=False``:
+        a read, run as it is, without taking the write lock.
+        """
+        c = self.inline
+        if not write:
+            return fn(c)
+        loop = asyncio.get_running_loop()
+        if self._waiting is None:
+            c.execute("BEGIN IMMEDIATE")
+            self._waiting = []
+            loop.call_soon(self._commit)
+        committed = loop.create_future()
+        self._waiting.append(committed)
+        c.execute("SAVEPOINT operation")
+        try:
+            result = fn(c)
+        except BaseException:
+            c.execute("ROLLBACK TO operation")
+            c.execute("RELEASE operation")
+            await asyncio.shield(committed)  # the others' writes stand; this one's error
+            raise
+        c.execute("RELEASE operation")
+        await asyncio.shield(committed)
+        return result
+
+    def _commit(self) -> None:
+        waiting, self._waiting = self._waiting or [], None
+        try:
+            self.inline.commit()
+        except Exception as error:  # e.g. the disk is full: none of the batch happened
+            if self.inline.in_transaction:
+                self.inline.rollback()
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
 
     async def run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Call ``fn(connection)`` on aiosqlite's thread (for long reads) and return its
@@ -68,9 +114,11 @@ class Database(aiosqlite.Connection):
         return result
 
     async def close(self) -> None:
-        """Close both connections."""
+        """Close both connections (committing a group transaction still open)."""
         inline = getattr(self, "inline", None)
         if inline is not None:
+            if self._waiting is not None:
+                self._commit()
             inline.close()
         await super().close()
 

@@ -139,7 +139,14 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
 
 @contextmanager
 def _tx(c: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: committed if the block finishes, rolled back if it raises."""
+    """One write transaction: committed if the block finishes, rolled back if it raises.
+
+    Inline, the operation already runs in its own savepoint of the group transaction
+    (``Database.run``), which does both.
+    """
+    if c.in_transaction:
+        yield c
+        return
     c.execute("BEGIN IMMEDIATE")
     try:
         yield c
@@ -247,6 +254,10 @@ class Repository:
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._db.run(fn)
 
+    async def _look(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A short read: inline, without the write lock."""
+        return await self._db.run(fn, write=False)
+
     async def _run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """For operations that may take long (many rows): off the event loop."""
         return await self._db.run_in_thread(fn)
@@ -281,7 +292,7 @@ class Repository:
         if cached is not None:
             self._users.move_to_end(user_id)
             return cached
-        user = await self._run(lambda c: _fetch_user(c, user_id))
+        user = await self._look(lambda c: _fetch_user(c, user_id))
         return None if user is None else self._remember(user)
 
     async def update_user(self, user_id: int, now: datetime, **settings: object) -> User:
@@ -383,7 +394,7 @@ class Repository:
 
     async def get_session(self, session_id: int) -> Session | None:
         """One session by id."""
-        return await self._run(lambda c: _fetch_session(c, session_id))
+        return await self._look(lambda c: _fetch_session(c, session_id))
 
     async def session_and_deliveries(
         self, session_id: int
@@ -394,11 +405,11 @@ class Repository:
             session = _fetch_session(c, session_id)
             return session, [] if session is None else _fetch_deliveries(c, session_id)
 
-        return await self._run(op)
+        return await self._look(op)
 
     async def active_session(self, user_id: int, chat_id: int) -> Session | None:
         """The user's running (or paused) session in this chat."""
-        row = await self._run(
+        row = await self._look(
             lambda c: _one(
                 c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
@@ -626,7 +637,7 @@ class Repository:
 
     async def scorable_session(self, user_id: int, chat_id: int, since: datetime) -> Session | None:
         """The latest unscored session ended since ``since``; else the latest scored one."""
-        row = await self._run(
+        row = await self._look(
             lambda c: _one(
                 c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
@@ -667,26 +678,14 @@ class Repository:
 
         def op(c: sqlite3.Connection) -> list[SessionFact]:
             rows = c.execute(
-                "SELECT started_at, ended_at, planned_minutes, focused_ms * time_scale, "
-                "outcome, interruptions, score, label IS NOT NULL FROM sessions "
+                "SELECT started_at, planned_minutes, "
+                "coalesce(focused_ms * time_scale, 0) / 60000.0, outcome = 'completed', "
+                "interruptions, score, label IS NOT NULL FROM sessions "
                 "WHERE user_id = ? AND started_at >= ? AND started_at < ? "
                 "AND ended_at IS NOT NULL ORDER BY started_at",
                 (user_id, 0 if since is None else to_ms(since), to_ms(until)),
             )
-            completed = Outcome.COMPLETED.value
-            return [
-                SessionFact(
-                    started_at=from_ms(r[0]),
-                    ended_at=from_ms(r[1]),
-                    planned_minutes=r[2],
-                    focused_minutes=(r[3] or 0) / 60000,
-                    completed=r[4] == completed,
-                    interruptions=r[5],
-                    score=r[6],
-                    labelled=bool(r[7]),
-                )
-                for r in rows
-            ]
+            return list(map(SessionFact._make, rows))
 
         return await self._run_in_thread(op)
 
@@ -770,7 +769,7 @@ class Repository:
             ).fetchall()
             return sessions, deliveries
 
-        sessions, deliveries = await self._run(op)
+        sessions, deliveries = await self._look(op)
         by_session: dict[int, list[DeliveryRecord]] = {row[0]: [] for row in sessions}
         for row in deliveries:
             by_session[row[0]].append(_delivery(row))
@@ -778,7 +777,7 @@ class Repository:
 
     async def soonest_due(self) -> datetime | None:
         """The earliest time a running session, or a pending summary, must be looked at."""
-        (soonest,) = await self._run(
+        (soonest,) = await self._look(
             lambda c: _one(
                 c,
                 "SELECT min(t) FROM ("
@@ -790,7 +789,7 @@ class Repository:
 
     async def deliveries(self, session_id: int) -> list[DeliveryRecord]:
         """Every recorded delivery decision of a session."""
-        return await self._run(lambda c: _fetch_deliveries(c, session_id))
+        return await self._look(lambda c: _fetch_deliveries(c, session_id))
 
     async def claim(
         self,
@@ -924,7 +923,7 @@ class Repository:
 
     async def pending_summaries(self, now: datetime, limit: int) -> list[int]:
         """Sessions whose summary is due to be sent (a retried one waits for its time)."""
-        rows = await self._run(
+        rows = await self._look(
             lambda c: c.execute(
                 "SELECT session_id FROM deliveries WHERE status = 'pending' AND slot = ? "
                 "AND due_at <= ? ORDER BY due_at LIMIT ?",
@@ -935,7 +934,7 @@ class Repository:
 
     async def events(self, session_id: int) -> list[Event]:
         """A session's event log, oldest first."""
-        rows = await self._run(
+        rows = await self._look(
             lambda c: c.execute(
                 "SELECT session_id, kind, at, detail FROM events WHERE session_id = ? "
                 "ORDER BY at, id",

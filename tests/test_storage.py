@@ -1189,3 +1189,44 @@ async def test_users_kept_in_memory_are_bounded(
     assert len(repo._users) == 3
     assert [u.id for u in [await repo.get_user(i) for i in range(1, 11)] if u] == list(range(1, 11))
     assert len(repo._users) == 3
+
+
+# --- group commit: the writes of one turn of the event loop share a transaction --------------
+
+
+async def test_concurrent_writes_share_one_commit_and_are_all_visible(
+    repo: Repository, db_path: Path
+) -> None:
+    sessions = [await start(repo, chat=10 + i) for i in range(5)]
+    statements: list[str] = []
+    repo.connection.inline.set_trace_callback(statements.append)
+    await asyncio.gather(*(repo.set_card(s.id, 100 + s.id) for s in sessions))
+    repo.connection.inline.set_trace_callback(None)
+    assert sum(1 for sql in statements if sql.strip().upper() == "COMMIT") == 1
+    assert sum(1 for sql in statements if sql.startswith("UPDATE sessions")) == 5
+    # Committed by the time the writes returned: another connection sees every one.
+    second = Repository(await connect(db_path))
+    try:
+        for s in sessions:
+            stored = await second.get_session(s.id)
+            assert stored is not None and stored.card_message_id == 100 + s.id
+    finally:
+        await second.close()
+
+
+async def test_a_failing_write_in_a_shared_commit_is_undone_alone(repo: Repository) -> None:
+    first = await start(repo, chat=10)
+    other = await start(repo, chat=11, minutes=175)
+    outcomes = await asyncio.gather(
+        repo.set_card(first.id, 7),
+        repo.extend(other.id, 10, T0 + MIN, T0 + 185 * MIN, T0 + 20 * MIN),  # CHECK fails
+        repo.pause(first.id, T0 + MIN, T0 + 31 * MIN),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and outcomes[2] is True
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    stored = await repo.get_session(first.id)
+    assert stored is not None and stored.card_message_id == 7 and stored.paused_at is not None
+    assert await repo.get_session(other.id) == other
+    assert await event_kinds(repo, other.id) == ["started"]
+    assert not repo.connection.inline.in_transaction
