@@ -17,14 +17,14 @@ Choices, so the numbers are predictable:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from bot.timefmt import local_date
-from storage.models import SessionFact
+from bot.timefmt import LocalTimes, local_date, local_times
+from storage.models import SessionFact, to_ms
 
 __all__ = [
     "INSIGHT_MIN_SCORED",
@@ -135,6 +135,11 @@ class Stats:
     """More scored sessions needed to unlock insights; 0 once unlocked."""
 
 
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+_EPOCH_WEEKDAY = 3  # 1 January 1970 was a Thursday
+
+
 def compute_stats(
     period_facts: Sequence[SessionFact],
     all_completed_starts: Sequence[datetime],
@@ -151,34 +156,53 @@ def compute_stats(
     days of ``all_completed_starts`` already worked out (the caller keeps them).
     """
     start, end = period_bounds(period, now, tz)
+    start_ms = None if start is None else to_ms(start)
+    end_ms = to_ms(end)
     facts = [
-        f for f in period_facts if (start is None or f.started_at >= start) and f.started_at < end
+        f
+        for f in period_facts
+        if (start_ms is None or f.started_ms >= start_ms) and f.started_ms < end_ms
     ]
     today = local_date(now, tz)
-    local_starts = [f.started_at.astimezone(tz) for f in facts]
+    to_local = local_times(tz).local_ms
 
-    sessions = len(facts)
-    completed = sum(f.completed for f in facts)
-    focused = sum(f.focused_minutes for f in facts)
-    planned = sum(f.planned_minutes for f in facts)
-    scores = [f.score for f in facts if f.score is not None]
-
+    # One pass, integers only: this runs over every session of the period (10,000 for "all").
+    completed = interruptions = planned = 0
+    focused = 0.0
+    scores: list[int] = []
+    hours: list[int] = []
     by_hour = [0.0] * 24
     by_weekday = [0.0] * 7
-    for fact, local in zip(facts, local_starts, strict=True):
-        by_hour[local.hour] += fact.focused_minutes
-        by_weekday[local.weekday()] += fact.focused_minutes
+    minutes_by_day: dict[int, float] = {}
+    count_by_day: dict[int, int] = {}
+    for started_ms, planned_minutes, minutes, done, interrupted, score, _ in facts:
+        local = to_local(started_ms)
+        hour = local // _HOUR_MS % 24
+        day = local // _DAY_MS
+        hours.append(hour)
+        by_hour[hour] += minutes
+        by_weekday[(day + _EPOCH_WEEKDAY) % 7] += minutes
+        if day in count_by_day:
+            minutes_by_day[day] += minutes
+            count_by_day[day] += 1
+        else:
+            minutes_by_day[day] = minutes
+            count_by_day[day] = 1
+        completed += done
+        interruptions += interrupted
+        planned += planned_minutes
+        focused += minutes
+        if score is not None:
+            scores.append(score)
+    sessions = len(facts)
 
     if start is not None:
         first_day = local_date(start, tz)
     else:
-        first_day = min((s.date() for s in local_starts), default=today)
-    days = [first_day + timedelta(days=i) for i in range((today - first_day).days + 1)]
-    minutes_by_day = dict.fromkeys(days, 0.0)
-    count_by_day = dict.fromkeys(days, 0)
-    for fact, local in zip(facts, local_starts, strict=True):
-        minutes_by_day[local.date()] += fact.focused_minutes
-        count_by_day[local.date()] += 1
+        first_day = min((LocalTimes.date_of(d) for d in count_by_day), default=today)
+    first = first_day.toordinal() - LocalTimes.date_of(0).toordinal()
+    numbers = range(first, first + (today - first_day).days + 1)
+    days = [LocalTimes.date_of(n) for n in numbers]
 
     streak_days = (
         completed_days
@@ -196,18 +220,16 @@ def compute_stats(
         average_minutes=focused / sessions if sessions else None,
         average_score=sum(scores) / len(scores) if scores else None,
         unscored=sessions - len(scores),
-        average_interruptions=(
-            sum(f.interruptions for f in facts) / sessions if sessions else None
-        ),
+        average_interruptions=interruptions / sessions if sessions else None,
         estimate_accuracy=focused / planned if planned else None,
         peak_hours=_peaks(by_hour),
         peak_weekdays=_peaks(by_weekday),
         current_streak=streak(streak_days, today),
         best_streak=_best_streak(streak_days),
-        daily=[(d, minutes_by_day[d]) for d in days],
-        daily_sessions=[count_by_day[d] for d in days],
+        daily=[(d, minutes_by_day.get(n, 0.0)) for d, n in zip(days, numbers, strict=True)],
+        daily_sessions=[count_by_day.get(n, 0) for n in numbers],
         by_hour=by_hour,
-        insights=[] if needed else _insights(facts, [local.hour for local in local_starts]),
+        insights=[] if needed else _insights(facts, hours),
         insights_needed=needed,
     )
 
@@ -236,15 +258,8 @@ def _mean(values: Iterable[float]) -> float:
     return sum(items) / len(items)
 
 
-def _score_split(
-    facts: Sequence[tuple[SessionFact, int]],
-    first: Callable[[SessionFact, int], bool],
-    second: Callable[[SessionFact, int], bool],
-) -> tuple[float, float] | None:
-    """Average scores of two groups of scored sessions (each with its local start hour), or
-    None when a group is too small."""
-    a = [f.score for f, h in facts if f.score is not None and first(f, h)]
-    b = [f.score for f, h in facts if f.score is not None and second(f, h)]
+def _split(a: list[int], b: list[int]) -> tuple[float, float] | None:
+    """Average scores of two groups of scored sessions, or None when a group is too small."""
     if len(a) < _MIN_GROUP or len(b) < _MIN_GROUP:
         return None
     return _mean(a), _mean(b)
@@ -258,9 +273,25 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
     listed first here wins.
     """
     candidates: list[tuple[float, str]] = []
-    scored = [(f, h) for f, h in zip(facts, hours, strict=True) if f.score is not None]
+    # The groups compared, gathered in one pass (10,000 sessions for "all").
+    morning_scores: list[int] = []
+    evening_scores: list[int] = []
+    long_scores: list[int] = []
+    short_scores: list[int] = []
+    labelled: list[bool] = []
+    unlabelled: list[bool] = []
+    for fact, hour in zip(facts, hours, strict=True):
+        (labelled if fact.labelled else unlabelled).append(fact.completed)
+        score = fact.score
+        if score is None:
+            continue
+        if hour in _MORNING:
+            morning_scores.append(score)
+        elif hour in _EVENING:
+            evening_scores.append(score)
+        (long_scores if fact.planned_minutes > _LONG_MINUTES else short_scores).append(score)
 
-    daytime = _score_split(scored, lambda _, h: h in _MORNING, lambda _, h: h in _EVENING)
+    daytime = _split(morning_scores, evening_scores)
     if daytime is not None:
         morning, evening = daytime
         diff = abs(morning - evening)
@@ -273,8 +304,6 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
                 )
             )
 
-    labelled = [f.completed for f in facts if f.labelled]
-    unlabelled = [f.completed for f in facts if not f.labelled]
     if len(labelled) >= _MIN_GROUP and len(unlabelled) >= _MIN_GROUP:
         with_label, without = _mean(labelled), _mean(unlabelled)
         diff = abs(with_label - without)
@@ -288,11 +317,7 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
                 )
             )
 
-    length = _score_split(
-        scored,
-        lambda f, _: f.planned_minutes > _LONG_MINUTES,
-        lambda f, _: f.planned_minutes <= _LONG_MINUTES,
-    )
+    length = _split(long_scores, short_scores)
     if length is not None:
         long, short = length
         diff = abs(long - short)

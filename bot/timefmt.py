@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["clock_time", "local_date", "minutes_text", "parse_zone", "zone"]
+__all__ = [
+    "LocalTimes",
+    "clock_time",
+    "local_date",
+    "local_times",
+    "minutes_text",
+    "parse_zone",
+    "zone",
+]
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
 
@@ -50,6 +59,85 @@ def parse_zone(text: str) -> str | None:
             return None
         return parse_zone(fixed)
     return name
+
+
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_EPOCH_WEEKDAY = 3  # 1 January 1970 was a Thursday
+_DAYS_KEPT = 4096  # per zone: ~11 years of days, ~0.5 MB
+
+
+class LocalTimes:
+    """Local day, hour and weekday of many instants in one zone, fast.
+
+    /stats places every session of a period (10,000 for "all") in the user's local days and
+    hours; ``datetime.astimezone`` for each cost more than everything else it does. A zone's
+    offset changes at most once in a UTC day (twice would need two transitions within 24
+    hours, which no zone has), so this asks the zone once per UTC day seen — and, on a day of
+    a change, finds the change's millisecond by bisection — then works in integers.
+    """
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._days: dict[int, tuple[int, int, int]] = {}  # UTC day -> (change at, before, after)
+
+    def _offset_at(self, ms: int) -> int:
+        moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(self.tz)
+        offset = moment.utcoffset()
+        return 0 if offset is None else offset // timedelta(milliseconds=1)
+
+    def _day(self, day: int) -> tuple[int, int, int]:
+        first, last = day * _DAY_MS, (day + 1) * _DAY_MS - 1
+        before, after = self._offset_at(first), self._offset_at(last)
+        if before == after:
+            return last + 1, before, after
+        low, high = first, last  # offset(low) == before, offset(high) == after
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._offset_at(middle) == before:
+                low = middle
+            else:
+                high = middle
+        return high, before, after
+
+    def local_ms(self, utc_ms: int) -> int:
+        """The instant as milliseconds of local wall time since 1970-01-01 00:00."""
+        day = utc_ms // _DAY_MS
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            known = self._days[day] = self._day(day)
+        change, before, after = known
+        return utc_ms + (before if utc_ms < change else after)
+
+    @staticmethod
+    def day_number(local_ms: int) -> int:
+        """Local days since 1970-01-01 (``date.fromordinal(n + EPOCH)`` is the date)."""
+        return local_ms // _DAY_MS
+
+    @staticmethod
+    def hour(local_ms: int) -> int:
+        """Local hour, 0-23."""
+        return (local_ms // _HOUR_MS) % 24
+
+    @staticmethod
+    def weekday(local_ms: int) -> int:
+        """Local weekday, Monday 0."""
+        return (local_ms // _DAY_MS + _EPOCH_WEEKDAY) % 7
+
+    @staticmethod
+    def date_of(day_number: int) -> date:
+        """The date of a ``day_number``."""
+        return date.fromordinal(day_number + _EPOCH_ORDINAL)
+
+
+@functools.lru_cache(maxsize=256)
+def local_times(tz: tzinfo) -> LocalTimes:
+    """The ``LocalTimes`` of a zone, shared: the days it has looked up stay known (a few
+    hundred small tuples per zone and year)."""
+    return LocalTimes(tz)
 
 
 def local_date(moment: datetime, tz: tzinfo) -> date:

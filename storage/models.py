@@ -113,19 +113,47 @@ class Session(_Frozen):
 class SessionFact(NamedTuple):
     """An ended session as /stats sees it: what happened, in nominal minutes.
 
-    A named tuple, not a validated model: /stats builds one per session of the period (10,000
-    for a heavy user's "all") straight from typed SQL columns, and a pydantic model cost
-    30-40 ms a call, a frozen dataclass ~25 ms (measured, BENCHMARKS.md).
+    A named tuple of the SQL row as it comes, not a validated model: /stats reads one per
+    session of the period (10,000 for a heavy user's "all"), and a pydantic model per row cost
+    30-40 ms a call, a datetime per row ~10 ms more (measured, BENCHMARKS.md). The start is
+    kept as UTC milliseconds; ``started_at`` makes the datetime when one is asked for.
     """
 
-    started_at: datetime
-    ended_at: datetime
+    started_ms: int
     planned_minutes: int
     focused_minutes: float
     completed: bool
     interruptions: int
     score: int | None
     labelled: bool
+
+    @property
+    def started_at(self) -> datetime:
+        """The start, as an aware UTC datetime."""
+        return from_ms(self.started_ms)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        started_at: datetime,
+        planned_minutes: int,
+        focused_minutes: float,
+        completed: bool,
+        interruptions: int,
+        score: int | None,
+        labelled: bool,
+    ) -> SessionFact:
+        """A fact from a datetime start (tests, and anything not read from SQL)."""
+        return cls(
+            to_ms(started_at),
+            planned_minutes,
+            focused_minutes,
+            completed,
+            interruptions,
+            score,
+            labelled,
+        )
 
 
 class DeliveryRecord(_Frozen):

@@ -30,9 +30,8 @@ BAR_RGB = (0x4C / 255, 0x72 / 255, 0xB0 / 255)
 def fact(day: int, hour: int, focused: float, *, planned: int = 25) -> SessionFact:
     """A completed session started on ``day`` March 2026 at ``hour``:00 Berlin time."""
     start = datetime(2026, 3, day, hour, tzinfo=BERLIN).astimezone(UTC)
-    return SessionFact(
+    return SessionFact.of(
         started_at=start,
-        ended_at=start + timedelta(minutes=focused),
         planned_minutes=planned,
         focused_minutes=focused,
         completed=True,
@@ -126,9 +125,8 @@ def test_long_history_is_drawn_by_week() -> None:
     # one 30-minute session every day for 200 days: 200 daily bars would be unreadable
     start = datetime(2025, 8, 28, 9, tzinfo=BERLIN).astimezone(UTC)
     facts = [
-        SessionFact(
+        SessionFact.of(
             started_at=start + timedelta(days=i),
-            ended_at=start + timedelta(days=i, minutes=30),
             planned_minutes=30,
             focused_minutes=30,
             completed=True,

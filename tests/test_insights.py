@@ -8,8 +8,9 @@ only ever sees UTC, as in production.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
@@ -21,6 +22,7 @@ from bot.insights import (
     period_bounds,
     session_insight,
 )
+from bot.timefmt import LocalTimes
 from storage.models import SessionFact
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -49,9 +51,8 @@ def fact(
 ) -> SessionFact:
     """An ended session; focused defaults to the planned minutes."""
     minutes = planned if focused is None else focused
-    return SessionFact(
+    return SessionFact.of(
         started_at=start,
-        ended_at=start + timedelta(minutes=minutes),
         planned_minutes=planned,
         focused_minutes=minutes,
         completed=completed,
@@ -670,3 +671,63 @@ def test_length_needs_three_earlier_sessions_that_started_before() -> None:
     later = fact(berlin(3, 12, 16), 10, interruptions=1)
     assert session_insight(this, [*AVERAGE_EARLIER[:2], later], S_NOW, BERLIN) is None
     assert session_insight(this, [], S_NOW, BERLIN) is None
+
+
+# --- LocalTimes: the integer shortcut /stats uses must agree with astimezone -----------------
+
+
+def _agrees(times: LocalTimes, tz: tzinfo, ms: int) -> bool:
+    local = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+    shifted = times.local_ms(ms)
+    return (
+        LocalTimes.date_of(LocalTimes.day_number(shifted)),
+        LocalTimes.hour(shifted),
+        LocalTimes.weekday(shifted),
+    ) == (local.date(), local.hour, local.weekday())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Adelaide",  # +10:30 / +9:30: changes in the middle of a UTC hour
+        "Australia/Lord_Howe",  # a 30-minute DST shift
+        "Asia/Kathmandu",  # +5:45, no DST
+        "America/Santiago",
+        "Pacific/Chatham",  # +13:45 / +12:45
+        "UTC",
+    ],
+)
+def test_local_times_agree_minute_by_minute_around_every_change(name: str) -> None:
+    tz = ZoneInfo(name)
+    times = LocalTimes(tz)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    # Find each offset change of 2025-2026 day by day, then check every minute of the two
+    # UTC days around it, and the exact milliseconds either side of it.
+    day = timedelta(days=1)
+    checked = 0
+    moment = start
+    while moment < datetime(2027, 1, 1, tzinfo=UTC):
+        if moment.astimezone(tz).utcoffset() != (moment + day).astimezone(tz).utcoffset():
+            first = int(moment.timestamp() * 1000)
+            for minute in range(0, 2 * 24 * 60):
+                assert _agrees(times, tz, first + minute * 60_000), (name, minute)
+                checked += 1
+        moment += day
+    for ms in range(int(start.timestamp() * 1000), int(start.timestamp() * 1000) + 10**12, 10**9):
+        assert _agrees(times, tz, ms)
+    if name != "UTC" and name != "Asia/Kathmandu":
+        assert checked >= 4 * 24 * 60  # two changes a year, two years
+    else:
+        assert checked == 0
+
+
+def test_local_times_agree_in_every_zone_at_random_instants() -> None:
+    rng = random.Random(20261123)
+    base = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    for name in sorted(available_timezones())[::7]:
+        tz = ZoneInfo(name)
+        times = LocalTimes(tz)
+        for _ in range(40):
+            assert _agrees(times, tz, base + rng.randrange(3 * 365 * 86_400_000)), name
