@@ -14,6 +14,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
+from bot.api import Markup, edit_html, send_html
 from bot.context import FocusContext
 from bot.insights import Period
 from bot.parsing import (
@@ -65,12 +66,13 @@ def _args(message: Message) -> str:
     return match.group(1) if match else ""
 
 
-async def _reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Answer in the chat the update came from, as HTML."""
+async def _reply(update: Update, text: str, reply_markup: Markup = None) -> None:
+    """Answer in the chat (and forum topic) the update came from, as HTML."""
     message = update.effective_message
     if message is None:
-        return None
-    return await message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+        return
+    topic = message.message_thread_id if message.is_topic_message else None
+    await send_html(message.get_bot(), message.chat_id, text, reply_markup, thread_id=topic)
 
 
 def _ids(update: Update) -> tuple[int, int]:
@@ -140,9 +142,7 @@ async def _start_session(
         current = await context.service.get(running.session_id)
         if current is not None:
             text, keyboard = texts.already_running(current)
-            await context.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
-            )
+            await send_html(context.bot, chat_id, text, keyboard)
         return
     # Armed first: if the card cannot be sent, the session still runs on schedule.
     context.dispatcher.arm(session.next_due_at)
@@ -154,10 +154,8 @@ async def _start_session(
         checkins=await context.service.has_checkins(session),
         defaulted=request.minutes is None,
     )
-    sent = await context.bot.send_message(
-        chat_id, card, parse_mode=ParseMode.HTML, reply_markup=texts.card_keyboard(session)
-    )
-    await context.service.set_card(session.id, sent.message_id)
+    card_id = await send_html(context.bot, chat_id, card, texts.card_keyboard(session))
+    await context.service.set_card(session.id, card_id)
 
 
 async def _running(update: Update, context: FocusContext) -> Session | None:
@@ -266,12 +264,12 @@ async def _refresh_card(context: FocusContext, session: Session) -> None:
         session, zone(tz_name), tz_name, checkins=await context.service.has_checkins(session)
     )
     try:
-        await context.bot.edit_message_text(
-            card,
+        await edit_html(
+            context.bot,
             session.chat_id,
             session.card_message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=texts.card_keyboard(session),
+            card,
+            texts.card_keyboard(session),
         )
     except TelegramError as error:  # best effort: deleted by the user, unchanged, ...
         log.debug("card of session %d not refreshed: %s", session.id, error)
@@ -572,8 +570,12 @@ async def _edit(
     query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
 ) -> None:
     """Replace a button message's text (and its buttons: none unless given), best effort."""
+    message = query.message
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        if isinstance(message, Message):
+            await edit_html(query.get_bot(), message.chat_id, message.message_id, text, keyboard)
+        else:  # too old for Telegram to send along, or an inline message: PTB knows how
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
 

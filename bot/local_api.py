@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 from collections import Counter
@@ -938,7 +939,22 @@ def _unescape(value: str) -> str:
 
 
 def _parse_html(source: str) -> tuple[str, list[JSONDict]]:
-    """Parse Telegram's HTML subset; raise LocalApiError "can't parse entities" like Telegram."""
+    """Parse Telegram's HTML subset; raise LocalApiError "can't parse entities" like Telegram.
+
+    Remembered per text (a message is rendered when sent, when edited, and each time it is
+    shown or sent along with an update); the entities are copied out, so nobody shares them.
+    """
+    shown, entities = _parse_html_once(source)
+    return shown, [dict(entity) for entity in entities]
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_html_once(source: str) -> tuple[str, tuple[JSONDict, ...]]:
+    shown, entities = _parse_html_uncached(source)
+    return shown, tuple(entities)
+
+
+def _parse_html_uncached(source: str) -> tuple[str, list[JSONDict]]:
 
     def fail(reason: str) -> LocalApiError:
         return LocalApiError.bad_request(f"can't parse entities: {reason}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,9 +30,9 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
-from telegram.warnings import PTBUserWarning
 
 from bot import texts
+from bot.api import send_html
 from bot.service import FocusService
 from bot.timefmt import zone
 from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
@@ -43,13 +42,6 @@ from storage.repository import Reschedule
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
 log = logging.getLogger(__name__)
-
-_SEND_WARNING = r"Please use 'Bot\.sendMessage'"
-# Proactive messages are sent with ``do_api_request("sendMessage")``, not ``send_message``:
-# the dispatcher needs only the message id, and building a ``Message`` object from every answer
-# cost half of PTB's time per message (0.31 of 0.63 ms, measured; BENCHMARKS.md). The request
-# is the same — through the same rate limiter — so PTB's hint to use send_message is silenced.
-warnings.filterwarnings("ignore", message=_SEND_WARNING, category=PTBUserWarning)
 
 JOB_NAME = "focus-dispatch"
 SUMMARY_RETRY = timedelta(seconds=30)
@@ -353,15 +345,7 @@ class Dispatcher:
                 report.count_drop("refused by the send gate")
             return _Outcome.STALE
         try:
-            result = await self.bot.do_api_request(
-                "sendMessage",
-                {
-                    "chat_id": session.chat_id,
-                    "text": text,
-                    "parse_mode": ParseMode.HTML,
-                    "reply_markup": markup,
-                },
-            )
+            message_id = await send_html(self.bot, session.chat_id, text, markup)
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
         now = self.clock.now()
@@ -375,7 +359,7 @@ class Dispatcher:
             end = None if state.paused_at is not None else state.wall(plan.total)
             then = (session.version, end, after.until)
         stored = await self.repo.confirm(
-            session.id, slot.key, slot.kind, result.get("message_id"), now, then=then
+            session.id, slot.key, slot.kind, message_id, now, then=then
         )
         return _Outcome.SETTLED if stored else records
 

@@ -1,0 +1,62 @@
+"""Bot API calls whose answer the bot needs only an id from.
+
+PTB's ``send_message`` and ``edit_message_text`` build a ``Message`` object from every answer —
+entities, buttons and all — and that was the largest single cost of an update or a proactive
+message (``Message.de_json``, ~0.3 ms a call here, measured in BENCHMARKS.md). These helpers make
+the same request through the same ``Bot`` (its rate limiter included) with
+``do_api_request``, and return the raw answer's ``message_id``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.warnings import PTBUserWarning
+
+__all__ = ["edit_html", "send_html"]
+
+# PTB suggests its typed method whenever do_api_request names one; here that is on purpose.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request",
+    category=PTBUserWarning,
+)
+
+Markup = InlineKeyboardMarkup | str | None
+"""Buttons: PTB's object, or the Bot API's JSON for it (built by ``bot.texts``)."""
+
+
+async def send_html(
+    bot: Bot, chat_id: int, text: str, markup: Markup = None, *, thread_id: int | None = None
+) -> int:
+    """Send an HTML message (into a forum topic, with ``thread_id``); its message id."""
+    answer: Any = await bot.do_api_request(
+        "sendMessage",
+        {
+            "chat_id": chat_id,
+            "text": text,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": markup,
+            "message_thread_id": thread_id,
+        },
+    )
+    return int(answer["message_id"])
+
+
+async def edit_html(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: Markup = None
+) -> None:
+    """Replace a message's text and buttons (none unless given)."""
+    await bot.do_api_request(
+        "editMessageText",
+        {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": markup,
+        },
+    )
