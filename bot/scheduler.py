@@ -27,12 +27,11 @@ from datetime import datetime, timedelta
 
 import httpx
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
 from bot import texts
-from bot.api import send_html
+from bot.api import edit_html, send_html
 from bot.service import FocusService
 from bot.timefmt import zone
 from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
@@ -414,9 +413,7 @@ class Dispatcher:
         if not await self.repo.claim_summary(session_id, self.clock.now()):
             return 0
         try:
-            message = await self.bot.send_message(
-                session.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            message_id = await send_html(self.bot, session.chat_id, text, markup)
         except TelegramError as error:
             now = self.clock.now()
             if isinstance(error, BadRequest | Forbidden | ChatMigrated):
@@ -438,7 +435,7 @@ class Dispatcher:
                 )
             return 0
         await self.repo.confirm(
-            session.id, SUMMARY_SLOT, SUMMARY_SLOT, message.message_id, self.clock.now()
+            session.id, SUMMARY_SLOT, SUMMARY_SLOT, message_id, self.clock.now()
         )
         await self.close_card(session)
         return 1
@@ -450,8 +447,6 @@ class Dispatcher:
         tz_name = await self.service.timezone_of(session.user_id)
         card = texts.start_card(session, zone(tz_name), tz_name, checkins=False)
         try:
-            await self.bot.edit_message_text(
-                card, session.chat_id, session.card_message_id, parse_mode=ParseMode.HTML
-            )
+            await edit_html(self.bot, session.chat_id, session.card_message_id, card)
         except TelegramError as error:
             log.debug("card of session %d not updated: %s", session.id, error)

@@ -115,7 +115,7 @@ class FocusService:
         # One lock per session in use, dropped when its last holder leaves: memory stays
         # proportional to the sessions being worked on, not to the sessions running.
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        self._days: dict[int, tuple[str, frozenset[date]]] = {}
+        self._days: dict[int, tuple[str, tzinfo, frozenset[date]]] = {}
 
     @asynccontextmanager
     async def locked(self, session_id: int) -> AsyncIterator[None]:
@@ -499,7 +499,7 @@ class FocusService:
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:
         """The one per-session insight the user's recent data supports, if any."""
         facts = await self.repo.session_facts(
-            session.user_id, now - timedelta(days=8), now + timedelta(seconds=1)
+            session.user_id, now - timedelta(days=8), now + timedelta(seconds=1), few=True
         )
         this = next((f for f in facts if f.started_at == session.started_at), None)
         if this is None:
@@ -524,19 +524,19 @@ class FocusService:
 
         Kept per user: reading and converting two years of starts was most of a /stats
         "week" and of every summary (measured, BENCHMARKS.md), and the set changes only when
-        one of the user's sessions ends (stop, finish, abandon) or the user is erased — each
-        of which forgets it here — or when the timezone changes (part of the key).
+        one of the user's sessions completes (its day is added here) or the user is erased
+        (forgotten), or when the timezone changes (part of the key).
         """
         key = str(tz)
         kept = self._days.get(user_id)
         if kept is None or kept[0] != key:
             starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
-            kept = (key, frozenset(local_date(start, tz) for start in starts))
+            kept = (key, tz, frozenset(local_date(start, tz) for start in starts))
             self._days[user_id] = kept
             if len(self._days) > _DAYS_KEPT:
                 del self._days[next(iter(self._days))]
         horizon = local_date(now - _STREAK_HORIZON, tz)
-        days = kept[1]
+        days = kept[2]
         return (
             days
             if min(days, default=horizon) >= horizon
@@ -544,9 +544,12 @@ class FocusService:
         )
 
     def _ended(self, ended: Session | None) -> Session | None:
-        """Forget what an ended session changes (its user's streak days); pass it on."""
-        if ended is not None:
-            self._days.pop(ended.user_id, None)
+        """Add a completed session's day to its user's kept streak days; pass it on."""
+        if ended is not None and ended.outcome is Outcome.COMPLETED:
+            kept = self._days.get(ended.user_id)
+            if kept is not None:
+                key, tz, days = kept
+                self._days[ended.user_id] = (key, tz, days | {local_date(ended.started_at, tz)})
         return ended
 
     async def timezone_of(self, user_id: int) -> str:

@@ -649,8 +649,9 @@ class Repository:
         return None if row is None else _session(row)
 
     async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
-        """(count, average focused ms) of the user's ended sessions before this one."""
-        count, average = await self._run_in_thread(
+        """(count, average focused ms) of the user's ended sessions before this one (read from
+        the covering index, inline: a few ms for a user with 10,000 sessions)."""
+        count, average = await self._look(
             lambda c: _one(
                 c,
                 "SELECT count(*), avg(focused_ms * time_scale) FROM sessions "
@@ -672,9 +673,13 @@ class Repository:
         return [from_ms(r[0]) for r in rows]
 
     async def session_facts(
-        self, user_id: int, since: datetime | None, until: datetime
+        self, user_id: int, since: datetime | None, until: datetime, *, few: bool = False
     ) -> list[SessionFact]:
-        """The user's ended sessions started in [since, until), oldest first."""
+        """The user's ended sessions started in [since, until), oldest first.
+
+        ``few``: the range holds a few sessions (a summary's last 8 days): read inline rather
+        than on the thread.
+        """
 
         def op(c: sqlite3.Connection) -> list[SessionFact]:
             rows = c.execute(
@@ -687,7 +692,7 @@ class Repository:
             )
             return list(map(SessionFact._make, rows))
 
-        return await self._run_in_thread(op)
+        return await (self._look(op) if few else self._run_in_thread(op))
 
     async def running_in_chat(self, chat_id: int) -> list[int]:
         """Ids of the running sessions in a chat (everyone's, in a group)."""
