@@ -21,6 +21,7 @@ __all__ = [
     "back_message",
     "bot_commands",
     "break_message",
+    "buttons",
     "card_keyboard",
     "checkin_message",
     "checkin_reply",
@@ -100,15 +101,24 @@ def focus_usage(reason: str) -> str:
     return f"{html.escape(reason)}\n\nTry one of these:\n{html.escape(FOCUS_FORMS)}"
 
 
-def card_keyboard(session: Session) -> InlineKeyboardMarkup:
+def buttons(*rows: list[tuple[str, str]]) -> str:
+    """Rows of (label, callback data) as the Bot API's ``reply_markup`` JSON.
+
+    The buttons of every session message (card, check-in, summary) are built this way rather
+    than as ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a
+    quarter of the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md).
+    """
+    keyboard = [[{"text": text, "callback_data": data} for text, data in row] for row in rows]
+    return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False)
+
+
+def card_keyboard(session: Session) -> str:
     """⏸ Pause · ⏹ End (▶ Resume while paused)."""
     if session.paused_at is not None:
-        first = InlineKeyboardButton("▶ Resume", callback_data=f"r:{session.id}")
+        first = ("▶ Resume", f"r:{session.id}")
     else:
-        first = InlineKeyboardButton("⏸ Pause", callback_data=f"p:{session.id}")
-    return InlineKeyboardMarkup(
-        [[first, InlineKeyboardButton("⏹ End", callback_data=f"e:{session.id}")]]
-    )
+        first = ("⏸ Pause", f"p:{session.id}")
+    return buttons([first, ("⏹ End", f"e:{session.id}")])
 
 
 def start_card(
@@ -193,23 +203,10 @@ _CHECKINS = (
 
 
 def checkin_message(session: Session, slot: str) -> tuple[str, str]:
-    """A check-in nudge with 👍 On track · 😵 Distracted; the wording varies by slot.
-
-    The buttons come as the Bot API's ``reply_markup`` JSON, ready to send: the dispatcher
-    sends this message to every running session, and PTB's generic serialisation of an
-    ``InlineKeyboardMarkup`` was a quarter of the cost of a message (~0.25 ms, measured).
-    """
+    """A check-in nudge with 👍 On track · 😵 Distracted; the wording varies by slot."""
     line = _CHECKINS[zlib.crc32(f"{session.id}:{slot}".encode()) % len(_CHECKINS)]
-    keyboard = json.dumps(
-        {
-            "inline_keyboard": [
-                [
-                    {"text": "👍 On track", "callback_data": f"ci:{session.id}:ok"},
-                    {"text": "😵 Distracted", "callback_data": f"ci:{session.id}:dis"},
-                ]
-            ]
-        },
-        ensure_ascii=False,
+    keyboard = buttons(
+        [("👍 On track", f"ci:{session.id}:ok"), ("😵 Distracted", f"ci:{session.id}:dis")]
     )
     return f"👀 {who(session)}{line}{_label(session)}", keyboard
 
@@ -234,7 +231,7 @@ def checkin_reply(on_track: bool) -> str:
     return "Happens to everyone. Take a breath, pick the next small step. 💪"
 
 
-def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, InlineKeyboardMarkup]:
+def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     """The one summary of a session, with the 1–5 score buttons."""
     s = view.session
     if s.outcome is Outcome.COMPLETED:
@@ -265,9 +262,7 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, InlineKeyboardM
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
     lines.append("\nHow focused were you? Tap 1–5 or reply with a number.")
-    keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(str(n), callback_data=f"sc:{s.id}:{n}") for n in range(1, 6)]]
-    )
+    keyboard = buttons([(str(n), f"sc:{s.id}:{n}") for n in range(1, 6)])
     return "\n".join(lines), keyboard
 
 
