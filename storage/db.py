@@ -74,21 +74,29 @@ class Database(aiosqlite.Connection):
         if not write:
             return fn(c)
         loop = asyncio.get_running_loop()
-        if self._waiting is None:
-            c.execute("BEGIN IMMEDIATE")
-            self._waiting = []
-            loop.call_soon(self._commit)
         committed = loop.create_future()
-        self._waiting.append(committed)
-        c.execute("SAVEPOINT operation")
-        try:
-            result = fn(c)
-        except BaseException:
-            c.execute("ROLLBACK TO operation")
+        if self._waiting is None:
+            # The first write of the turn opens the transaction; alone in it so far, it needs
+            # no savepoint of its own (the common case: one update handled at a time).
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(c)
+            except BaseException:
+                c.rollback()
+                raise
+            self._waiting = [committed]
+            loop.call_soon(self._commit)
+        else:
+            self._waiting.append(committed)
+            c.execute("SAVEPOINT operation")
+            try:
+                result = fn(c)
+            except BaseException:
+                c.execute("ROLLBACK TO operation")
+                c.execute("RELEASE operation")
+                await asyncio.shield(committed)  # the others' writes stand; this one's error
+                raise
             c.execute("RELEASE operation")
-            await asyncio.shield(committed)  # the others' writes stand; this one's error
-            raise
-        c.execute("RELEASE operation")
         await asyncio.shield(committed)
         return result
 

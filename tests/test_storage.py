@@ -1230,3 +1230,20 @@ async def test_a_failing_write_in_a_shared_commit_is_undone_alone(repo: Reposito
     assert await repo.get_session(other.id) == other
     assert await event_kinds(repo, other.id) == ["started"]
     assert not repo.connection.inline.in_transaction
+
+
+async def test_a_failing_first_write_of_a_turn_leaves_the_next_ones_theirs(
+    repo: Repository,
+) -> None:
+    first = await start(repo, chat=10)
+    other = await start(repo, chat=11, minutes=175)
+    outcomes = await asyncio.gather(
+        repo.extend(other.id, 10, T0 + MIN, T0 + 185 * MIN, T0 + 20 * MIN),  # CHECK fails
+        repo.set_card(first.id, 7),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], sqlite3.IntegrityError) and outcomes[1] is None
+    stored = await repo.get_session(first.id)
+    assert stored is not None and stored.card_message_id == 7
+    assert await repo.get_session(other.id) == other
+    assert not repo.connection.inline.in_transaction
