@@ -208,10 +208,14 @@ async def _recovery(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
     killed = "mid-send" if result.killed_mid_send else "while idle"
     rows += [
         Row(
-            f"recovery after SIGKILL, {result.sessions:,} running",
-            f"{result.seconds:.2f} s",
+            f"recovery after SIGKILL, {result.sessions:,} running: every schedule armed",
+            f"{result.armed_s:.2f} s",
             "<= 2 s",
-            result.seconds <= 2 and result.next_job_armed,
+            result.armed_s <= 2 and result.armed_at_init and result.next_job_armed,
+        ),
+        Row(
+            "  and the first pass done (what came due meanwhile, at 30/s)",
+            f"{result.seconds:.2f} s",
         ),
         Row(
             "  start-up: imports / init / first pass",
@@ -231,7 +235,8 @@ async def _recovery(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
         ),
     ]
     return {
-        "recovery_s": result.seconds,
+        "recovery_s": result.armed_s,
+        "recovery_first_pass_done_s": result.seconds,
         "recovery_import_s": result.import_s,
         "recovery_first_pass_s": result.first_pass_s,
         "recovery_first_pass_sent": first["first_pass_sent"],

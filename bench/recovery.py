@@ -7,8 +7,11 @@
    rate limiter) and sends what comes due; after ``stall_after`` messages it freezes inside a
    send — the message has reached the transport, its claim is not confirmed — and is killed
    with SIGKILL.
-3. The runner starts again on the same file at once. Recovery time is from just before the
-   process is spawned to the end of the dispatcher's first run, with the next job armed. The
+3. The runner starts again on the same file at once. Recovery time — "until every schedule
+   is armed" — is from just before the process is spawned to the dispatcher's one job armed
+   at the soonest due time in the file (what post_init does). Reported beside it: the end of
+   the dispatcher's first run, which sends what came due meanwhile through the production
+   rate limiter (30 a second), with the next job armed. The
    restarted bot then runs ``LINGER`` seconds more: the dispatcher must keep running (about 13
    messages a second are due), which is checked too.
 4. Duplicates: for every chat, the messages the transport received (both processes) against
@@ -46,6 +49,8 @@ class RecoveryResult:
 
     sessions: int
     seconds: float  # spawn to first pass done, next job armed
+    armed_s: float  # spawn to the dispatcher's job armed at the soonest due time
+    armed_at_init: bool
     import_s: float
     init_s: float
     first_pass_s: float
@@ -108,6 +113,8 @@ async def run_recovery(workdir: Path, sessions: int, stall_after: int) -> Recove
     return RecoveryResult(
         sessions=sessions,
         seconds=timings["first_pass_done"] - spawned,
+        armed_s=timings["initialised"] - spawned,
+        armed_at_init=bool(timings["armed_at_init"]),
         import_s=timings["imported"] - spawned,
         init_s=timings["initialised"] - timings["imported"],
         first_pass_s=timings["first_pass_done"] - timings["initialised"],

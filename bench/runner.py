@@ -90,6 +90,9 @@ async def _run(
     assert dispatcher is not None  # noqa: S101 - post_init built it
     assert app.job_queue is not None  # noqa: S101 - the job-queue extra is a dependency
     assert app.updater is not None  # noqa: S101
+    # Every schedule is armed once the one dispatcher job is: post_init armed it at the
+    # soonest due time in the file (it fires when the JobQueue starts, with app.start()).
+    armed_at_init = bool(app.job_queue.get_jobs_by_name(JOB_NAME))
 
     done = asyncio.Event()
     reports: list[DispatchReport] = []
@@ -127,6 +130,7 @@ async def _run(
         "polling": polling,
         "first_pass_done": passed,
         "next_job_at": armed[0],
+        "armed_at_init": armed_at_init,
         "first_pass_sessions": first.sessions,
         "first_pass_sent": first.sent,
         "first_pass_dropped": first.dropped,

@@ -28,6 +28,7 @@ FIGURE_KEYS = (
     "memory_small_bytes_per_session",
     "memory_large_bytes_per_session",
     "recovery_s",
+    "recovery_first_pass_done_s",
     "recovery_duplicates",
     "recovery_lost",
     "recovery_later_passes",
@@ -57,6 +58,7 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
         assert isinstance(value, int | float) and not isinstance(value, bool), key
         assert math.isfinite(value) and value >= 0, (key, value)
     assert figures["recovery_duplicates"] == 0
+    assert figures["recovery_s"] < figures["recovery_first_pass_done_s"]
     assert figures["inbound_updates_per_s"] > 0 and figures["dispatch_per_s"] > 0
     assert figures["flood_worst_chat_second"] >= 1  # every nudge reached the stand-in
     assert "figure" in done.stdout  # the table came first
