@@ -301,25 +301,23 @@ class FocusService:
                 return None
             now = self.clock.now()
             expires = now + self.limits_for(fresh).pause_limit
-            if not await self.repo.pause(fresh.id, now, expires):
-                return None
-            return await self.repo.get_session(fresh.id)
+            return await self.repo.pause(fresh.id, now, expires)
 
     async def resume(self, session: Session) -> Session | None:
         """Resume; None when the session is not paused."""
         async with self.locked(session.id):
-            fresh = await self.repo.get_session(session.id)
+            fresh, records = await self.repo.session_and_deliveries(session.id)
             if fresh is None or not fresh.running or fresh.paused_at is None:
                 return None
             now = self.clock.now()
             resumed = fresh.model_copy(
                 update={"paused_at": None, "paused": fresh.paused + (now - fresh.paused_at)}
             )
-            state, plan, limits = await self.load_state(resumed)
+            state, plan, limits = self.policy_view(resumed, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
-            if planned_end is None or not await self.repo.resume(fresh, now, planned_end, next_due):
+            if planned_end is None:
                 return None
-            return await self.repo.get_session(fresh.id)
+            return await self.repo.resume(fresh, now, planned_end, next_due)
 
     async def extend(self, session: Session, minutes: int) -> Session | int | None:
         """Add planned focus. The longer session; or, past the 180-minute total, the minutes
@@ -363,11 +361,9 @@ class FocusService:
             ]
             state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
-            if not await self.repo.extend(
+            return await self.repo.extend(
                 fresh.id, minutes, now, planned_end, next_due, drops=drops
-            ):
-                return None
-            return await self.repo.get_session(fresh.id)
+            )
 
     async def stop(self, session: Session) -> Session | None:
         """End a session now (``/stop``); None if it had already ended."""

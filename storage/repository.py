@@ -434,10 +434,11 @@ class Repository:
             "UPDATE sessions SET card_message_id = ? WHERE id = ?", (message_id, session_id)
         )
 
-    async def pause(self, session_id: int, now: datetime, next_due_at: datetime) -> bool:
-        """Pause a running, unpaused session; counts one interruption. False if not applicable."""
+    async def pause(self, session_id: int, now: datetime, next_due_at: datetime) -> Session | None:
+        """Pause a running, unpaused session; counts one interruption. The paused session, or
+        None if not applicable."""
 
-        def op(c: sqlite3.Connection) -> bool:
+        def op(c: sqlite3.Connection) -> Session | None:
             with _tx(c):
                 cursor = c.execute(
                     "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
@@ -446,22 +447,23 @@ class Repository:
                     (to_ms(now), _ceil_ms(next_due_at), session_id),
                 )
                 if cursor.rowcount != 1:
-                    return False
+                    return None
                 _event(c, session_id, "paused", now)
                 _event(c, session_id, "interruption", now, "pause")
-            return True
+                return _fetch_session(c, session_id)
 
         return await self._run(op)
 
     async def resume(
         self, session: Session, now: datetime, planned_end_at: datetime, next_due_at: datetime
-    ) -> bool:
-        """Resume a paused session, adding the pause's length. False if it was not paused."""
+    ) -> Session | None:
+        """Resume a paused session, adding the pause's length: the resumed session, or None if
+        it was not paused."""
         assert session.paused_at is not None  # noqa: S101 - callers check
         paused_at = to_ms(session.paused_at)
         pause_ms = max(0, to_ms(now) - paused_at)
 
-        def op(c: sqlite3.Connection) -> bool:
+        def op(c: sqlite3.Connection) -> Session | None:
             with _tx(c):
                 cursor = c.execute(
                     "UPDATE sessions SET paused_at = NULL, paused_ms = paused_ms + ?, "
@@ -470,9 +472,9 @@ class Repository:
                     (pause_ms, to_ms(planned_end_at), _ceil_ms(next_due_at), session.id, paused_at),
                 )
                 if cursor.rowcount != 1:
-                    return False
+                    return None
                 _event(c, session.id, "resumed", now, f"{pause_ms} ms")
-            return True
+                return _fetch_session(c, session.id)
 
         return await self._run(op)
 
@@ -485,11 +487,12 @@ class Repository:
         next_due_at: datetime,
         *,
         drops: Sequence[tuple[str, str, datetime, str]] = (),
-    ) -> bool:
+    ) -> Session | None:
         """Add ``minutes`` of planned focus to a running session; ``drops`` are (slot, kind,
-        due, reason) of messages the longer plan puts in the past, recorded as not sent."""
+        due, reason) of messages the longer plan puts in the past, recorded as not sent.
+        The longer session, or None if it was not running."""
 
-        def op(c: sqlite3.Connection) -> bool:
+        def op(c: sqlite3.Connection) -> Session | None:
             with _tx(c):
                 cursor = c.execute(
                     "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
@@ -498,11 +501,11 @@ class Repository:
                     (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
                 )
                 if cursor.rowcount != 1:
-                    return False
+                    return None
                 for slot, kind, due_at, reason in drops:
                     _drop(c, session_id, slot, kind, due_at, now, reason)
                 _event(c, session_id, "extended", now, f"+{minutes} min")
-            return True
+                return _fetch_session(c, session_id)
 
         return await self._run(op)
 

@@ -1223,7 +1223,7 @@ async def test_a_failing_write_in_a_shared_commit_is_undone_alone(repo: Reposito
         repo.pause(first.id, T0 + MIN, T0 + 31 * MIN),
         return_exceptions=True,
     )
-    assert outcomes[0] is None and outcomes[2] is True
+    assert outcomes[0] is None and isinstance(outcomes[2], Session)
     assert isinstance(outcomes[1], sqlite3.IntegrityError)
     stored = await repo.get_session(first.id)
     assert stored is not None and stored.card_message_id == 7 and stored.paused_at is not None
