@@ -151,7 +151,7 @@ async def _start_session(
         session,
         zone(tz_name),
         tz_name,
-        checkins=await context.service.has_checkins(session),
+        checkins=await context.service.has_checkins(session, new=True),
         defaulted=request.minutes is None,
     )
     card_id = await send_html(context.bot, chat_id, card, texts.card_keyboard(session))
@@ -183,13 +183,13 @@ async def resume(update: Update, context: FocusContext) -> None:
 
 async def status(update: Update, context: FocusContext) -> None:
     """/status: time left, progress, nudges used, interruptions, next break."""
-    session = await _running(update, context)
-    if session is None:
+    user_id, chat_id = _ids(update)
+    view = await context.service.status_in(user_id, chat_id)
+    if view is None:
+        await _reply(update, NOTHING_RUNNING)
         return
-    view = await context.service.status(session)
-    await _reply(
-        update, texts.status_text(view, zone(await context.service.timezone_of(session.user_id)))
-    )
+    tz = zone(await context.service.timezone_of(user_id))
+    await _reply(update, texts.status_text(view, tz))
 
 
 async def extend(update: Update, context: FocusContext) -> None:

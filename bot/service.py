@@ -284,9 +284,13 @@ class FocusService:
         """A session by id (running or ended)."""
         return await self.repo.get_session(session_id)
 
-    async def has_checkins(self, session: Session) -> bool:
-        """Whether the session's plan holds any check-in (quiet or short sessions don't)."""
-        _, plan, _ = await self.load_state(session)
+    async def has_checkins(self, session: Session, *, new: bool = False) -> bool:
+        """Whether the session's plan holds any check-in (quiet or short sessions don't).
+
+        ``new``: the session was just started, so nothing was delivered yet (no read).
+        """
+        records = [] if new else await self.repo.deliveries(session.id)
+        _, plan, _ = self.policy_view(session, records)
         return any(slot.kind is SlotKind.CHECKIN for slot in plan.slots)
 
     async def set_card(self, session_id: int, message_id: int) -> None:
@@ -456,8 +460,16 @@ class FocusService:
 
     async def status(self, session: Session) -> StatusView:
         """Time left, progress, messages used, next break."""
+        return self._status(session, await self.repo.deliveries(session.id))
+
+    async def status_in(self, user_id: int, chat_id: int) -> StatusView | None:
+        """The status of the user's running session in this chat (one read); None if none."""
+        session, records = await self.repo.active_session_and_deliveries(user_id, chat_id)
+        return None if session is None else self._status(session, records)
+
+    def _status(self, session: Session, records: list[DeliveryRecord]) -> StatusView:
         now = self.clock.now()
-        state, plan, limits = await self.load_state(session)
+        state, plan, limits = self.policy_view(session, records)
         active = min(state.active_at(now), plan.total)
         scale = session.time_scale
         next_break = next((start for start, _ in plan.breaks if start > active), None)

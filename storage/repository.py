@@ -407,6 +407,24 @@ class Repository:
 
         return await self._look(op)
 
+    async def active_session_and_deliveries(
+        self, user_id: int, chat_id: int
+    ) -> tuple[Session | None, list[DeliveryRecord]]:
+        """The user's running session in this chat and its deliveries, read together."""
+
+        def op(c: sqlite3.Connection) -> tuple[Session | None, list[DeliveryRecord]]:
+            row = _one(
+                c,
+                f"SELECT {_SESSION_COLUMNS} FROM sessions "
+                "WHERE user_id = ? AND chat_id = ? AND ended_at IS NULL",
+                (user_id, chat_id),
+            )
+            if row is None:
+                return None, []
+            return _session(row), _fetch_deliveries(c, row[0])
+
+        return await self._look(op)
+
     async def active_session(self, user_id: int, chat_id: int) -> Session | None:
         """The user's running (or paused) session in this chat."""
         row = await self._look(
