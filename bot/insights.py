@@ -56,7 +56,7 @@ _MIN_RATE_DIFF = 0.15
 _SCORE_RANGE = 4.0
 """Scores run 1-5; differences are divided by this to compare them with rate differences."""
 
-_LONG_MINUTES = 45
+LONG_MINUTES = 45
 """Planned minutes above this make a "long" session."""
 
 _MORNING = range(5, 12)  # local start 05:00-11:59
@@ -140,6 +140,89 @@ _HOUR_MS = 3_600_000
 _EPOCH_WEEKDAY = 3  # 1 January 1970 was a Thursday
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What /stats counts over a period's sessions, before any ratio or ranking.
+
+    Made either from the sessions themselves (``tally``) or by SQL aggregates over them
+    (``Repository.stats_tally``, for /stats: one row per local day and hour, not per
+    session); ``stats_from_tally`` turns either into ``Stats``.
+    """
+
+    sessions: int
+    completed: int
+    focused: float
+    planned: int
+    interruptions: int
+    scored: int
+    score_sum: int
+    by_day: dict[int, tuple[int, float]]
+    """Local day number (``LocalTimes.day_number``) -> (sessions, focused minutes)."""
+    by_hour: list[float]
+    """Focused minutes by local start hour, 24 entries."""
+    hour_scores: list[tuple[int, int]]
+    """By local start hour: (scored sessions, sum of their scores)."""
+    labelled: tuple[int, int]
+    """Sessions with a label: (count, completed)."""
+    unlabelled: tuple[int, int]
+    long_scores: tuple[int, int]
+    """Scored sessions planned over ``LONG_MINUTES``: (count, sum of scores)."""
+    short_scores: tuple[int, int]
+
+
+def tally(facts: Iterable[SessionFact], tz: tzinfo) -> Tally:
+    """Count ``facts`` (all of them: filter first) in the user's local days and hours."""
+    to_local = local_times(tz).local_ms
+    sessions = completed = interruptions = planned = scored = score_sum = 0
+    focused = 0.0
+    by_day: dict[int, tuple[int, float]] = {}
+    by_hour = [0.0] * 24
+    hour_scores = [[0, 0] for _ in range(24)]
+    labelled = [0, 0]
+    unlabelled = [0, 0]
+    long_scores = [0, 0]
+    short_scores = [0, 0]
+    for started_ms, planned_minutes, minutes, done, interrupted, score, has_label in facts:
+        local = to_local(started_ms)
+        hour = local // _HOUR_MS % 24
+        day = local // _DAY_MS
+        count, day_minutes = by_day.get(day, (0, 0.0))
+        by_day[day] = (count + 1, day_minutes + minutes)
+        by_hour[hour] += minutes
+        sessions += 1
+        completed += done
+        interruptions += interrupted
+        planned += planned_minutes
+        focused += minutes
+        group = labelled if has_label else unlabelled
+        group[0] += 1
+        group[1] += done
+        if score is not None:
+            scored += 1
+            score_sum += score
+            hour_scores[hour][0] += 1
+            hour_scores[hour][1] += score
+            length = long_scores if planned_minutes > LONG_MINUTES else short_scores
+            length[0] += 1
+            length[1] += score
+    return Tally(
+        sessions=sessions,
+        completed=completed,
+        focused=focused,
+        planned=planned,
+        interruptions=interruptions,
+        scored=scored,
+        score_sum=score_sum,
+        by_day=by_day,
+        by_hour=by_hour,
+        hour_scores=[(n, total) for n, total in hour_scores],
+        labelled=(labelled[0], labelled[1]),
+        unlabelled=(unlabelled[0], unlabelled[1]),
+        long_scores=(long_scores[0], long_scores[1]),
+        short_scores=(short_scores[0], short_scores[1]),
+    )
+
+
 def compute_stats(
     period_facts: Sequence[SessionFact],
     all_completed_starts: Sequence[datetime],
@@ -151,6 +234,9 @@ def compute_stats(
 ) -> Stats:
     """Everything /stats shows for ``period``, from the period's sessions and all-time starts.
 
+    The reference: the bot itself has SQLite add the sessions up (``FocusService.stats``,
+    ``Repository.stats_aggregates``) and passes that ``Tally`` to ``stats_from_tally``; this
+    counts the same from session facts in Python (``tally``), and the tests check both.
     Facts that did not start inside ``period_bounds(period, now, tz)`` are ignored, so the
     daily buckets always add up to the totals. ``completed_days``, when given, are the local
     days of ``all_completed_starts`` already worked out (the caller keeps them).
@@ -158,78 +244,55 @@ def compute_stats(
     start, end = period_bounds(period, now, tz)
     start_ms = None if start is None else to_ms(start)
     end_ms = to_ms(end)
-    facts = [
+    facts = (
         f
         for f in period_facts
         if (start_ms is None or f.started_ms >= start_ms) and f.started_ms < end_ms
-    ]
-    today = local_date(now, tz)
-    to_local = local_times(tz).local_ms
-
-    # One pass, integers only: this runs over every session of the period (10,000 for "all").
-    completed = interruptions = planned = 0
-    focused = 0.0
-    scores: list[int] = []
-    hours: list[int] = []
-    by_hour = [0.0] * 24
-    by_weekday = [0.0] * 7
-    minutes_by_day: dict[int, float] = {}
-    count_by_day: dict[int, int] = {}
-    for started_ms, planned_minutes, minutes, done, interrupted, score, _ in facts:
-        local = to_local(started_ms)
-        hour = local // _HOUR_MS % 24
-        day = local // _DAY_MS
-        hours.append(hour)
-        by_hour[hour] += minutes
-        by_weekday[(day + _EPOCH_WEEKDAY) % 7] += minutes
-        if day in count_by_day:
-            minutes_by_day[day] += minutes
-            count_by_day[day] += 1
-        else:
-            minutes_by_day[day] = minutes
-            count_by_day[day] = 1
-        completed += done
-        interruptions += interrupted
-        planned += planned_minutes
-        focused += minutes
-        if score is not None:
-            scores.append(score)
-    sessions = len(facts)
-
-    if start is not None:
-        first_day = local_date(start, tz)
-    else:
-        first_day = min((LocalTimes.date_of(d) for d in count_by_day), default=today)
-    first = first_day.toordinal() - LocalTimes.date_of(0).toordinal()
-    numbers = range(first, first + (today - first_day).days + 1)
-    days = [LocalTimes.date_of(n) for n in numbers]
-
-    streak_days = (
+    )
+    days = (
         completed_days
         if completed_days is not None
         else {local_date(s, tz) for s in all_completed_starts}
     )
-    needed = max(0, INSIGHT_MIN_SCORED - len(scores))
+    return stats_from_tally(tally(facts, tz), days, period, now, tz)
 
+
+def stats_from_tally(
+    counted: Tally, completed_days: AbstractSet[date], period: Period, now: datetime, tz: tzinfo
+) -> Stats:
+    """``Stats`` from the period's ``Tally`` and the local days with a completed session."""
+    start, _ = period_bounds(period, now, tz)
+    today = local_date(now, tz)
+    if start is not None:
+        first_day = local_date(start, tz)
+    else:
+        first_day = min((LocalTimes.date_of(d) for d in counted.by_day), default=today)
+    first = first_day.toordinal() - LocalTimes.date_of(0).toordinal()
+    numbers = range(first, first + (today - first_day).days + 1)
+    by_weekday = [0.0] * 7
+    for day, (_, minutes) in counted.by_day.items():
+        by_weekday[(day + _EPOCH_WEEKDAY) % 7] += minutes
+    sessions, focused, scored = counted.sessions, counted.focused, counted.scored
+    needed = max(0, INSIGHT_MIN_SCORED - scored)
     return Stats(
         period=period,
         sessions=sessions,
-        completed=completed,
-        completion_rate=completed / sessions if sessions else None,
+        completed=counted.completed,
+        completion_rate=counted.completed / sessions if sessions else None,
         focused_minutes=focused,
         average_minutes=focused / sessions if sessions else None,
-        average_score=sum(scores) / len(scores) if scores else None,
-        unscored=sessions - len(scores),
-        average_interruptions=interruptions / sessions if sessions else None,
-        estimate_accuracy=focused / planned if planned else None,
-        peak_hours=_peaks(by_hour),
+        average_score=counted.score_sum / scored if scored else None,
+        unscored=sessions - scored,
+        average_interruptions=counted.interruptions / sessions if sessions else None,
+        estimate_accuracy=focused / counted.planned if counted.planned else None,
+        peak_hours=_peaks(counted.by_hour),
         peak_weekdays=_peaks(by_weekday),
-        current_streak=streak(streak_days, today),
-        best_streak=_best_streak(streak_days),
-        daily=[(d, minutes_by_day.get(n, 0.0)) for d, n in zip(days, numbers, strict=True)],
-        daily_sessions=[count_by_day.get(n, 0) for n in numbers],
-        by_hour=by_hour,
-        insights=[] if needed else _insights(facts, hours),
+        current_streak=streak(completed_days, today),
+        best_streak=_best_streak(completed_days),
+        daily=[(LocalTimes.date_of(n), counted.by_day.get(n, (0, 0.0))[1]) for n in numbers],
+        daily_sessions=[counted.by_day.get(n, (0, 0.0))[0] for n in numbers],
+        by_hour=counted.by_hour,
+        insights=[] if needed else _insights(counted),
         insights_needed=needed,
     )
 
@@ -258,14 +321,15 @@ def _mean(values: Iterable[float]) -> float:
     return sum(items) / len(items)
 
 
-def _split(a: list[int], b: list[int]) -> tuple[float, float] | None:
-    """Average scores of two groups of scored sessions, or None when a group is too small."""
-    if len(a) < _MIN_GROUP or len(b) < _MIN_GROUP:
+def _split(a: tuple[int, int], b: tuple[int, int]) -> tuple[float, float] | None:
+    """Average scores of two groups of scored sessions, (count, sum) each, or None when a
+    group is too small."""
+    if a[0] < _MIN_GROUP or b[0] < _MIN_GROUP:
         return None
-    return _mean(a), _mean(b)
+    return a[1] / a[0], b[1] / b[0]
 
 
-def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
+def _insights(counted: Tally) -> list[str]:
     """Up to two comparisons from the user's own sessions, the largest effects first.
 
     Score differences are divided by the score range (4) and rate differences taken as they
@@ -273,24 +337,12 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
     listed first here wins.
     """
     candidates: list[tuple[float, str]] = []
-    # The groups compared, gathered in one pass (10,000 sessions for "all").
-    morning_scores: list[int] = []
-    evening_scores: list[int] = []
-    long_scores: list[int] = []
-    short_scores: list[int] = []
-    labelled: list[bool] = []
-    unlabelled: list[bool] = []
-    for fact, hour in zip(facts, hours, strict=True):
-        (labelled if fact.labelled else unlabelled).append(fact.completed)
-        score = fact.score
-        if score is None:
-            continue
-        if hour in _MORNING:
-            morning_scores.append(score)
-        elif hour in _EVENING:
-            evening_scores.append(score)
-        (long_scores if fact.planned_minutes > _LONG_MINUTES else short_scores).append(score)
 
+    def scores_in(hours: range) -> tuple[int, int]:
+        picked = [counted.hour_scores[h] for h in hours]
+        return sum(n for n, _ in picked), sum(total for _, total in picked)
+
+    morning_scores, evening_scores = scores_in(_MORNING), scores_in(_EVENING)
     daytime = _split(morning_scores, evening_scores)
     if daytime is not None:
         morning, evening = daytime
@@ -304,8 +356,9 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
                 )
             )
 
-    if len(labelled) >= _MIN_GROUP and len(unlabelled) >= _MIN_GROUP:
-        with_label, without = _mean(labelled), _mean(unlabelled)
+    (labelled, labelled_done), (unlabelled, unlabelled_done) = counted.labelled, counted.unlabelled
+    if labelled >= _MIN_GROUP and unlabelled >= _MIN_GROUP:
+        with_label, without = labelled_done / labelled, unlabelled_done / unlabelled
         diff = abs(with_label - without)
         if diff + _EPS >= _MIN_RATE_DIFF:
             which = "with" if with_label > without else "without"
@@ -317,15 +370,15 @@ def _insights(facts: Sequence[SessionFact], hours: Sequence[int]) -> list[str]:
                 )
             )
 
-    length = _split(long_scores, short_scores)
+    length = _split(counted.long_scores, counted.short_scores)
     if length is not None:
         long, short = length
         diff = abs(long - short)
         if diff + _EPS >= _MIN_SCORE_DIFF:
             text = (
-                f"After {_LONG_MINUTES} minutes your scores drop: {long:.1f} vs {short:.1f}."
+                f"After {LONG_MINUTES} minutes your scores drop: {long:.1f} vs {short:.1f}."
                 if long < short
-                else f"Your sessions over {_LONG_MINUTES} minutes score higher: "
+                else f"Your sessions over {LONG_MINUTES} minutes score higher: "
                 f"{long:.1f} vs {short:.1f}."
             )
             candidates.append((diff / _SCORE_RANGE, text))

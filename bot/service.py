@@ -16,8 +16,18 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.export import sessions_csv, sessions_json
-from bot.insights import Period, Stats, compute_stats, period_bounds, session_insight, streak
-from bot.timefmt import local_date, zone
+from bot.insights import (
+    LONG_MINUTES,
+    Period,
+    Stats,
+    Tally,
+    period_bounds,
+    session_insight,
+    stats_from_tally,
+    streak,
+    tally,
+)
+from bot.timefmt import local_date, local_times, zone
 from nudges import (
     Delivery,
     DeliveryStatus,
@@ -32,6 +42,7 @@ from nudges import (
     make_plan,
 )
 from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session, User
+from storage.models import to_ms
 
 __all__ = [
     "MAX_TOTAL_MINUTES",
@@ -523,9 +534,44 @@ class FocusService:
         tz = zone(await self.timezone_of(user_id))
         now = self.clock.now()
         since, until = period_bounds(period, now, tz)
-        facts = await self.repo.session_facts(user_id, since, until)
         days = await self.completed_days(user_id, tz, now)
-        return compute_stats(facts, (), period, now, tz, completed_days=days)
+        return stats_from_tally(await self._tally(user_id, since, until, tz), days, period, now, tz)
+
+    async def _tally(
+        self, user_id: int, since: datetime | None, until: datetime, tz: tzinfo
+    ) -> Tally:
+        """The period's sessions counted by SQLite, in the user's local days and hours."""
+        first = since if since is not None else await self.repo.first_start(user_id)
+        if first is None or first >= until:
+            return tally((), tz)
+        offsets = local_times(tz).segments(to_ms(first), to_ms(until))
+        labelled, by_day, by_hour = await self.repo.stats_aggregates(
+            user_id, since, until, offsets, LONG_MINUTES
+        )
+        sums = [sum(column) for column in zip(*(row[1:] for row in by_day), strict=True)]
+        sessions, focused, completed, planned, interruptions, scored, score_sum = (
+            sums[:7] or [0] * 7
+        )
+        long_n, long_sum, short_sum = sums[7:] or [0] * 3
+        hours = {hour: row for hour, *row in by_hour}
+        return Tally(
+            sessions=int(sessions),
+            completed=int(completed),
+            focused=float(focused),
+            planned=int(planned),
+            interruptions=int(interruptions),
+            scored=int(scored),
+            score_sum=int(score_sum),
+            by_day={row[0]: (row[1], row[2]) for row in by_day},
+            by_hour=[hours[h][0] if h in hours else 0.0 for h in range(24)],
+            hour_scores=[
+                (int(hours[h][1]), int(hours[h][2])) if h in hours else (0, 0) for h in range(24)
+            ],
+            labelled=(labelled[0], int(labelled[1])),
+            unlabelled=(int(sessions) - labelled[0], int(completed) - int(labelled[1])),
+            long_scores=(int(long_n), int(long_sum)),
+            short_scores=(int(scored) - int(long_n), int(short_sum)),
+        )
 
     async def completed_days(self, user_id: int, tz: tzinfo, now: datetime) -> frozenset[date]:
         """The local days on which the user completed a session (for streaks), last 800 days.

@@ -112,6 +112,23 @@ class LocalTimes:
         change, before, after = known
         return utc_ms + (before if utc_ms < change else after)
 
+    def segments(self, start_ms: int, end_ms: int) -> tuple[list[tuple[int, int]], int]:
+        """The zone's offsets over [start_ms, end_ms): ([(change at, offset before)], offset
+        after the last change) — what SQL needs to place the instants of that range
+        (``CASE WHEN t < change THEN before ... ELSE last END``)."""
+        changes: list[tuple[int, int]] = []
+        offset: int | None = None
+        for day in range(start_ms // _DAY_MS, (max(end_ms, start_ms + 1) - 1) // _DAY_MS + 1):
+            self.local_ms(day * _DAY_MS)  # looks the day up
+            change, before, after = self._days[day]
+            if offset is not None and before != offset:  # changed exactly at midnight UTC
+                changes.append((day * _DAY_MS, offset))
+            if before != after:
+                changes.append((change, before))
+            offset = after
+        assert offset is not None  # noqa: S101 - the range holds at least one day
+        return changes, offset
+
     @staticmethod
     def day_number(local_ms: int) -> int:
         """Local days since 1970-01-01 (``date.fromordinal(n + EPOCH)`` is the date)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -156,7 +156,7 @@ def _tx(c: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     c.commit()
 
 
-def _one(c: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+def _one(c: sqlite3.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
     row = c.execute(sql, params).fetchone()
     return row
 
@@ -714,6 +714,77 @@ class Repository:
             return list(map(SessionFact._make, rows))
 
         return await (self._look(op) if few else self._run_in_thread(op))
+
+    async def first_start(self, user_id: int) -> datetime | None:
+        """When the user's first ended session started (None without any)."""
+        (first,) = await self._look(
+            lambda c: _one(
+                c,
+                "SELECT min(started_at) FROM sessions WHERE user_id = ? AND ended_at IS NOT NULL",
+                (user_id,),
+            )
+        )
+        return None if first is None else from_ms(first)
+
+    async def stats_aggregates(
+        self,
+        user_id: int,
+        since: datetime | None,
+        until: datetime,
+        offsets: tuple[Sequence[tuple[int, int]], int],
+        long_minutes: int,
+    ) -> tuple[tuple[int, float], list[tuple[Any, ...]], list[tuple[int, float, int, float]]]:
+        """What /stats counts over the user's ended sessions started in [since, until), added
+        up by SQLite rather than read a row per session: (labelled, per local day, per local
+        hour).
+
+        ``offsets`` place each start in the user's local time: ([(change at ms, offset ms
+        before it)], offset after the last change), from ``LocalTimes.segments``.
+        Labelled: (sessions with a label, of them completed). Per day: (local day number,
+        sessions, focused minutes, completed, planned minutes, interruptions, scored, score
+        sum, long scored, long score sum, short score sum), long meaning planned over
+        ``long_minutes``. Per hour: (local hour, focused minutes, scored, score sum). The
+        day and hour queries are answered from the covering index ``sessions_user_facts``,
+        the labelled count from the partial index ``sessions_user_labelled``.
+        """
+        changes, last = offsets
+        params: dict[str, int] = {"user": user_id, "last": last, "long": long_minutes}
+        params["since"] = 0 if since is None else to_ms(since)
+        params["until"] = to_ms(until)
+        arms = []
+        for n, (change, before) in enumerate(changes):
+            params[f"c{n}"], params[f"o{n}"] = change, before
+            arms.append(f"WHEN started_at < :c{n} THEN :o{n}")
+        shift = f"CASE {' '.join(arms)} ELSE :last END" if arms else ":last"
+        local = f"(started_at + {shift})"
+        where = (
+            "FROM sessions WHERE user_id = :user AND started_at >= :since "
+            "AND started_at < :until AND ended_at IS NOT NULL"
+        )
+        minutes = "coalesce(focused_ms * time_scale, 0) / 60000.0"
+
+        def op(c: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]]:
+            days = c.execute(
+                f"SELECT {local} / 86400000 AS day, count(*), total({minutes}), "
+                "total(outcome = 'completed'), total(planned_minutes), total(interruptions), "
+                "count(score), total(score), total(score IS NOT NULL AND planned_minutes > :long), "
+                "total(CASE WHEN planned_minutes > :long THEN score END), "
+                f"total(CASE WHEN planned_minutes <= :long THEN score END) {where} GROUP BY day",
+                params,
+            ).fetchall()
+            labelled = _one(
+                c,
+                f"SELECT count(*), total(outcome = 'completed') {where} AND label IS NOT NULL",
+                params,
+            )
+            hours = c.execute(
+                f"SELECT {local} / 3600000 % 24 AS hour, total({minutes}), count(score), "
+                f"total(score) {where} GROUP BY hour",
+                params,
+            ).fetchall()
+            return labelled, days, hours
+
+        return await self._run_in_thread(op)
 
     async def running_in_chat(self, chat_id: int) -> list[int]:
         """Ids of the running sessions in a chat (everyone's, in a group)."""

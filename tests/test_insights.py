@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -21,9 +23,14 @@ from bot.insights import (
     ordinal,
     period_bounds,
     session_insight,
+    tally,
 )
-from bot.timefmt import LocalTimes
+from bot.service import FocusService
+from bot.timefmt import LocalTimes, zone
+from nudges import Limits
+from storage import Repository, connect
 from storage.models import SessionFact
+from tests.fakes import FakeClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -731,3 +738,81 @@ def test_local_times_agree_in_every_zone_at_random_instants() -> None:
         times = LocalTimes(tz)
         for _ in range(40):
             assert _agrees(times, tz, base + rng.randrange(3 * 365 * 86_400_000)), name
+
+
+# --- /stats adds up in SQLite: it must count exactly what the Python tally counts ------------
+
+
+def _random_sessions(rng: random.Random, count: int, start: datetime) -> list[tuple[Any, ...]]:
+    rows = []
+    for i in range(count):
+        began = int(start.timestamp() * 1000) + rng.randrange(400 * 86_400_000)
+        planned = rng.choice([5, 25, 45, 46, 60, 90, 180])
+        focused = None if rng.random() < 0.05 else rng.randrange(0, planned * 60_000 + 1)
+        rows.append(
+            (
+                1,
+                1000 + i,  # a chat per session: the one-running-per-chat rule is not in play
+                rng.choice([None, "write", "read the paper"]),
+                planned,
+                began,
+                began + planned * 60_000,
+                focused,
+                rng.choice(["completed", "ended_early"]),
+                rng.randrange(4),
+                rng.choice([None, 1, 2, 3, 4, 5]),
+                rng.choice([1.0, 1.0, 60.0]),
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "zone_name",
+    ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "-03:30"],
+)
+async def test_sql_tally_equals_the_python_tally(tmp_path: Path, zone_name: str) -> None:
+    repo = Repository(await connect(tmp_path / "tally.db"))
+    try:
+        await repo.ensure_user(1, datetime(2024, 1, 1, tzinfo=UTC))
+        rows = _random_sessions(random.Random(zone_name), 600, datetime(2025, 1, 1, tzinfo=UTC))
+        await repo.connection.executemany(
+            "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, block_minutes, "
+            "break_minutes, started_at, ended_at, focused_ms, outcome, interruptions, score, "
+            "time_scale) VALUES (?, ?, ?, ?, 25, 5, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        await repo.connection.commit()
+        service = FocusService(repo, Limits(), FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
+        tz = zone(zone_name)
+        until = datetime(2026, 3, 1, tzinfo=UTC)
+        for since in (
+            None,
+            datetime(2025, 3, 30, 1, tzinfo=UTC),
+            datetime(2025, 10, 26, tzinfo=UTC),
+        ):
+            from_sql = await service._tally(1, since, until, tz)
+            facts = await repo.session_facts(1, since, until)
+            expected = tally(facts, tz)
+            assert from_sql.sessions == expected.sessions == len(facts) > 0
+            for name in (
+                "completed",
+                "planned",
+                "interruptions",
+                "scored",
+                "score_sum",
+                "hour_scores",
+                "labelled",
+                "unlabelled",
+                "long_scores",
+                "short_scores",
+            ):
+                assert getattr(from_sql, name) == getattr(expected, name), (name, since)
+            assert from_sql.focused == pytest.approx(expected.focused)
+            assert from_sql.by_hour == pytest.approx(expected.by_hour)
+            assert from_sql.by_day.keys() == expected.by_day.keys()
+            for day, (count, minutes) in expected.by_day.items():
+                assert from_sql.by_day[day][0] == count
+                assert from_sql.by_day[day][1] == pytest.approx(minutes)
+    finally:
+        await repo.close()

@@ -139,3 +139,25 @@ async def test_streak_follows_each_ended_session_the_timezone_and_erasure(
     assert USER not in bot.service.repo._users
     await session(bot, 25)  # a fresh start: one day, not the erased three
     assert "Streak: 1 day (best 1)" in streak_line(await bot.send("/stats"))
+
+
+async def test_stats_adds_up_from_indexes_alone(bot: BotHarness) -> None:
+    await session(bot, 25)
+    await bot.send("/focus 25 labelled")
+    await bot.send("/stop")
+    await bot.send("/timezone Europe/Berlin")  # a zone with offset changes: the CASE arms
+    db = bot.service.repo.connection
+    statements: list[str] = []
+    await db.set_trace_callback(statements.append)
+    numbers = await bot.service.stats(USER, "all")
+    await db.set_trace_callback(None)
+    assert numbers.sessions == 2
+    aggregates = [sql for sql in statements if "total(" in sql or "count(*)" in sql]
+    assert len(aggregates) == 3, statements
+    for sql in aggregates:
+        async with db.execute(f"EXPLAIN QUERY PLAN {sql}") as cursor:
+            plan = " | ".join(str(row[3]) for row in await cursor.fetchall())
+        if "label IS NOT NULL" in sql:
+            assert "USING INDEX sessions_user_labelled" in plan, plan
+        else:
+            assert "USING COVERING INDEX sessions_user_facts" in plan, plan
