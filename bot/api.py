@@ -30,9 +30,16 @@ Markup = InlineKeyboardMarkup | str | None
 
 
 async def send_html(
-    bot: Bot, chat_id: int, text: str, markup: Markup = None, *, thread_id: int | None = None
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: Markup = None,
+    *,
+    thread_id: int | None = None,
+    reply_to: int | None = None,
 ) -> int:
-    """Send an HTML message (into a forum topic, with ``thread_id``); its message id."""
+    """Send an HTML message (into a forum topic, with ``thread_id``; as a reply to a message
+    of the chat, with ``reply_to``, sent anyway if that one is gone); its message id."""
     answer: Any = await bot.do_api_request(
         "sendMessage",
         {
@@ -41,6 +48,9 @@ async def send_html(
             "parse_mode": ParseMode.HTML,
             "reply_markup": markup,
             "message_thread_id": thread_id,
+            "reply_parameters": None
+            if reply_to is None
+            else {"message_id": reply_to, "allow_sending_without_reply": True},
         },
     )
     return int(answer["message_id"])

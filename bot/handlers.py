@@ -67,12 +67,16 @@ def _args(message: Message) -> str:
 
 
 async def _reply(update: Update, text: str, reply_markup: Markup = None) -> None:
-    """Answer in the chat (and forum topic) the update came from, as HTML."""
+    """Answer in the chat (and forum topic) the update came from, as HTML; in a group, as a
+    reply to the command, so everyone sees whose it answers (as PTB's reply_text does)."""
     message = update.effective_message
     if message is None:
         return
     topic = message.message_thread_id if message.is_topic_message else None
-    await send_html(message.get_bot(), message.chat_id, text, reply_markup, thread_id=topic)
+    quote = None if message.chat.type == ChatType.PRIVATE else message.message_id
+    await send_html(
+        message.get_bot(), message.chat_id, text, reply_markup, thread_id=topic, reply_to=quote
+    )
 
 
 def _ids(update: Update) -> tuple[int, int]:
@@ -570,11 +574,11 @@ async def _edit(
     query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
 ) -> None:
     """Replace a button message's text (and its buttons: none unless given), best effort."""
-    message = query.message
+    message = query.message  # a Message, or one too old to be sent along (chat and id only)
     try:
-        if isinstance(message, Message):
-            await edit_html(query.get_bot(), message.chat_id, message.message_id, text, keyboard)
-        else:  # too old for Telegram to send along, or an inline message: PTB knows how
+        if message is not None:
+            await edit_html(query.get_bot(), message.chat.id, message.message_id, text, keyboard)
+        else:  # a message sent inline: PTB edits it by its inline message id
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)

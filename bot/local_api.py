@@ -90,6 +90,8 @@ class OutgoingMessage:
     mime_type: str | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
+    reply_to: int | None = None
+    """The message of the chat it was sent as a reply to (``reply_parameters``)."""
 
     def buttons(self) -> list[tuple[str, str]]:
         """Return the inline keyboard as [(text, callback_data)] in row order ("" if no data)."""
@@ -660,6 +662,7 @@ class LocalBotApi:
             sent_at=self._now(),
             parse_mode=parse_mode,
             entities=entities,
+            reply_to=_reply_to(params),
         )
         return self._record(msg)
 
@@ -844,6 +847,20 @@ def _parse_mode(params: JSONDict) -> str | None:
     if mode.upper() not in ("HTML", "MARKDOWN", "MARKDOWNV2"):
         raise LocalApiError.bad_request(f"unsupported parse_mode {mode}")
     return mode
+
+
+def _reply_to(params: JSONDict) -> int | None:
+    reply = params.get("reply_parameters")
+    if isinstance(reply, str):
+        try:
+            reply = json.loads(reply)
+        except ValueError:
+            raise LocalApiError.bad_request("can't parse reply parameters JSON") from None
+    if reply is None:
+        return None
+    if not isinstance(reply, dict) or not isinstance(reply.get("message_id"), int):
+        raise LocalApiError.bad_request("invalid reply parameters")
+    return int(reply["message_id"])
 
 
 def _markup(params: JSONDict) -> dict[str, Any] | None:

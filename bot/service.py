@@ -127,6 +127,7 @@ class FocusService:
         # proportional to the sessions being worked on, not to the sessions running.
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
         self._days: dict[int, tuple[str, tzinfo, frozenset[date]]] = {}
+        self._ends: dict[int, int] = {}  # sessions ended, per user: see completed_days
 
     @asynccontextmanager
     async def locked(self, session_id: int) -> AsyncIterator[None]:
@@ -281,6 +282,7 @@ class FocusService:
                 await stack.enter_async_context(self.locked(session_id))
             erased = await self.repo.delete_user(user_id)
             self._days.pop(user_id, None)  # after: a /stats meanwhile may have kept them again
+            self._ends.pop(user_id, None)
             return erased
 
     async def register(self, user_id: int) -> None:
@@ -584,8 +586,11 @@ class FocusService:
         key = str(tz)
         kept = self._days.get(user_id)
         if kept is None or kept[0] != key:
+            ends = self._ends.get(user_id, 0)
             starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
             kept = (key, tz, frozenset(local_date(start, tz) for start in starts))
+            if self._ends.get(user_id, 0) != ends:
+                return kept[2]  # a session ended during the read: use it, keep nothing
             self._days[user_id] = kept
             if len(self._days) > _DAYS_KEPT:
                 del self._days[next(iter(self._days))]
@@ -599,6 +604,11 @@ class FocusService:
 
     def _ended(self, ended: Session | None) -> Session | None:
         """Add a completed session's day to its user's kept streak days; pass it on."""
+        if ended is not None:
+            # Counted, so that a read of the days that began before this end is not kept.
+            self._ends[ended.user_id] = self._ends.get(ended.user_id, 0) + 1
+            if len(self._ends) > _DAYS_KEPT:
+                del self._ends[next(iter(self._ends))]
         if ended is not None and ended.outcome is Outcome.COMPLETED:
             kept = self._days.get(ended.user_id)
             if kept is not None:

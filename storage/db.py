@@ -91,29 +91,43 @@ class Database(aiosqlite.Connection):
             c.execute("SAVEPOINT operation")
             try:
                 result = fn(c)
-            except BaseException:
-                c.execute("ROLLBACK TO operation")
-                c.execute("RELEASE operation")
-                await asyncio.shield(committed)  # the others' writes stand; this one's error
+            except BaseException as error:
+                if c.in_transaction:
+                    c.execute("ROLLBACK TO operation")
+                    c.execute("RELEASE operation")
+                    await asyncio.shield(committed)  # the others' writes stand; this one's error
+                else:
+                    # SQLite rolled the whole transaction back (some errors do): the writes
+                    # before this one in the turn are gone too, and must not say otherwise.
+                    self._fail(error if isinstance(error, Exception) else RuntimeError(error))
                 raise
             c.execute("RELEASE operation")
         await asyncio.shield(committed)
         return result
 
     def _commit(self) -> None:
-        waiting, self._waiting = self._waiting or [], None
+        if self._waiting is None:  # close() committed it already
+            return
         try:
             self.inline.commit()
         except Exception as error:  # e.g. the disk is full: none of the batch happened
-            if self.inline.in_transaction:
-                self.inline.rollback()
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(error)
+            self._fail(error)
             return
+        waiting, self._waiting = self._waiting, None
         for future in waiting:
             if not future.done():
                 future.set_result(None)
+
+    def _fail(self, error: Exception) -> None:
+        """End the turn's transaction as failed: every write waiting in it gets ``error``."""
+        waiting, self._waiting = self._waiting or [], None
+        try:
+            if self.inline.in_transaction:
+                self.inline.rollback()
+        finally:
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(error)
 
     async def run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Call ``fn(connection)`` on aiosqlite's thread (for long reads) and return its

@@ -1,12 +1,11 @@
 """The repository: every SQL statement of the bot, returning frozen models.
 
-Each public operation is one function given a connection (``storage.db.Database``): short
-ones — the writes, and the reads of one session or user — run right on the event loop, without
-a hand-off to another thread; those that touch many rows (a user's history, /stats, an export,
-erasing a user) run on aiosqlite's thread. Inline, an operation runs to its end without
-yielding, so no operation sees another's half-done work and a transaction is never left open
-across an await. Every
-state change of a session is a conditional UPDATE (``WHERE ended_at IS NULL`` ...), so a stale
+Each public operation is one function given a connection (``storage.db.Database``): every
+write, and the reads of one session or user, run right on the event loop, without a hand-off
+to another thread (writes share one commit per turn of the loop); reads of many rows (a user's
+history, /stats, an export) run on aiosqlite's thread, which never writes. Inline, an
+operation runs to its end without yielding, so no operation sees another's half-done work.
+Every state change of a session is a conditional UPDATE (``WHERE ended_at IS NULL`` ...), so a stale
 button, a race between a handler and the dispatcher, or a retry after a restart changes nothing.
 
 Users are read far more often than they change (every command needs the timezone and the
@@ -321,7 +320,9 @@ class Repository:
         """Erase everything stored about a user in one transaction; returns sessions erased.
 
         Sessions, deliveries and events go with the user row (ON DELETE CASCADE); a running
-        session disappears with them, so the dispatcher has nothing left to send.
+        session disappears with them, so the dispatcher has nothing left to send. Run inline,
+        like every write: a write on aiosqlite's thread would hold the lock the loop's writes
+        then wait for, with the loop blocked.
         """
 
         def op(c: sqlite3.Connection) -> int:
@@ -332,7 +333,9 @@ class Repository:
             return int(count)
 
         self._users.pop(user_id, None)
-        return await self._run_in_thread(op)
+        erased = await self._run(op)
+        self._users.pop(user_id, None)  # again: a read meanwhile may have kept it
+        return erased
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -764,6 +767,13 @@ class Repository:
         minutes = "coalesce(focused_ms * time_scale, 0) / 60000.0"
 
         def op(c: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]]:
+            c.execute("BEGIN")  # the three queries see one snapshot of the file
+            try:
+                return queries(c)
+            finally:
+                c.rollback()
+
+        def queries(c: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]]:
             days = c.execute(
                 f"SELECT {local} / 86400000 AS day, count(*), total({minutes}), "
                 "total(outcome = 'completed'), total(planned_minutes), total(interruptions), "
@@ -795,7 +805,7 @@ class Repository:
         return await self._running_ids("user_id", user_id)
 
     async def _running_ids(self, column: Literal["chat_id", "user_id"], value: int) -> list[int]:
-        rows = await self._run(
+        rows = await self._look(
             lambda c: c.execute(
                 f"SELECT id FROM sessions WHERE {column} = ? AND ended_at IS NULL", (value,)
             ).fetchall()

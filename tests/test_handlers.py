@@ -552,3 +552,14 @@ async def test_in_a_group_every_message_says_whose_session_it_is(bot: BotHarness
     assert all("&lt;b&gt;essay&lt;/b&gt;" in (m.text or "") for m in ada[1:])
     summary = next(m for m in ada if "How focused" in (m.shown_text or ""))
     assert (summary.shown_text or "").startswith("Ada · ✅ Session complete")
+
+
+async def test_in_a_group_answers_reply_to_the_command_in_private_they_do_not(
+    bot: BotHarness,
+) -> None:
+    group = -100777
+    [answer] = await bot.send("/status", chat_id=group, chat_type="supergroup")
+    command_id = answer.message_id - 1  # the user's /status took the id before the answer
+    assert answer.reply_to == command_id
+    [answer] = await bot.send("/status")
+    assert answer.reply_to is None

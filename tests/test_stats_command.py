@@ -136,6 +136,7 @@ async def test_streak_follows_each_ended_session_the_timezone_and_erasure(
     assert await bot.press(question, "Yes") == "Deleted."
     # Nothing about an erased user stays in memory either.
     assert USER not in bot.service._days
+    assert USER not in bot.service._ends
     assert USER not in bot.service.repo._users
     await session(bot, 25)  # a fresh start: one day, not the erased three
     assert "Streak: 1 day (best 1)" in streak_line(await bot.send("/stats"))
