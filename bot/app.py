@@ -99,7 +99,7 @@ def build_application(
         .post_shutdown(post_shutdown)
     )
     if rate_limiter:
-        # Telegram's limits kept ahead of time (30/s, 1/s per chat, 20/min per group); a
+        # Telegram's limits kept ahead of time (29/s, 1/s per chat, 20/min per group); a
         # 429 is waited out for its chat and retried up to 3 times. See bot/ratelimit.py for
         # the gaps of PTB's AIORateLimiter this closes.
         builder = builder.rate_limiter(FocusRateLimiter(max_retries=3))  # type: ignore[arg-type]
