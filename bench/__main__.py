@@ -187,7 +187,8 @@ async def _memory(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
         rows.append(
             Row(
                 f"memory per running session, {point.sessions:,}",
-                f"{point.bytes_per_session:,.0f} B (RSS {point.rss_kib / 1024:,.0f} MiB, "
+                f"{point.bytes_per_session:,.0f} ± {point.noise_bytes_per_session:,.0f} B "
+                f"(RSS {point.rss_kib / 1024:,.0f} MiB, "
                 f"{point.dispatched:,} dispatched; file {point.db_bytes_per_session:,.0f} B)",
                 "<= 4 KB",
                 point.bytes_per_session <= 4096,
@@ -196,8 +197,10 @@ async def _memory(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
     return {
         "memory_small_sessions": small.sessions,
         "memory_small_bytes_per_session": small.bytes_per_session,
+        "memory_small_noise_bytes_per_session": small.noise_bytes_per_session,
         "memory_large_sessions": large.sessions,
         "memory_large_bytes_per_session": large.bytes_per_session,
+        "memory_large_noise_bytes_per_session": large.noise_bytes_per_session,
         "memory_large_rss_mib": large.rss_kib / 1024,
     }
 

@@ -6,12 +6,19 @@ dispatcher pass — at most ``batch * max_batches`` sessions get their message i
 rest stay due in the database, which is where the architecture keeps them. Each process is
 measured after ``gc.collect()``; the difference from the empty process is what N running
 sessions cost it.
+
+Two processes doing the same thing differ by up to about 800 KiB of RSS on this machine (the
+allocator, thread stacks, hash seeds), so the empty process is run ``BASELINES`` times: its
+median is the baseline and its spread, divided by N, is printed as the figure's noise. At the
+quick run's few hundred sessions the noise is larger than the figure, which can come out
+negative; at the full run's 20,000 it is a few tens of bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,7 +28,10 @@ from typing import Any
 
 from .common import create_database, environment_without_focus, seed_running_sessions
 
-__all__ = ["MemoryPoint", "run_memory"]
+__all__ = ["BASELINES", "MemoryPoint", "run_memory"]
+
+BASELINES = 3
+"""Empty processes measured: the median is the baseline, the spread the noise."""
 
 
 @dataclass
@@ -33,6 +43,7 @@ class MemoryPoint:
     hwm_kib: int
     dispatched: int  # sessions the pass stepped through
     bytes_per_session: float  # RSS growth over the empty process, per running session
+    noise_bytes_per_session: float  # the spread of the empty processes' RSS, per session
     db_bytes_per_session: float  # the database file (and its WAL), per running session
 
 
@@ -57,26 +68,32 @@ def _file_bytes(database: Path) -> int:
 
 
 async def run_memory(workdir: Path, sizes: list[int]) -> list[MemoryPoint]:
-    """Measure an empty process, then one per size in ``sizes``."""
+    """Measure ``BASELINES`` empty processes, then one per size in ``sizes``."""
     due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-    counts = [0, *sizes]
-    databases = [workdir / f"memory-{n}.db" for n in counts]
-    for n, database in zip(counts, databases, strict=True):
+    empty = workdir / "memory-0.db"
+    await create_database(empty)
+    databases = [workdir / f"memory-{n}.db" for n in sizes]
+    for n, database in zip(sizes, databases, strict=True):
         await create_database(database)
         seed_running_sessions(database, [due] * n)
     # Nothing here is timed, so the processes may share the CPUs.
+    at = due + timedelta(seconds=1)
     results = await asyncio.gather(
-        *(asyncio.to_thread(_probe, db, due + timedelta(seconds=1)) for db in databases)
+        *(asyncio.to_thread(_probe, db, at) for db in [*[empty] * BASELINES, *databases])
     )
-    baseline, empty_bytes = results[0], _file_bytes(databases[0])
+    baselines = [r["rss_kib"] for r in results[:BASELINES]]
+    baseline_kib = statistics.median(baselines)
+    noise_kib = max(baselines) - min(baselines)
+    empty_bytes = _file_bytes(empty)
     return [
         MemoryPoint(
             sessions=n,
             rss_kib=result["rss_kib"],
             hwm_kib=result["hwm_kib"],
             dispatched=result["sessions"],
-            bytes_per_session=(result["rss_kib"] - baseline["rss_kib"]) * 1024 / n,
+            bytes_per_session=(result["rss_kib"] - baseline_kib) * 1024 / n,
+            noise_bytes_per_session=noise_kib * 1024 / n,
             db_bytes_per_session=(_file_bytes(database) - empty_bytes) / n,
         )
-        for n, database, result in zip(counts[1:], databases[1:], results[1:], strict=True)
+        for n, database, result in zip(sizes, databases, results[BASELINES:], strict=True)
     ]

@@ -41,6 +41,10 @@ FIGURE_KEYS = (
     "history_p99_ms",
 )
 
+SIGNED = frozenset({"memory_small_bytes_per_session", "memory_large_bytes_per_session"})
+"""RSS growth over the median empty process: at the quick run's few hundred sessions it is
+smaller than the noise between two processes (see bench/memory.py), so it may be negative."""
+
 
 def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     done = subprocess.run(
@@ -56,7 +60,10 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     for key in FIGURE_KEYS:
         value = figures.get(key)
         assert isinstance(value, int | float) and not isinstance(value, bool), key
-        assert math.isfinite(value) and value >= 0, (key, value)
+        assert math.isfinite(value), (key, value)
+        if key not in SIGNED:
+            assert value >= 0, (key, value)
+    assert figures["memory_small_noise_bytes_per_session"] >= 0
     assert figures["recovery_duplicates"] == 0
     assert figures["recovery_s"] < figures["recovery_first_pass_done_s"]
     assert figures["inbound_updates_per_s"] > 0 and figures["dispatch_per_s"] > 0
