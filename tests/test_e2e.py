@@ -227,6 +227,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def listening(port: int, seconds: float) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``; fail after ``seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if loop.time() > deadline:
+                raise TimeoutError(f"nothing listening on {port} within {seconds} s") from None
+            await asyncio.sleep(0.02)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
 async def test_webhook_mode_handles_posted_updates_and_refuses_a_wrong_secret(
     standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
@@ -248,6 +265,8 @@ async def test_webhook_mode_handles_posted_updates_and_refuses_a_wrong_secret(
         assert api.webhook is not None
         assert api.webhook["url"] == "https://focus.example.test/focus-hook"
         assert api.webhook.get("secret_token") == SECRET
+        # PTB calls setWebhook before its server listens (as Telegram would only post later).
+        await listening(port, 30)
         update = api.user_message(user_id=USER, text="/focus 25 over a webhook")
         url = f"http://127.0.0.1:{port}/focus-hook"
         async with aiohttp.ClientSession() as http:
