@@ -1,11 +1,12 @@
 """Inbound updates/s: many users driving the real Application through long polling.
 
-Why polling and not ``process_update`` from many tasks: production runs ``run_polling`` with
-PTB's default ``concurrent_updates=False``, so updates are fetched by the Updater (getUpdates,
-up to 100 at a time), put on ``update_queue`` and handled one after the other. The benchmark
-runs exactly that — ``Updater.start_polling`` and ``Application.start`` — over the in-process
-transport, so what it measures is what a production bot can absorb; calling
-``process_update`` concurrently would measure a concurrency production never has.
+Why polling and not ``process_update`` from many tasks: production runs ``run_polling``, so
+updates are fetched by the Updater (getUpdates, up to 100 at a time), put on ``update_queue``
+and handed to the update processor — ours, ``bot.ordering.PerUserOrder``: up to 8 users'
+updates at once, each user's in order. The benchmark runs exactly that —
+``Updater.start_polling`` and ``Application.start`` — over the in-process transport, so what it
+measures is what a production bot can absorb. The echo bot keeps PTB's default (one update at
+a time), as a bare echo bot would.
 
 Users are closed-loop: each has one update in flight and sends the next (its next command, or
 a press of a button the bot sent it) as soon as the bot has handled the previous one. With

@@ -22,6 +22,7 @@ from telegram.request import BaseRequest
 from bot import handlers, texts
 from bot.clock import Clock, SystemClock
 from bot.context import BotData, FocusApplication, FocusContext
+from bot.ordering import PerUserOrder
 from bot.ratelimit import FocusRateLimiter
 from bot.scheduler import Dispatcher
 from bot.service import FocusService, SessionDefaults
@@ -97,6 +98,7 @@ def build_application(
         .context_types(ContextTypes(context=FocusContext, bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        .concurrent_updates(PerUserOrder())
     )
     if rate_limiter:
         # Telegram's limits kept ahead of time (29/s, 1/s per chat, 20/min per group); a

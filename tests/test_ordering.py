@@ -1,0 +1,221 @@
+"""PerUserOrder: other users overtake, one user's updates keep their order."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram import Update
+from telegram.ext import TypeHandler
+
+from bot.local_api import LocalBotApi
+from bot.ordering import RUNNING, PerUserOrder, order_key
+from tests.harness import BotHarness
+
+_api = LocalBotApi()
+
+
+def update_from(user_id: int, text: str = "hi") -> Update:
+    return Update.de_json(_api.user_message(user_id=user_id, text=text), None)
+
+
+class Log:
+    """Handlers that note when they start and end, and wait for a gate to open."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.running = 0
+        self.most_running = 0
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.gates.setdefault(name, asyncio.Event())
+
+    async def handler(self, name: str, *, fail: bool = False) -> None:
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        self.events.append(f"start {name}")
+        try:
+            await self.gate(name).wait()
+            if fail:
+                raise RuntimeError(name)
+        finally:
+            self.running -= 1
+            self.events.append(f"end {name}")
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def submit(
+    processor: PerUserOrder, log: Log, user_id: int, name: str, *, fail: bool = False
+) -> asyncio.Task[None]:
+    """What PTB's update fetcher does: one task per update, created in arrival order."""
+    return asyncio.ensure_future(
+        processor.process_update(update_from(user_id), log.handler(name, fail=fail))
+    )
+
+
+async def test_a_slow_update_holds_back_only_its_own_user() -> None:
+    processor, log = PerUserOrder(running=4), Log()
+    a1 = submit(processor, log, 1, "a1")
+    a2 = submit(processor, log, 1, "a2")
+    b1 = submit(processor, log, 2, "b1")
+    await settle()
+    assert log.events == ["start a1", "start b1"]  # a2 waits for a1; b1 does not
+    log.gate("b1").set()
+    await b1
+    assert "start a2" not in log.events
+    log.gate("a2").set()  # a2 is ready, but a1 is still running: a2 must not start
+    await settle()
+    assert "start a2" not in log.events
+    log.gate("a1").set()
+    await asyncio.gather(a1, a2)
+    assert log.events == ["start a1", "start b1", "end b1", "end a1", "start a2", "end a2"]
+    assert processor.waiting_users == 0
+
+
+async def test_no_more_than_running_at_once_and_a_flooding_user_holds_no_slot() -> None:
+    processor, log = PerUserOrder(running=2), Log()
+    flood = [submit(processor, log, 1, f"a{n}") for n in range(30)]
+    others = [submit(processor, log, user, f"u{user}") for user in range(2, 6)]
+    await settle()
+    # a0 and one other user run; a1..a29 wait for their turn without taking a slot.
+    assert log.events == ["start a0", "start u2"]
+    for name in ["u2", "u3", "u4", "u5"]:
+        log.gate(name).set()
+    await asyncio.gather(*others)
+    ended = [e for e in log.events if e.startswith("end")]
+    assert ended == ["end u2", "end u3", "end u4", "end u5"]
+    for n in range(30):
+        log.gate(f"a{n}").set()
+    await asyncio.gather(*flood)
+    assert log.most_running == 2
+    starts = [e for e in log.events if e.startswith("start a")]
+    assert starts == [f"start a{n}" for n in range(30)]
+    assert processor.waiting_users == 0
+
+
+async def test_a_failing_update_lets_the_next_one_of_its_user_run() -> None:
+    processor, log = PerUserOrder(), Log()
+    first = submit(processor, log, 1, "a1", fail=True)
+    second = submit(processor, log, 1, "a2")
+    log.gate("a1").set()
+    log.gate("a2").set()
+    with pytest.raises(RuntimeError):
+        await first
+    await second
+    assert log.events == ["start a1", "end a1", "start a2", "end a2"]
+
+
+async def test_cancelled_while_waiting_never_starts_and_keeps_the_order_behind_it() -> None:
+    processor, log = PerUserOrder(), Log()
+    a1 = submit(processor, log, 1, "a1")
+    a2 = submit(processor, log, 1, "a2")
+    a3 = submit(processor, log, 1, "a3")
+    await settle()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail here
+        a2.cancel()
+        await asyncio.gather(a2, return_exceptions=True)
+        gc.collect()
+    await settle()
+    assert log.events == ["start a1"]  # a3 still waits for a1, though a2 is gone
+    log.gate("a3").set()
+    log.gate("a1").set()
+    await asyncio.gather(a1, a3)
+    assert log.events == ["start a1", "end a1", "start a3", "end a3"]
+    assert processor.waiting_users == 0
+
+
+async def test_order_key_is_the_user_then_the_chat() -> None:
+    assert order_key(update_from(77)) == 77
+    channel_post = Update.de_json(
+        {
+            "update_id": 1,
+            "channel_post": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": -1005, "type": "channel"},
+                "text": "news",
+            },
+        },
+        None,
+    )
+    assert order_key(channel_post) == -1005
+    assert order_key(Update(update_id=2)) is None
+    assert order_key("not an update") is None
+
+
+def test_running_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        PerUserOrder(running=0)
+
+
+# --- the real application, fed through its update queue as polling does ---------------------
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path / "focus.db") as harness:
+        await harness.app.start()
+        try:
+            yield harness
+        finally:
+            await harness.app.stop()
+
+
+async def test_many_users_at_once_each_in_order_through_the_application(bot: BotHarness) -> None:
+    """Each user's /focus, /pause, /resume, /extend, /stop arrive at once, with 39 other
+    users' behind them, and the first answers are slow to come back from the Bot API. Every
+    update of a user starts only after the one before it ended; users overlap; every user ends
+    with one stopped session, extended, paused once."""
+    trace: list[tuple[str, int, int]] = []
+    running = [0, 0]  # now, most
+
+    async def opened(update: Update, _context: object) -> None:
+        assert update.effective_user is not None
+        running[0] += 1
+        running[1] = max(running)
+        trace.append(("start", update.effective_user.id, update.update_id))
+
+    async def closed(update: Update, _context: object) -> None:
+        assert update.effective_user is not None
+        running[0] -= 1
+        trace.append(("end", update.effective_user.id, update.update_id))
+
+    bot.app.add_handler(TypeHandler(Update, opened), group=-1000)
+    bot.app.add_handler(TypeHandler(Update, closed), group=1000)
+    bot.api.stall_next("sendMessage", 0.05, times=20)  # a /focus waits for its card's answer
+    users = range(9001, 9041)
+    script = ["/focus 25 thesis", "/pause", "/resume", "/extend 10", "/stop"]
+    for user in users:  # a user's updates side by side, where unordered handling mixes them
+        for text in script:
+            payload = bot.api.user_message(user_id=user, text=text)
+            await bot.app.update_queue.put(Update.de_json(payload, bot.app.bot))
+    await asyncio.wait_for(bot.app.update_queue.join(), 30)
+    assert running == [0, RUNNING]  # users overlapped, never more than RUNNING at once
+    for user in users:
+        mine = [(kind, update_id) for kind, who, update_id in trace if who == user]
+        ids = sorted({update_id for _, update_id in mine})
+        assert mine == [(kind, i) for i in ids for kind in ("start", "end")], (user, mine)
+    for user in users:
+        texts = bot.texts(user)
+        assert len(texts) == 5, (user, texts)
+        assert texts[0].startswith("⏹ Ended early · Focus: 35 min"), texts[0]  # the card
+        assert texts[1].startswith("⏸ Paused"), texts[1]
+        assert texts[2].startswith("▶ Back on the clock"), texts[2]
+        assert texts[3].startswith("➕ Added 10 min — 35 min"), texts[3]
+        assert texts[4].startswith("⏹ Session ended early"), texts[4]
+        assert "Interruptions: 1" in texts[4]
+        sessions, total = await bot.service.repo.history(user, 0, 5)
+        assert total == 1
+        assert sessions[0].planned_minutes == 35
+        assert sessions[0].ended_at is not None
+        assert sessions[0].interruptions == 1
