@@ -77,7 +77,7 @@ class Database(aiosqlite.Connection):
         committed = loop.create_future()
         if self._waiting is None:
             # The first write of the turn opens the transaction; alone in it so far, it needs
-            # no savepoint of its own (the common case: one update handled at a time).
+            # no savepoint of its own: if it raises, rolling the transaction back undoes it.
             c.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(c)

@@ -18,8 +18,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -133,26 +132,7 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
     )
 
 
-# --- statements shared by several operations (run on the connection's thread) ---------------
-
-
-@contextmanager
-def _tx(c: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: committed if the block finishes, rolled back if it raises.
-
-    Inline, the operation already runs in its own savepoint of the group transaction
-    (``Database.run``), which does both.
-    """
-    if c.in_transaction:
-        yield c
-        return
-    c.execute("BEGIN IMMEDIATE")
-    try:
-        yield c
-    except BaseException:
-        c.rollback()
-        raise
-    c.commit()
+# --- statements shared by several operations ------------------------------------------------
 
 
 def _one(c: sqlite3.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
@@ -251,6 +231,8 @@ class Repository:
         await self._db.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A write: ``fn`` is atomic (its own savepoint of the turn's transaction, see
+        ``Database.run``) and this returns once it is committed."""
         return await self._db.run(fn)
 
     async def _look(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -277,9 +259,8 @@ class Repository:
             return cached
 
         def op(c: sqlite3.Connection) -> User | None:
-            with _tx(c):
-                _insert_user(c, user_id, now)
-                return _fetch_user(c, user_id)
+            _insert_user(c, user_id, now)
+            return _fetch_user(c, user_id)
 
         user = await self._run(op)
         assert user is not None  # noqa: S101 - inserted just above in the same transaction
@@ -303,13 +284,12 @@ class Repository:
         assignments = ", ".join(f"{name} = ?" for name in names)
 
         def op(c: sqlite3.Connection) -> User | None:
-            with _tx(c):
-                _insert_user(c, user_id, now)
-                c.execute(
-                    f"UPDATE users SET {assignments} WHERE id = ?",
-                    (*(settings[n] for n in names), user_id),
-                )
-                return _fetch_user(c, user_id)
+            _insert_user(c, user_id, now)
+            c.execute(
+                f"UPDATE users SET {assignments} WHERE id = ?",
+                (*(settings[n] for n in names), user_id),
+            )
+            return _fetch_user(c, user_id)
 
         self._users.pop(user_id, None)  # whatever happens below, never serve the old one
         user = await self._run(op)
@@ -326,10 +306,9 @@ class Repository:
         """
 
         def op(c: sqlite3.Connection) -> int:
-            with _tx(c):
-                (count,) = _one(c, "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,))
-                c.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-                c.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            (count,) = _one(c, "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id,))
+            c.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            c.execute("DELETE FROM users WHERE id = ?", (user_id,))
             return int(count)
 
         self._users.pop(user_id, None)
@@ -358,32 +337,31 @@ class Repository:
         """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
 
         def op(c: sqlite3.Connection) -> Session | None:
-            with _tx(c):
-                _insert_user(c, user_id, now)
-                cursor = c.execute(
-                    "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, "
-                    "block_minutes, break_minutes, checkins, time_scale, started_at, "
-                    "planned_end_at, next_due_at, owner_name) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        user_id,
-                        chat_id,
-                        label,
-                        planned_minutes,
-                        block_minutes,
-                        break_minutes,
-                        int(checkins),
-                        time_scale,
-                        to_ms(now),
-                        to_ms(planned_end_at),
-                        _ceil_ms(next_due_at),
-                        owner_name[:64] if owner_name else None,
-                    ),
-                )
-                session_id = cursor.lastrowid
-                assert session_id is not None  # noqa: S101 - an INSERT always has one
-                _event(c, session_id, "started", now, f"{planned_minutes} min")
-                return _fetch_session(c, session_id)
+            _insert_user(c, user_id, now)
+            cursor = c.execute(
+                "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, "
+                "block_minutes, break_minutes, checkins, time_scale, started_at, "
+                "planned_end_at, next_due_at, owner_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    chat_id,
+                    label,
+                    planned_minutes,
+                    block_minutes,
+                    break_minutes,
+                    int(checkins),
+                    time_scale,
+                    to_ms(now),
+                    to_ms(planned_end_at),
+                    _ceil_ms(next_due_at),
+                    owner_name[:64] if owner_name else None,
+                ),
+            )
+            session_id = cursor.lastrowid
+            assert session_id is not None  # noqa: S101 - an INSERT always has one
+            _event(c, session_id, "started", now, f"{planned_minutes} min")
+            return _fetch_session(c, session_id)
 
         try:
             session = await self._run(op)
@@ -441,11 +419,10 @@ class Repository:
         return None if row is None else _session(row)
 
     async def _write(self, sql: str, params: Sequence[Any]) -> int:
-        """One statement in its own transaction; the number of rows it changed."""
+        """One statement, written (``_run``); the number of rows it changed."""
 
         def op(c: sqlite3.Connection) -> int:
-            with _tx(c):
-                return c.execute(sql, params).rowcount
+            return c.execute(sql, params).rowcount
 
         return await self._run(op)
 
@@ -460,18 +437,17 @@ class Repository:
         None if not applicable."""
 
         def op(c: sqlite3.Connection) -> Session | None:
-            with _tx(c):
-                cursor = c.execute(
-                    "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
-                    "interruptions = interruptions + 1, version = version + 1 "
-                    "WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
-                    (to_ms(now), _ceil_ms(next_due_at), session_id),
-                )
-                if cursor.rowcount != 1:
-                    return None
-                _event(c, session_id, "paused", now)
-                _event(c, session_id, "interruption", now, "pause")
-                return _fetch_session(c, session_id)
+            cursor = c.execute(
+                "UPDATE sessions SET paused_at = ?, planned_end_at = NULL, next_due_at = ?, "
+                "interruptions = interruptions + 1, version = version + 1 "
+                "WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL",
+                (to_ms(now), _ceil_ms(next_due_at), session_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _event(c, session_id, "paused", now)
+            _event(c, session_id, "interruption", now, "pause")
+            return _fetch_session(c, session_id)
 
         return await self._run(op)
 
@@ -485,17 +461,16 @@ class Repository:
         pause_ms = max(0, to_ms(now) - paused_at)
 
         def op(c: sqlite3.Connection) -> Session | None:
-            with _tx(c):
-                cursor = c.execute(
-                    "UPDATE sessions SET paused_at = NULL, paused_ms = paused_ms + ?, "
-                    "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                    "WHERE id = ? AND ended_at IS NULL AND paused_at = ?",
-                    (pause_ms, to_ms(planned_end_at), _ceil_ms(next_due_at), session.id, paused_at),
-                )
-                if cursor.rowcount != 1:
-                    return None
-                _event(c, session.id, "resumed", now, f"{pause_ms} ms")
-                return _fetch_session(c, session.id)
+            cursor = c.execute(
+                "UPDATE sessions SET paused_at = NULL, paused_ms = paused_ms + ?, "
+                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
+                "WHERE id = ? AND ended_at IS NULL AND paused_at = ?",
+                (pause_ms, to_ms(planned_end_at), _ceil_ms(next_due_at), session.id, paused_at),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _event(c, session.id, "resumed", now, f"{pause_ms} ms")
+            return _fetch_session(c, session.id)
 
         return await self._run(op)
 
@@ -514,19 +489,18 @@ class Repository:
         The longer session, or None if it was not running."""
 
         def op(c: sqlite3.Connection) -> Session | None:
-            with _tx(c):
-                cursor = c.execute(
-                    "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
-                    "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                    "WHERE id = ? AND ended_at IS NULL",
-                    (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
-                )
-                if cursor.rowcount != 1:
-                    return None
-                for slot, kind, due_at, reason in drops:
-                    _drop(c, session_id, slot, kind, due_at, now, reason)
-                _event(c, session_id, "extended", now, f"+{minutes} min")
-                return _fetch_session(c, session_id)
+            cursor = c.execute(
+                "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
+                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
+                "WHERE id = ? AND ended_at IS NULL",
+                (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            for slot, kind, due_at, reason in drops:
+                _drop(c, session_id, slot, kind, due_at, now, reason)
+            _event(c, session_id, "extended", now, f"+{minutes} min")
+            return _fetch_session(c, session_id)
 
         return await self._run(op)
 
@@ -540,8 +514,7 @@ class Repository:
         """Store when to look at a session again, if it is still at ``version``."""
 
         def op(c: sqlite3.Connection) -> bool:
-            with _tx(c):
-                return _reschedule(c, session_id, (version, planned_end_at, next_due_at))
+            return _reschedule(c, session_id, (version, planned_end_at, next_due_at))
 
         return await self._run(op)
 
@@ -558,23 +531,22 @@ class Repository:
         on the same button counts once)."""
 
         def op(c: sqlite3.Connection) -> bool:
-            with _tx(c):
-                seen = _one(
-                    c,
-                    "SELECT 1 FROM events WHERE session_id = ? AND kind = 'interruption' "
-                    "AND detail = ?",
-                    (session_id, detail),
-                )
-                if seen is not None:
-                    return False
-                cursor = c.execute(
-                    "UPDATE sessions SET interruptions = interruptions + 1 "
-                    "WHERE id = ? AND ended_at IS NULL",
-                    (session_id,),
-                )
-                if cursor.rowcount != 1:
-                    return False
-                _event(c, session_id, "interruption", now, detail)
+            seen = _one(
+                c,
+                "SELECT 1 FROM events WHERE session_id = ? AND kind = 'interruption' "
+                "AND detail = ?",
+                (session_id, detail),
+            )
+            if seen is not None:
+                return False
+            cursor = c.execute(
+                "UPDATE sessions SET interruptions = interruptions + 1 "
+                "WHERE id = ? AND ended_at IS NULL",
+                (session_id,),
+            )
+            if cursor.rowcount != 1:
+                return False
+            _event(c, session_id, "interruption", now, detail)
             return True
 
         return await self._run(op)
@@ -599,38 +571,37 @@ class Repository:
         """
 
         def op(c: sqlite3.Connection) -> Session | None:
-            with _tx(c):
-                cursor = c.execute(
-                    "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
-                    "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
-                    "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
-                    (
-                        to_ms(ended_at),
-                        round(focused.total_seconds() * 1000),
-                        breaks_taken,
-                        outcome.value,
-                        int(late),
-                        session_id,
-                        version,
-                        version,
-                    ),
-                )
-                if cursor.rowcount != 1:
-                    return None
-                _event(c, session_id, "ended", ended_at, outcome.value)
-                c.execute(
-                    "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
-                    "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
-                    (
-                        session_id,
-                        SUMMARY_SLOT,
-                        "pending" if summary is None else "dropped",
-                        to_ms(ended_at),
-                        to_ms(now),
-                        summary,
-                    ),
-                )
-                return _fetch_session(c, session_id)
+            cursor = c.execute(
+                "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
+                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
+                "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
+                (
+                    to_ms(ended_at),
+                    round(focused.total_seconds() * 1000),
+                    breaks_taken,
+                    outcome.value,
+                    int(late),
+                    session_id,
+                    version,
+                    version,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _event(c, session_id, "ended", ended_at, outcome.value)
+            c.execute(
+                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
+                "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
+                (
+                    session_id,
+                    SUMMARY_SLOT,
+                    "pending" if summary is None else "dropped",
+                    to_ms(ended_at),
+                    to_ms(now),
+                    summary,
+                ),
+            )
+            return _fetch_session(c, session_id)
 
         return await self._run(op)
 
@@ -640,20 +611,18 @@ class Repository:
         """Score an ended session of this user: (done, previous score)."""
 
         def op(c: sqlite3.Connection) -> tuple[bool, int | None]:
-            with _tx(c):
-                row = _one(
-                    c,
-                    "SELECT score FROM sessions "
-                    "WHERE id = ? AND user_id = ? AND ended_at IS NOT NULL",
-                    (session_id, user_id),
-                )
-                if row is None:
-                    return False, None
-                c.execute(
-                    "UPDATE sessions SET score = ?, scored_at = ? WHERE id = ?",
-                    (score, to_ms(now), session_id),
-                )
-                _event(c, session_id, "score", now, str(score))
+            row = _one(
+                c,
+                "SELECT score FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NOT NULL",
+                (session_id, user_id),
+            )
+            if row is None:
+                return False, None
+            c.execute(
+                "UPDATE sessions SET score = ?, scored_at = ? WHERE id = ?",
+                (score, to_ms(now), session_id),
+            )
+            _event(c, session_id, "score", now, str(score))
             previous: int | None = row[0]
             return True, previous
 
@@ -922,25 +891,24 @@ class Repository:
         gap_ms = min_gap.total_seconds() * 1000
 
         def op(c: sqlite3.Connection) -> bool:
-            with _tx(c):
-                if not _still_at(c, session_id, version):
-                    return False
-                used, last = _one(
-                    c,
-                    "SELECT count(*), max(at) FROM deliveries WHERE session_id = ? "
-                    "AND kind != 'summary' AND status IN ('sending', 'sent')",
-                    (session_id,),
-                )
-                if used >= max_messages:
-                    return False
-                if last is not None and to_ms(now) - last < gap_ms:
-                    return False
-                cursor = c.execute(
-                    "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
-                    "VALUES (?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING",
-                    (session_id, slot, kind, to_ms(due_at), to_ms(now)),
-                )
-                return cursor.rowcount == 1
+            if not _still_at(c, session_id, version):
+                return False
+            used, last = _one(
+                c,
+                "SELECT count(*), max(at) FROM deliveries WHERE session_id = ? "
+                "AND kind != 'summary' AND status IN ('sending', 'sent')",
+                (session_id,),
+            )
+            if used >= max_messages:
+                return False
+            if last is not None and to_ms(now) - last < gap_ms:
+                return False
+            cursor = c.execute(
+                "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at) "
+                "VALUES (?, ?, ?, 'sending', ?, ?) ON CONFLICT DO NOTHING",
+                (session_id, slot, kind, to_ms(due_at), to_ms(now)),
+            )
+            return cursor.rowcount == 1
 
         return await self._run(op)
 
@@ -986,15 +954,14 @@ class Repository:
         """
 
         def op(c: sqlite3.Connection) -> bool:
-            with _tx(c):
-                cursor = c.execute(
-                    "UPDATE deliveries SET status = 'sent', at = ?, message_id = ? "
-                    "WHERE session_id = ? AND slot = ? AND status = 'sending'",
-                    (to_ms(now), message_id, session_id, slot),
-                )
-                if cursor.rowcount == 1:
-                    _event(c, session_id, _EVENT_OF_KIND[kind], now, slot)
-                return then is not None and _reschedule(c, session_id, then)
+            cursor = c.execute(
+                "UPDATE deliveries SET status = 'sent', at = ?, message_id = ? "
+                "WHERE session_id = ? AND slot = ? AND status = 'sending'",
+                (to_ms(now), message_id, session_id, slot),
+            )
+            if cursor.rowcount == 1:
+                _event(c, session_id, _EVENT_OF_KIND[kind], now, slot)
+            return then is not None and _reschedule(c, session_id, then)
 
         return await self._run(op)
 
@@ -1016,14 +983,13 @@ class Repository:
         """
 
         def op(c: sqlite3.Connection) -> bool:
-            with _tx(c):
-                if version is not None and not _one(
-                    c,
-                    "SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL AND version = ?",
-                    (session_id, version),
-                ):
-                    return False
-                _drop(c, session_id, slot, kind, due_at, now, reason)
+            if version is not None and not _one(
+                c,
+                "SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL AND version = ?",
+                (session_id, version),
+            ):
+                return False
+            _drop(c, session_id, slot, kind, due_at, now, reason)
             return True
 
         return await self._run(op)
