@@ -8,7 +8,11 @@ both: an update waits only for the earlier updates of its own user, then for one
 slots; updates of other users overtake it.
 
 All of a user's state is theirs (sessions, cards, settings), so a user is the unit of order.
-An update without a user (a channel post, say) is ordered by its chat, or runs at once.
+A group chat is one too: its replies share Telegram's 20-a-minute group limit, and the rate
+limiter makes a handler wait for it, so without this eight people in one busy group could hold
+every slot while the rest of the bot waited. An update in a group waits for the earlier updates
+of its user and of its group; one without a user (a channel post, say) for its chat's.
+Waiting only ever goes to updates that arrived earlier, so no two updates wait for each other.
 The dispatcher's jobs were already concurrent with handlers; storage's writes are conditional on
 the version they read (see ``storage``), which is what makes the two safe together.
 """
@@ -17,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Hashable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-__all__ = ["RUNNING", "PerUserOrder", "order_key"]
+__all__ = ["RUNNING", "PerUserOrder", "order_keys"]
 
 RUNNING = 8
 """Updates run at once. Measured in BENCHMARKS.md: 1 → 8 took the inbound figure from about
@@ -36,19 +40,23 @@ waiting for its user's earlier ones would hold a slot there; a flood from one us
 them all and stall everyone. The real limit is ``running``, taken after the user's turn comes."""
 
 
-def order_key(update: object) -> int | None:
-    """Whose turn an update waits for: its user, else its chat, else nobody's."""
+def order_keys(update: object) -> tuple[Hashable, ...]:
+    """Whose earlier updates an update waits for: its user's, and its chat's unless the chat
+    is the user's own (private chats have the user's id); none for what is not an update."""
     if not isinstance(update, Update):
-        return None
-    if update.effective_user is not None:
-        return update.effective_user.id
-    if update.effective_chat is not None:
-        return update.effective_chat.id
-    return None
+        return ()
+    user, chat = update.effective_user, update.effective_chat
+    keys: list[Hashable] = []
+    if user is not None:
+        keys.append(("user", user.id))
+    if chat is not None and (user is None or chat.id != user.id):
+        keys.append(("chat", chat.id))
+    return tuple(keys)
 
 
 class PerUserOrder(BaseUpdateProcessor):
-    """Concurrent across users, in order within one user; at most ``running`` at once."""
+    """Concurrent across users, in order within one user and one group chat; at most
+    ``running`` at once."""
 
     __slots__ = ("_running", "_tails")
 
@@ -57,28 +65,29 @@ class PerUserOrder(BaseUpdateProcessor):
         if running < 1:
             raise ValueError("running must be at least 1")
         self._running = asyncio.Semaphore(running)
-        self._tails: dict[int, asyncio.Future[None]] = {}
+        self._tails: dict[Hashable, asyncio.Future[None]] = {}
 
     @property
-    def waiting_users(self) -> int:
-        """Users with an update in flight (the map is emptied as they finish)."""
+    def waiting_keys(self) -> int:
+        """Users and chats with an update in flight (emptied as they finish)."""
         return len(self._tails)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for this user's previous update, then for a slot, then handle this one."""
-        key = order_key(update)
-        if key is None:
+        """Wait for the earlier updates of this user and chat, then for a slot, then run."""
+        keys = order_keys(update)
+        if not keys:
             async with self._running:
                 await coroutine
             return
-        previous = self._tails.get(key)
+        previous = [self._tails[key] for key in keys if key in self._tails]
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[key] = mine
+        for key in keys:
+            self._tails[key] = mine
         try:
-            if previous is not None:
-                # The previous update's task sets its future in a ``finally``, so this ends
+            for earlier in previous:
+                # Each earlier update's task sets its future in a ``finally``, so this ends
                 # even when that handler failed or was cancelled.
-                await asyncio.shield(previous)
+                await asyncio.shield(earlier)
             async with self._running:
                 await coroutine
         finally:
@@ -86,16 +95,19 @@ class PerUserOrder(BaseUpdateProcessor):
                 inspect.CORO_CREATED
             ):
                 coroutine.close()  # cancelled before its turn: never started, nothing to undo
-            if previous is not None and not previous.done():
-                # Cancelled while waiting: the next update still waits for the previous one.
-                previous.add_done_callback(lambda _: self._done(key, mine))
+            pending = [earlier for earlier in previous if not earlier.done()]
+            if pending:
+                # Cancelled while waiting: the updates after this one still wait for these.
+                after = asyncio.gather(*pending)
+                after.add_done_callback(lambda _: self._release(keys, mine))
             else:
-                self._done(key, mine)
+                self._release(keys, mine)
 
-    def _done(self, key: int, mine: asyncio.Future[None]) -> None:
+    def _release(self, keys: tuple[Hashable, ...], mine: asyncio.Future[None]) -> None:
         mine.set_result(None)
-        if self._tails.get(key) is mine:
-            del self._tails[key]
+        for key in keys:
+            if self._tails.get(key) is mine:
+                del self._tails[key]
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -13,14 +13,17 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.local_api import LocalBotApi
-from bot.ordering import RUNNING, PerUserOrder, order_key
+from bot.ordering import RUNNING, PerUserOrder, order_keys
 from tests.harness import BotHarness
 
 _api = LocalBotApi()
 
 
-def update_from(user_id: int, text: str = "hi") -> Update:
-    return Update.de_json(_api.user_message(user_id=user_id, text=text), None)
+def update_from(user_id: int, text: str = "hi", *, group: int | None = None) -> Update:
+    if group is None:
+        return Update.de_json(_api.user_message(user_id=user_id, text=text), None)
+    payload = _api.user_message(user_id=user_id, text=text, chat_id=group, chat_type="group")
+    return Update.de_json(payload, None)
 
 
 class Log:
@@ -54,12 +57,17 @@ async def settle() -> None:
 
 
 def submit(
-    processor: PerUserOrder, log: Log, user_id: int, name: str, *, fail: bool = False
+    processor: PerUserOrder,
+    log: Log,
+    user_id: int,
+    name: str,
+    *,
+    fail: bool = False,
+    group: int | None = None,
 ) -> asyncio.Task[None]:
     """What PTB's update fetcher does: one task per update, created in arrival order."""
-    return asyncio.ensure_future(
-        processor.process_update(update_from(user_id), log.handler(name, fail=fail))
-    )
+    update = update_from(user_id, group=group)
+    return asyncio.ensure_future(processor.process_update(update, log.handler(name, fail=fail)))
 
 
 async def test_a_slow_update_holds_back_only_its_own_user() -> None:
@@ -78,7 +86,7 @@ async def test_a_slow_update_holds_back_only_its_own_user() -> None:
     log.gate("a1").set()
     await asyncio.gather(a1, a2)
     assert log.events == ["start a1", "start b1", "end b1", "end a1", "start a2", "end a2"]
-    assert processor.waiting_users == 0
+    assert processor.waiting_keys == 0
 
 
 async def test_no_more_than_running_at_once_and_a_flooding_user_holds_no_slot() -> None:
@@ -99,7 +107,7 @@ async def test_no_more_than_running_at_once_and_a_flooding_user_holds_no_slot() 
     assert log.most_running == 2
     starts = [e for e in log.events if e.startswith("start a")]
     assert starts == [f"start a{n}" for n in range(30)]
-    assert processor.waiting_users == 0
+    assert processor.waiting_keys == 0
 
 
 async def test_a_failing_update_lets_the_next_one_of_its_user_run() -> None:
@@ -131,11 +139,33 @@ async def test_cancelled_while_waiting_never_starts_and_keeps_the_order_behind_i
     log.gate("a1").set()
     await asyncio.gather(a1, a3)
     assert log.events == ["start a1", "end a1", "start a3", "end a3"]
-    assert processor.waiting_users == 0
+    assert processor.waiting_keys == 0
 
 
-async def test_order_key_is_the_user_then_the_chat() -> None:
-    assert order_key(update_from(77)) == 77
+async def test_a_busy_group_holds_one_slot_and_keeps_its_order() -> None:
+    """Replies in a group wait for its 20-a-minute limit: eight people there must not take
+    every slot. Their updates go one after the other; a private user overtakes them all."""
+    processor, log = PerUserOrder(running=3), Log()
+    group = [submit(processor, log, user, f"g{user}", group=-100) for user in range(1, 9)]
+    elsewhere = submit(processor, log, 1, "own-chat")  # user 1, privately: after g1 only
+    alone = submit(processor, log, 50, "private")
+    await settle()
+    assert log.events == ["start g1", "start private"]
+    log.gate("private").set()
+    await alone
+    for user in range(1, 9):
+        log.gate(f"g{user}").set()
+    log.gate("own-chat").set()
+    await asyncio.gather(*group, elsewhere)
+    starts = [e for e in log.events if e.startswith("start g")]
+    assert starts == [f"start g{user}" for user in range(1, 9)]
+    assert log.events.index("start own-chat") > log.events.index("end g1")
+    assert processor.waiting_keys == 0
+
+
+async def test_order_keys_are_the_user_and_a_shared_chat() -> None:
+    assert order_keys(update_from(77)) == (("user", 77),)  # a private chat is the user's own
+    assert order_keys(update_from(77, group=-100)) == (("user", 77), ("chat", -100))
     channel_post = Update.de_json(
         {
             "update_id": 1,
@@ -148,9 +178,9 @@ async def test_order_key_is_the_user_then_the_chat() -> None:
         },
         None,
     )
-    assert order_key(channel_post) == -1005
-    assert order_key(Update(update_id=2)) is None
-    assert order_key("not an update") is None
+    assert order_keys(channel_post) == (("chat", -1005),)
+    assert order_keys(Update(update_id=2)) == ()
+    assert order_keys("not an update") == ()
 
 
 def test_running_must_be_positive() -> None:
