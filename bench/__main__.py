@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.ordering import RUNNING
+
 from .dispatch import run_dispatch
 from .flood import run_flood
 from .inbound import InboundResult, run_inbound
@@ -36,6 +38,8 @@ class Sizes:
     users: int = 1_000
     updates: int = 20_000
     limited_updates: int = 300
+    http_users: int = 50
+    http_updates: int = 200
     sessions: int = 20_000
     burst: int = 1_000
     stats_sessions: int = 1_000_000
@@ -53,10 +57,15 @@ class Sizes:
         return max(1, self.stats_sessions // 10)
 
 
+ROUND_TRIP = 0.05
+"""Seconds of a Bot API round trip in the far inbound figure: a server in Europe to Telegram's."""
+
 QUICK = Sizes(
     users=10,
     updates=70,
     limited_updates=14,
+    http_users=5,
+    http_updates=14,
     sessions=300,
     burst=40,
     stats_sessions=5_000,
@@ -102,8 +111,22 @@ async def _inbound(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
         users=sizes.users,
         warmup=0,
     )
+    # Production talks to Telegram over the internet: every Bot API call is a round trip.
+    far, far_one = [
+        await run_inbound(
+            bot="focus",
+            transport="http",
+            database=work / f"far-{running}.db",
+            users=sizes.http_users,
+            updates=sizes.http_updates,
+            warmup=0,
+            latency=ROUND_TRIP,
+            running=running,
+        )
+        for running in (RUNNING, 1)
+    ]
     ratio = focus.per_s / echo.per_s if echo.per_s else 0.0
-    _check_clean(focus, echo, limited)
+    _check_clean(focus, echo, limited, far, far_one)
     rows += [
         Row(
             "inbound updates/s (focus bot)",
@@ -124,6 +147,11 @@ async def _inbound(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
             "inbound with the production rate limiter",
             f"{limited.per_s:,.0f}/s (p99 {_ms(limited.handler_p(99))})",
         ),
+        Row(
+            f"over HTTP, {ROUND_TRIP * 1000:.0f} ms round trips: {RUNNING} at once / one at a time",
+            f"{far.per_s:,.0f}/s / {far_one.per_s:,.0f}/s "
+            f"(wait p99 {_ms(far.e2e_p(99))} / {_ms(far_one.e2e_p(99))})",
+        ),
     ]
     return {
         "inbound_updates_per_s": focus.per_s,
@@ -134,6 +162,10 @@ async def _inbound(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
         "echo_handler_p99_ms": echo.handler_p(99),
         "echo_ratio": ratio,
         "inbound_rate_limited_updates_per_s": limited.per_s,
+        "inbound_far_updates_per_s": far.per_s,
+        "inbound_far_e2e_p99_ms": far.e2e_p(99),
+        "inbound_far_one_at_a_time_updates_per_s": far_one.per_s,
+        "inbound_far_one_at_a_time_e2e_p99_ms": far_one.e2e_p(99),
     }
 
 

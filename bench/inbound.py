@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot.app import build_application, close_application, open_application
 from bot.clock import SystemClock
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.ordering import RUNNING
 from tests.standin import BotApiStandin
 
 from .common import BENCH_TOKEN, bench_settings, percentile
@@ -211,21 +212,25 @@ async def run_inbound(
     warmup: int,
     rate_limiter: bool = False,
     first_user: int = 10_000,
+    latency: float = 0.0,
+    running: int = RUNNING,
 ) -> InboundResult:
     """Drive ``bot`` ("focus" or "echo") with ``updates`` updates from ``users`` users.
 
     ``transport`` is "local" (LocalRequest: no sockets) or "http" (PTB's HTTPXRequest to the
     stand-in on 127.0.0.1, served from this process). A warm-up of ``warmup`` updates from other
-    users runs first and is not counted.
+    users runs first and is not counted. ``latency``: seconds of a round trip to the stand-in
+    ("http" only), as to Telegram's servers. ``running``: the focus bot's updates at once
+    (``bot.ordering``; 1 is one at a time).
     """
     current: list[_Users] = []
     api = LocalBotApi(on_outgoing=_Forward(current))
     async with AsyncExitStack() as stack:
         base_url = None
         if transport == "http":
-            standin = await stack.enter_async_context(BotApiStandin(api))
+            standin = await stack.enter_async_context(BotApiStandin(api, latency=latency))
             base_url = standin.base_url
-        app = _build(bot, api, database, base_url, rate_limiter)
+        app = _build(bot, api, database, base_url, rate_limiter, running)
         script = FOCUS_SCRIPT if bot == "focus" else ("hello {n}", "how are you {n}")
         bracket = _Bracket(lambda update, now: current[-1].handled_one(update, now))
         bracket.install(app)
@@ -280,7 +285,12 @@ class _Forward:
 
 
 def _build(
-    bot: str, api: LocalBotApi, database: Path, base_url: str | None, rate_limiter: bool
+    bot: str,
+    api: LocalBotApi,
+    database: Path,
+    base_url: str | None,
+    rate_limiter: bool,
+    running: int,
 ) -> AnyApp:
     if bot == "echo":
         builder = ApplicationBuilder()
@@ -297,12 +307,14 @@ def _build(
             get_updates_request=LocalRequest(api),
             token=BENCH_TOKEN,
             rate_limiter=rate_limiter,
+            concurrent_updates=running,
         )
     return build_application(
         bench_settings(database, telegram_base_url=base_url),
         clock=SystemClock(),
         token=BENCH_TOKEN,
         rate_limiter=rate_limiter,
+        concurrent_updates=running,
     )
 
 

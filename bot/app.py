@@ -22,7 +22,7 @@ from telegram.request import BaseRequest
 from bot import handlers, texts
 from bot.clock import Clock, SystemClock
 from bot.context import BotData, FocusApplication, FocusContext
-from bot.ordering import PerUserOrder
+from bot.ordering import RUNNING, PerUserOrder
 from bot.ratelimit import FocusRateLimiter
 from bot.scheduler import Dispatcher
 from bot.service import FocusService, SessionDefaults
@@ -42,11 +42,13 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     token: str | None = None,
     rate_limiter: bool = True,
+    concurrent_updates: int = RUNNING,
 ) -> FocusApplication:
     """Build the bot: handlers in order, error handler, storage opened and closed with it.
 
     ``request`` / ``get_updates_request`` replace the HTTP transport (console mode, tests,
-    benchmarks); ``token`` overrides the settings' token for them.
+    benchmarks); ``token`` overrides the settings' token for them. ``concurrent_updates``: how
+    many updates run at once (see ``bot.ordering``; 1 is PTB's one at a time, for comparison).
     """
     clock = clock or SystemClock()
     secret = settings.telegram_bot_token
@@ -98,7 +100,7 @@ def build_application(
         .context_types(ContextTypes(context=FocusContext, bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .concurrent_updates(PerUserOrder())
+        .concurrent_updates(PerUserOrder(concurrent_updates))
     )
     if rate_limiter:
         # Telegram's limits kept ahead of time (29/s, 1/s per chat, 20/min per group); a

@@ -7,6 +7,7 @@ answered by a :class:`bot.local_api.LocalBotApi`, which the test drives and insp
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import TracebackType
 from typing import Any
@@ -68,9 +69,14 @@ def _decode_field(name: str, raw: str) -> Any:
 class BotApiStandin:
     """The Bot API over HTTP on 127.0.0.1, backed by a LocalBotApi, for end-to-end tests."""
 
-    def __init__(self, api: LocalBotApi, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve ``api`` on ``host``:``port`` (0: a free port) once started."""
+    def __init__(
+        self, api: LocalBotApi, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0
+    ) -> None:
+        """Serve ``api`` on ``host``:``port`` (0: a free port) once started. ``latency``: the
+        seconds of a round trip to Telegram's servers, half before a call takes effect and half
+        after (0: answer at once)."""
         self.api = api
+        self.latency = latency
         self.host = host
         self.port = port
         self.base_url = ""
@@ -135,10 +141,15 @@ class BotApiStandin:
             return web.json_response(bad.to_json(), status=bad.error_code)
         if self._stopping and method.lower() == "getupdates":
             params["timeout"] = 0
+        if self.latency:
+            await asyncio.sleep(self.latency / 2)
         try:
             result = await self.api.call(method, params)
         except LocalApiError as error:
             return web.json_response(error.to_json(), status=error.error_code)
+        finally:
+            if self.latency:
+                await asyncio.sleep(self.latency / 2)
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod

@@ -22,6 +22,8 @@ FIGURE_KEYS = (
     "echo_updates_per_s",
     "echo_ratio",
     "inbound_rate_limited_updates_per_s",
+    "inbound_far_updates_per_s",
+    "inbound_far_one_at_a_time_updates_per_s",
     "dispatch_per_s",
     "dispatch_lateness_p50_s",
     "dispatch_lateness_p99_s",

@@ -497,6 +497,22 @@ async def test_standin_serves_ptb_over_http(api: LocalBotApi) -> None:
     assert (TOKEN, "getUpdates") in standin.requests
 
 
+async def test_standin_latency_delays_the_answer_not_the_effect(api: LocalBotApi) -> None:
+    async with (
+        BotApiStandin(api, latency=0.2) as standin,
+        telegram.Bot(token=TOKEN, base_url=standin.base_url) as bot,
+    ):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        call = asyncio.ensure_future(bot.send_message(USER, "far away"))
+        await api.wait_for(lambda: bool(api.sent), 5.0)
+        took_effect = loop.time() - started
+        await call
+        answered = loop.time() - started
+    assert 0.1 <= took_effect < answered  # half the round trip there, the rest back
+    assert answered >= 0.2
+
+
 async def test_standin_uploads_and_errors(
     api: LocalBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
