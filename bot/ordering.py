@@ -4,8 +4,14 @@ PTB's default handles one update at a time: while one user's handler waits for S
 for the Bot API, or for the long read of ``/stats all``, every other user waits behind it, and
 the event loop spins a turn per await. PTB's ``concurrent_updates`` removes the wait but gives
 up the order, and a user who taps ⏸ then ▶ must get pause then resume. ``PerUserOrder`` keeps
-both: an update waits only for the earlier updates of its own user, then for one of ``running``
-slots; updates of other users overtake it.
+both: an update waits for the earlier updates of its own user (and group chat, below), then for
+one of ``running`` slots; other users' updates overtake it.
+
+What it does not do: a handler keeps its slot while the rate limiter holds its reply back
+(a group past 20 a minute, a private chat past its burst of 3), and waiting carries through
+(a user's private update waits for their earlier group update, which waits for that group's
+earlier ones). Eight such chats at once fill every slot; one at a time, one such chat stalled
+everything.
 
 All of a user's state is theirs (sessions, cards, settings), so a user is the unit of order.
 A group chat is one too: its replies share Telegram's 20-a-minute group limit, and the rate
@@ -25,6 +31,7 @@ from collections.abc import Awaitable, Hashable
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatID
 from telegram.ext import BaseUpdateProcessor
 
 __all__ = ["RUNNING", "PerUserOrder", "order_keys"]
@@ -40,12 +47,23 @@ waiting for its user's earlier ones would hold a slot there; a flood from one us
 them all and stall everyone. The real limit is ``running``, taken after the user's turn comes."""
 
 
+_STAND_INS = frozenset({ChatID.ANONYMOUS_ADMIN, ChatID.FAKE_CHANNEL, ChatID.SERVICE_CHAT})
+"""Accounts Telegram puts as the sender in groups for anonymous admins, messages sent as a
+channel and automatic forwards: the same id in every group, so not a person to order by."""
+
+
 def order_keys(update: object) -> tuple[Hashable, ...]:
     """Whose earlier updates an update waits for: its user's, and its chat's unless the chat
-    is the user's own (private chats have the user's id); none for what is not an update."""
+    is the user's own (private chats have the user's id); none for what is not an update.
+    A stand-in sender (an anonymous admin, a channel) is ordered by its chat alone."""
     if not isinstance(update, Update):
         return ()
     user, chat = update.effective_user, update.effective_chat
+    message = update.effective_message
+    if user is not None and (
+        user.id in _STAND_INS or (message is not None and message.sender_chat is not None)
+    ):
+        user = None
     keys: list[Hashable] = []
     if user is not None:
         keys.append(("user", user.id))
@@ -76,8 +94,11 @@ class PerUserOrder(BaseUpdateProcessor):
         """Wait for the earlier updates of this user and chat, then for a slot, then run."""
         keys = order_keys(update)
         if not keys:
-            async with self._running:
-                await coroutine
+            try:
+                async with self._running:
+                    await coroutine
+            finally:
+                _close_if_never_started(coroutine)
             return
         previous = [self._tails[key] for key in keys if key in self._tails]
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -91,10 +112,7 @@ class PerUserOrder(BaseUpdateProcessor):
             async with self._running:
                 await coroutine
         finally:
-            if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
-                inspect.CORO_CREATED
-            ):
-                coroutine.close()  # cancelled before its turn: never started, nothing to undo
+            _close_if_never_started(coroutine)
             pending = [earlier for earlier in previous if not earlier.done()]
             if pending:
                 # Cancelled while waiting: the updates after this one still wait for these.
@@ -114,3 +132,12 @@ class PerUserOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release: PTB waits for the update tasks before it shuts down."""
+
+
+def _close_if_never_started(coroutine: Awaitable[Any]) -> None:
+    """Cancelled before its turn: it never started, so there is nothing to undo, and closing
+    it spares the "coroutine was never awaited" warning."""
+    if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
+        inspect.CORO_CREATED
+    ):
+        coroutine.close()

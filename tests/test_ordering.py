@@ -7,6 +7,7 @@ import gc
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram import Update
@@ -56,6 +57,11 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def done(*tasks: asyncio.Future[Any]) -> None:
+    """Wait for ``tasks``, failing instead of hanging if the order is broken for good."""
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+
 def submit(
     processor: PerUserOrder,
     log: Log,
@@ -78,13 +84,13 @@ async def test_a_slow_update_holds_back_only_its_own_user() -> None:
     await settle()
     assert log.events == ["start a1", "start b1"]  # a2 waits for a1; b1 does not
     log.gate("b1").set()
-    await b1
+    await done(b1)
     assert "start a2" not in log.events
     log.gate("a2").set()  # a2 is ready, but a1 is still running: a2 must not start
     await settle()
     assert "start a2" not in log.events
     log.gate("a1").set()
-    await asyncio.gather(a1, a2)
+    await done(a1, a2)
     assert log.events == ["start a1", "start b1", "end b1", "end a1", "start a2", "end a2"]
     assert processor.waiting_keys == 0
 
@@ -98,12 +104,12 @@ async def test_no_more_than_running_at_once_and_a_flooding_user_holds_no_slot() 
     assert log.events == ["start a0", "start u2"]
     for name in ["u2", "u3", "u4", "u5"]:
         log.gate(name).set()
-    await asyncio.gather(*others)
+    await done(*others)
     ended = [e for e in log.events if e.startswith("end")]
     assert ended == ["end u2", "end u3", "end u4", "end u5"]
     for n in range(30):
         log.gate(f"a{n}").set()
-    await asyncio.gather(*flood)
+    await done(*flood)
     assert log.most_running == 2
     starts = [e for e in log.events if e.startswith("start a")]
     assert starts == [f"start a{n}" for n in range(30)]
@@ -117,8 +123,8 @@ async def test_a_failing_update_lets_the_next_one_of_its_user_run() -> None:
     log.gate("a1").set()
     log.gate("a2").set()
     with pytest.raises(RuntimeError):
-        await first
-    await second
+        await asyncio.wait_for(first, 5)
+    await done(second)
     assert log.events == ["start a1", "end a1", "start a2", "end a2"]
 
 
@@ -131,13 +137,13 @@ async def test_cancelled_while_waiting_never_starts_and_keeps_the_order_behind_i
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail here
         a2.cancel()
-        await asyncio.gather(a2, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(a2, return_exceptions=True), 5)
         gc.collect()
     await settle()
     assert log.events == ["start a1"]  # a3 still waits for a1, though a2 is gone
     log.gate("a3").set()
     log.gate("a1").set()
-    await asyncio.gather(a1, a3)
+    await done(a1, a3)
     assert log.events == ["start a1", "end a1", "start a3", "end a3"]
     assert processor.waiting_keys == 0
 
@@ -152,15 +158,80 @@ async def test_a_busy_group_holds_one_slot_and_keeps_its_order() -> None:
     await settle()
     assert log.events == ["start g1", "start private"]
     log.gate("private").set()
-    await alone
+    await done(alone)
     for user in range(1, 9):
         log.gate(f"g{user}").set()
     log.gate("own-chat").set()
-    await asyncio.gather(*group, elsewhere)
+    await done(*group, elsewhere)
     starts = [e for e in log.events if e.startswith("start g")]
     assert starts == [f"start g{user}" for user in range(1, 9)]
     assert log.events.index("start own-chat") > log.events.index("end g1")
     assert processor.waiting_keys == 0
+
+
+async def test_an_update_waits_for_both_its_users_and_its_groups_earlier_updates() -> None:
+    processor, log = PerUserOrder(), Log()
+    private = submit(processor, log, 1, "u1-private")  # user 1, privately
+    other = submit(processor, log, 2, "u2-group", group=-100)  # someone else in the group
+    both = submit(processor, log, 1, "u1-group", group=-100)  # after each of them
+    await settle()
+    assert log.events == ["start u1-private", "start u2-group"]
+    log.gate("u1-group").set()
+    log.gate("u1-private").set()
+    await done(private)
+    await settle()
+    assert "start u1-group" not in log.events  # the group's earlier update is still running
+    log.gate("u2-group").set()
+    await done(other, both)
+    assert log.events[-2:] == ["start u1-group", "end u1-group"]
+    assert processor.waiting_keys == 0
+
+
+async def test_an_update_of_nobody_cancelled_before_its_slot_is_closed_quietly() -> None:
+    processor, log = PerUserOrder(running=1), Log()
+    busy = submit(processor, log, 1, "a1")
+    nobody = asyncio.ensure_future(
+        processor.process_update(Update(update_id=99), log.handler("nobody"))
+    )
+    await settle()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nobody.cancel()
+        await asyncio.wait_for(asyncio.gather(nobody, return_exceptions=True), 5)
+        gc.collect()
+    log.gate("a1").set()
+    await done(busy)
+    assert log.events == ["start a1", "end a1"]
+
+
+def group_update(sender: dict[str, Any], *, sender_chat: dict[str, Any] | None = None) -> Update:
+    message: dict[str, Any] = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": -100, "type": "supergroup", "title": "Team"},
+        "from": sender,
+        "text": "/status",
+    }
+    if sender_chat is not None:
+        message["sender_chat"] = sender_chat
+    return Update.de_json({"update_id": 1, "message": message}, None)
+
+
+async def test_stand_in_senders_are_ordered_by_their_chat_alone() -> None:
+    """Anonymous admins, messages sent as a channel, automatic forwards: Telegram gives them
+    one sender id in every group, which must not chain all those groups together."""
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+    channel = {"id": 136817688, "is_bot": True, "first_name": "Channel"}
+    forward = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+    for sender in (anonymous, channel, forward):
+        assert order_keys(group_update(sender)) == (("chat", -100),)
+    as_channel = group_update(
+        {"id": 5, "is_bot": False, "first_name": "Ada"},
+        sender_chat={"id": -1005, "type": "channel", "title": "News"},
+    )
+    assert order_keys(as_channel) == (("chat", -100),)
+    person = group_update({"id": 5, "is_bot": False, "first_name": "Ada"})
+    assert order_keys(person) == (("user", 5), ("chat", -100))
 
 
 async def test_order_keys_are_the_user_and_a_shared_chat() -> None:
