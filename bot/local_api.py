@@ -849,13 +849,19 @@ def _parse_mode(params: JSONDict) -> str | None:
     return mode
 
 
-def _reply_to(params: JSONDict) -> int | None:
-    reply = params.get("reply_parameters")
-    if isinstance(reply, str):
+def _json_param(params: JSONDict, name: str, what: str) -> Any:
+    """``params[name]``, decoded if it came as a JSON string (form-encoded requests)."""
+    value = params.get(name)
+    if isinstance(value, str):
         try:
-            reply = json.loads(reply)
+            return json.loads(value)
         except ValueError:
-            raise LocalApiError.bad_request("can't parse reply parameters JSON") from None
+            raise LocalApiError.bad_request(f"can't parse {what} JSON") from None
+    return value
+
+
+def _reply_to(params: JSONDict) -> int | None:
+    reply = _json_param(params, "reply_parameters", "reply parameters")
     if reply is None:
         return None
     if not isinstance(reply, dict) or not isinstance(reply.get("message_id"), int):
@@ -864,12 +870,7 @@ def _reply_to(params: JSONDict) -> int | None:
 
 
 def _markup(params: JSONDict) -> dict[str, Any] | None:
-    markup = params.get("reply_markup")
-    if isinstance(markup, str):
-        try:
-            markup = json.loads(markup)
-        except ValueError:
-            raise LocalApiError.bad_request("can't parse reply keyboard markup JSON") from None
+    markup = _json_param(params, "reply_markup", "reply keyboard markup")
     if not markup:
         return None
     if not isinstance(markup, dict):
