@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.ordering import RUNNING
+from bot.telegram.ordering import RUNNING
 
 from .dispatch import run_dispatch
 from .flood import run_flood

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_application
-from bot.clock import Clock
-from bot.context import FocusApplication
-from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.settings import Settings
+from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.telegram.app import build_application
+from bot.telegram.context import FocusApplication
 from nudges import Limits, SessionState, make_plan
 from storage import connect
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import close_application, open_application
-from bot.local_api import OutgoingMessage
-from bot.scheduler import DispatchReport
+from bot.offline.local_api import OutgoingMessage
+from bot.telegram.app import close_application, open_application
+from bot.telegram.dispatcher import DispatchReport
 
 from .common import (
     ForgetfulBotApi,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import build_application, close_application, open_application
-from bot.clock import SystemClock
-from bot.local_api import OutgoingMessage
+from bot.core.clock import SystemClock
+from bot.offline.local_api import OutgoingMessage
+from bot.telegram.app import build_application, close_application, open_application
 from tests.standin import BotApiStandin
 
 from .common import (

@@ -2,7 +2,7 @@
 
 Why polling and not ``process_update`` from many tasks: production runs ``run_polling``, so
 updates are fetched by the Updater (getUpdates, up to 100 at a time), put on ``update_queue``
-and handed to the update processor — ours, ``bot.ordering.PerUserOrder``: up to 8 users'
+and handed to the update processor — ours, ``bot.telegram.ordering.PerUserOrder``: up to 8 users'
 updates at once, each user's in order. The benchmark runs exactly that —
 ``Updater.start_polling`` and ``Application.start`` — over the in-process transport, so what it
 measures is what a production bot can absorb. The echo bot keeps PTB's default (one update at
@@ -34,10 +34,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import build_application, close_application, open_application
-from bot.clock import SystemClock
-from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
-from bot.ordering import RUNNING
+from bot.core.clock import SystemClock
+from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.telegram.app import build_application, close_application, open_application
+from bot.telegram.ordering import RUNNING
 from tests.standin import BotApiStandin
 
 from .common import BENCH_TOKEN, bench_settings, percentile
@@ -221,7 +221,7 @@ async def run_inbound(
     stand-in on 127.0.0.1, served from this process). A warm-up of ``warmup`` updates from other
     users runs first and is not counted. ``latency``: seconds of a round trip to the stand-in
     ("http" only), as to Telegram's servers. ``running``: the focus bot's updates at once
-    (``bot.ordering``; 1 is one at a time).
+    (``bot.telegram.ordering``; 1 is one at a time).
     """
     current: list[_Users] = []
     api = LocalBotApi(on_outgoing=_Forward(current))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import close_application, open_application
+from bot.telegram.app import close_application, open_application
 
 from .common import FixedClock, ForgetfulBotApi, local_application, rss_kib
 

@@ -30,10 +30,10 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bot.app import close_application, open_application  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
-from bot.local_api import LocalBotApi, OutgoingMessage  # noqa: E402
-from bot.scheduler import JOB_NAME, DispatchReport  # noqa: E402
+from bot.core.clock import SystemClock  # noqa: E402
+from bot.offline.local_api import LocalBotApi, OutgoingMessage  # noqa: E402
+from bot.telegram.app import close_application, open_application  # noqa: E402
+from bot.telegram.dispatcher import JOB_NAME, DispatchReport  # noqa: E402
 
 from .common import local_application  # noqa: E402
 

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.clock import SystemClock
-from bot.insights import Period
-from bot.service import FocusService
-from bot.texts import HISTORY_PAGE
+from bot.core.clock import SystemClock
+from bot.core.insights import Period
+from bot.core.service import FocusService
+from bot.telegram.texts import HISTORY_PAGE
 from nudges import Limits
 from storage import Repository, connect
 
@@ -120,7 +120,7 @@ async def run_stats(database: Path, total: int, heavy: int, users: int, calls: i
             lambda: service.history(HEAVY_USER, 0, HISTORY_PAGE), calls
         )
         numbers = await service.stats(HEAVY_USER, "all")
-        from bot.charts import render_stats_chart  # matplotlib: only this figure needs it
+        from bot.telegram.charts import render_stats_chart  # matplotlib: only this figure needs it
 
         chart_ms = []
         for _ in range(2):  # the first may include importing matplotlib

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.core.settings import Settings
+from bot.telegram.logs import configure_logging
 
 if TYPE_CHECKING:
-    from bot.context import FocusApplication
+    from bot.telegram.context import FocusApplication
 
 __all__ = ["main"]
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level, [token.get_secret_value()] if token else [])
 
     if console:
-        from bot.console import run_console
+        from bot.offline.console import run_console
 
         if args.mode != "console":
             print(BOTFATHER_HELP, file=sys.stderr)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from telegram.error import BadRequest, InvalidToken, NetworkError
 
-    from bot.app import build_application
+    from bot.telegram.app import build_application
 
     app = build_application(settings)
     try:

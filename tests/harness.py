@@ -14,12 +14,12 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import build_application, close_application, open_application
-from bot.context import FocusApplication
-from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
-from bot.scheduler import Dispatcher, DispatchReport
-from bot.service import FocusService
-from bot.settings import Settings
+from bot.core.service import FocusService
+from bot.core.settings import Settings
+from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.telegram.app import build_application, close_application, open_application
+from bot.telegram.context import FocusApplication
+from bot.telegram.dispatcher import Dispatcher, DispatchReport
 from tests.fakes import FakeClock
 
 __all__ = ["USER", "BotHarness"]

@@ -2,7 +2,7 @@
 
 The real bot process talks to it with PTB's ordinary ``HTTPXRequest`` by pointing
 ``TELEGRAM_BASE_URL`` (PTB's ``base_url``) at :attr:`BotApiStandin.base_url`; every request is
-answered by a :class:`bot.local_api.LocalBotApi`, which the test drives and inspects.
+answered by a :class:`bot.offline.local_api.LocalBotApi`, which the test drives and inspects.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from bot.local_api import LocalApiError, LocalBotApi, UploadedFile
+from bot.offline.local_api import LocalApiError, LocalBotApi, UploadedFile
 
 # PTB sends string values raw and everything else json.dumps'd (RequestParameter.json_value),
 # so "123" may be the int 123 or the text "123". Parameters that are strings in the Bot API

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.export import CSV_COLUMNS
+from bot.core.export import CSV_COLUMNS
 from storage.models import to_ms
 from tests.fakes import T0
 from tests.harness import USER, BotHarness

@@ -1,4 +1,5 @@
-"""Tests of ``bot/charts.py``: real PNGs rendered from realistic stats, checked byte by byte.
+"""Tests of ``bot/telegram/charts.py``: real PNGs rendered from realistic stats, checked byte by
+byte.
 
 The fixture is two weeks in Europe/Berlin, "now" Sun 2026-03-15 21:00 local, 2-4 sessions
 a day at fixed local hours with focused minutes from a fixed formula (no randomness).
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from bot.charts import chart_panels, render_stats_chart
-from bot.insights import Period, Stats, compute_stats
+from bot.core.insights import Period, Stats, compute_stats
+from bot.telegram.charts import chart_panels, render_stats_chart
 from storage.models import SessionFact
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.local_api import LocalApiError, LocalBotApi, OutgoingMessage
+from bot.offline.local_api import LocalApiError, LocalBotApi, OutgoingMessage
 from tests.standin import BotApiStandin
 
 pytestmark = pytest.mark.e2e

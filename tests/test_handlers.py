@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_api import OutgoingMessage
+from bot.offline.local_api import OutgoingMessage
 from storage import Outcome
 from tests.fakes import T0, FakeClock
 from tests.harness import USER, BotHarness
@@ -457,7 +457,7 @@ async def test_summary_compares_with_own_average_and_counts_the_streak(bot: BotH
 async def test_a_failing_step_is_retried_later_not_looped(
     bot: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import texts
+    from bot.telegram import texts
 
     real = texts.checkin_message
     calls: list[int] = []

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.parsing import (
+from bot.core.timefmt import parse_zone, zone
+from bot.telegram.parsing import (
     MAX_LABEL,
     MAX_MINUTES,
     MIN_MINUTES,
@@ -26,7 +27,6 @@ from bot.parsing import (
     parse_score,
     parse_setting,
 )
-from bot.timefmt import parse_zone, zone
 from tests.harness import USER, BotHarness
 
 # Text as people (and attackers) type it: any unicode, with digits, units and spaces mixed in.

@@ -1,4 +1,4 @@
-"""Tests of ``bot/insights.py`` with hand-computed numbers, mostly in Europe/Berlin.
+"""Tests of ``bot/core/insights.py`` with hand-computed numbers, mostly in Europe/Berlin.
 
 Berlin is UTC+1 until 2026-03-29 02:00 local, when clocks jump to 03:00 (UTC+2), and back on
 2026-10-25 03:00 -> 02:00. Every time below is written in local wall-clock time with
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
-from bot.insights import (
+from bot.core.insights import (
     Period,
     Stats,
     compute_stats,
@@ -25,8 +25,8 @@ from bot.insights import (
     session_insight,
     tally,
 )
-from bot.service import FocusService
-from bot.timefmt import LocalTimes, zone
+from bot.core.service import FocusService
+from bot.core.timefmt import LocalTimes, zone
 from nudges import Limits
 from storage import Repository, connect
 from storage.models import SessionFact

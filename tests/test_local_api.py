@@ -22,7 +22,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.local_api import LocalApiError, LocalBotApi, LocalRequest, OutgoingMessage
+from bot.offline.local_api import LocalApiError, LocalBotApi, LocalRequest, OutgoingMessage
 from tests.conftest import NetworkAccessBlockedError
 from tests.standin import BotApiStandin
 

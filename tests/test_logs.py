@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import configure_logging
+from bot.telegram.logs import configure_logging
 
 TOKEN = "123456789:AAHsecretSecretSecret_abcdefghijk"  # noqa: S105 - a test token
 
@@ -40,7 +40,7 @@ def test_token_is_redacted_in_messages_and_tracebacks(capsys: pytest.CaptureFixt
 
 def test_debug_is_ours_only(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("DEBUG", [])
-    logging.getLogger("bot.scheduler").debug("our debug line")
+    logging.getLogger("bot.telegram.dispatcher").debug("our debug line")
     logging.getLogger("telegram.ext.Application").debug("Processing update: my private label")
     logging.getLogger("aiosqlite").debug("executing INSERT ... my private label")
     err = capsys.readouterr().err

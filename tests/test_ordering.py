@@ -13,8 +13,8 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.local_api import LocalBotApi
-from bot.ordering import RUNNING, PerUserOrder, order_keys
+from bot.offline.local_api import LocalBotApi
+from bot.telegram.ordering import RUNNING, PerUserOrder, order_keys
 from tests.harness import BotHarness
 
 _api = LocalBotApi()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_api import LocalApiError, OutgoingMessage
-from bot.parsing import parse_focus
-from bot.scheduler import JOB_NAME
+from bot.offline.local_api import LocalApiError, OutgoingMessage
+from bot.telegram.dispatcher import JOB_NAME
+from bot.telegram.parsing import parse_focus
 from tests.fakes import T0, FakeClock
 from tests.harness import USER, BotHarness
 

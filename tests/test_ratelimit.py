@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.ratelimit import FocusRateLimiter
+from bot.telegram.ratelimit import FocusRateLimiter
 
 
 class Recorder:

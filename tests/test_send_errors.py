@@ -17,8 +17,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.local_api import LocalApiError
-from bot.scheduler import chat_gone, surely_not_sent
+from bot.offline.local_api import LocalApiError
+from bot.telegram.dispatcher import chat_gone, surely_not_sent
 from tests.harness import USER, BotHarness
 
 

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bot.insights import Stats
+from bot.core.insights import Stats
 
 __all__ = ["Panel", "chart_panels", "render_stats_chart"]
 

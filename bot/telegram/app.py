@@ -19,14 +19,14 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import handlers, texts
-from bot.clock import Clock, SystemClock
-from bot.context import BotData, FocusApplication, FocusContext
-from bot.ordering import RUNNING, PerUserOrder
-from bot.ratelimit import FocusRateLimiter
-from bot.scheduler import Dispatcher
-from bot.service import FocusService, SessionDefaults
-from bot.settings import Settings
+from bot.core.clock import Clock, SystemClock
+from bot.core.service import FocusService, SessionDefaults
+from bot.core.settings import Settings
+from bot.telegram import handlers, texts
+from bot.telegram.context import BotData, FocusApplication, FocusContext
+from bot.telegram.dispatcher import Dispatcher
+from bot.telegram.ordering import RUNNING, PerUserOrder
+from bot.telegram.ratelimit import FocusRateLimiter
 from storage import Repository, connect
 
 __all__ = ["build_application", "close_application", "open_application"]
@@ -48,7 +48,8 @@ def build_application(
 
     ``request`` / ``get_updates_request`` replace the HTTP transport (console mode, tests,
     benchmarks); ``token`` overrides the settings' token for them. ``concurrent_updates``: how
-    many updates run at once (see ``bot.ordering``; 1 is PTB's one at a time, for comparison).
+    many updates run at once (see ``bot.telegram.ordering``; 1 is PTB's one at a time, for
+    comparison).
     """
     clock = clock or SystemClock()
     secret = settings.telegram_bot_token
@@ -104,8 +105,8 @@ def build_application(
     )
     if rate_limiter:
         # Telegram's limits kept ahead of time (29/s, 1/s per chat, 20/min per group); a
-        # 429 is waited out for its chat and retried up to 3 times. See bot/ratelimit.py for
-        # the gaps of PTB's AIORateLimiter this closes.
+        # 429 is waited out for its chat and retried up to 3 times. See bot/telegram/ratelimit.py
+        # for the gaps of PTB's AIORateLimiter this closes.
         builder = builder.rate_limiter(FocusRateLimiter(max_retries=3))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)

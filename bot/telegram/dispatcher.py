@@ -30,10 +30,10 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
-from bot import texts
-from bot.api import edit_html, send_html
-from bot.service import FocusService
-from bot.timefmt import zone
+from bot.core.service import FocusService
+from bot.core.timefmt import zone
+from bot.telegram import texts
+from bot.telegram.sending import edit_html, send_html
 from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
 from storage import SUMMARY_SLOT, DeliveryRecord, Session
 from storage.repository import Reschedule

@@ -1,8 +1,8 @@
 """Console mode: chat with the real bot in a terminal, no Telegram needed.
 
 The same Application, handlers, storage and dispatcher run against an in-process Bot API
-(:mod:`bot.local_api`). What the bot sends is printed; buttons get numbers, and typing ``#2``
-presses button 2 (a bare ``4`` stays a plain message, so a score reply works as in Telegram).
+(:mod:`bot.offline.local_api`). What the bot sends is printed; buttons get numbers, and typing
+``#2`` presses button 2 (a bare ``4`` stays a plain message, so a score reply works as in Telegram).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import build_application, close_application, open_application
-from bot.clock import Clock, SystemClock
-from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
-from bot.settings import Settings
-from bot.timefmt import clock_time, zone
+from bot.core.clock import Clock, SystemClock
+from bot.core.settings import Settings
+from bot.core.timefmt import clock_time, zone
+from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.telegram.app import build_application, close_application, open_application
 
 __all__ = ["CONSOLE_CHAT_ID", "Console", "run_console"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from bot.timefmt import LocalTimes, local_date, local_times
+from bot.core.timefmt import LocalTimes, local_date, local_times
 from storage.models import SessionFact, to_ms
 
 __all__ = [

@@ -7,9 +7,9 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.parsing import FocusRequest
-from bot.scheduler import Dispatcher
-from bot.service import FocusService
+from bot.core.service import FocusService
+from bot.telegram.dispatcher import Dispatcher
+from bot.telegram.parsing import FocusRequest
 
 __all__ = ["BotData", "FocusContext"]
 

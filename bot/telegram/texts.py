@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, tzinfo
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.insights import Stats
-from bot.parsing import FOCUS_FORMS
-from bot.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
-from bot.timefmt import clock_time, minutes_text, zone
+from bot.core.insights import Stats
+from bot.core.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
+from bot.core.timefmt import clock_time, minutes_text, zone
+from bot.telegram.parsing import FOCUS_FORMS
 from storage import Outcome, Session, User
 
 __all__ = [

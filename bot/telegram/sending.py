@@ -26,7 +26,7 @@ warnings.filterwarnings(
 )
 
 Markup = InlineKeyboardMarkup | str | None
-"""Buttons: PTB's object, or the Bot API's JSON for it (built by ``bot.texts``)."""
+"""Buttons: PTB's object, or the Bot API's JSON for it (built by ``bot.telegram.texts``)."""
 
 
 async def send_html(

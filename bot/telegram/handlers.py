@@ -13,11 +13,12 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot import texts
-from bot.api import Markup, edit_html, send_html
-from bot.context import FocusContext
-from bot.insights import Period
-from bot.parsing import (
+from bot.core.insights import Period
+from bot.core.service import ScoreResult
+from bot.core.timefmt import clock_time, parse_zone, zone
+from bot.telegram import texts
+from bot.telegram.context import FocusContext
+from bot.telegram.parsing import (
     SETTING_RANGES,
     Callback,
     FocusRequest,
@@ -28,8 +29,7 @@ from bot.parsing import (
     parse_score,
     parse_setting,
 )
-from bot.service import ScoreResult
-from bot.timefmt import clock_time, parse_zone, zone
+from bot.telegram.sending import Markup, edit_html, send_html
 from storage import ActiveSessionExists, Session
 
 __all__ = [
@@ -352,7 +352,7 @@ async def stats(update: Update, context: FocusContext) -> None:
     title = f"Focus {texts.PERIOD_TITLES[period]}"
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
-    from bot.charts import render_stats_chart
+    from bot.telegram.charts import render_stats_chart
 
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:

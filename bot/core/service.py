@@ -14,9 +14,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.clock import Clock
-from bot.export import sessions_csv, sessions_json
-from bot.insights import (
+from bot.core.clock import Clock
+from bot.core.export import sessions_csv, sessions_json
+from bot.core.insights import (
     LONG_MINUTES,
     Period,
     Stats,
@@ -27,7 +27,7 @@ from bot.insights import (
     streak,
     tally,
 )
-from bot.timefmt import local_date, local_times, zone
+from bot.core.timefmt import local_date, local_times, zone
 from nudges import (
     Delivery,
     DeliveryStatus,
