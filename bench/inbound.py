@@ -224,7 +224,7 @@ async def run_inbound(
     (``bot.telegram.ordering``; 1 is one at a time).
     """
     current: list[_Users] = []
-    api = LocalBotApi(on_outgoing=_Forward(current))
+    api = LocalBotApi(clock=SystemClock().now, on_outgoing=_Forward(current))
     async with AsyncExitStack() as stack:
         base_url = None
         if transport == "http":

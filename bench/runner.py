@@ -82,7 +82,7 @@ async def _run(
     database: Path, log: Path, stall_after: int, first_pass: bool, linger: float
 ) -> dict[str, Any]:
     clock = SystemClock()
-    api = LocalBotApi(on_outgoing=_TransportLog(log, stall_after))
+    api = LocalBotApi(clock=clock.now, on_outgoing=_TransportLog(log, stall_after))
     app = local_application(database, api, clock, rate_limiter=True)  # production: limiter on
     await open_application(app)
     initialised = time.time()

@@ -16,11 +16,12 @@ from telegram import Update
 
 from bot.core.service import FocusService
 from bot.core.settings import Settings
-from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
+from bot.offline.local_api import LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
 from bot.telegram.context import FocusApplication
 from bot.telegram.dispatcher import Dispatcher, DispatchReport
 from tests.fakes import FakeClock
+from tests.support.faults import FaultyBotApi
 
 __all__ = ["USER", "BotHarness"]
 
@@ -34,13 +35,13 @@ class BotHarness:
         self,
         db_path: Path,
         clock: FakeClock | None = None,
-        api: LocalBotApi | None = None,
+        api: FaultyBotApi | None = None,
         *,
         rate_limiter: bool = False,
         **settings: Any,
     ) -> None:
         self.clock = clock or FakeClock()
-        self.api = api or LocalBotApi(clock=self.clock.now)
+        self.api = api or FaultyBotApi(clock=self.clock.now)
         self.settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             telegram_bot_token=None,

@@ -21,8 +21,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.offline.local_api import LocalApiError, LocalBotApi, OutgoingMessage
+from bot.offline.local_api import LocalApiError, OutgoingMessage
 from tests.standin import BotApiStandin
+from tests.support.faults import FaultyBotApi
 
 pytestmark = pytest.mark.e2e
 
@@ -73,8 +74,8 @@ class BotProcess:
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[tuple[LocalBotApi, BotApiStandin]]:
-    api = LocalBotApi()
+async def standin() -> AsyncIterator[tuple[FaultyBotApi, BotApiStandin]]:
+    api = FaultyBotApi()
     async with BotApiStandin(api) as server:
         yield api, server
 
@@ -84,15 +85,15 @@ def minute(api_start: datetime, message: OutgoingMessage) -> float:
     return (message.sent_at - api_start).total_seconds() * SCALE / 60
 
 
-def proactive(api: LocalBotApi) -> list[OutgoingMessage]:
+def proactive(api: FaultyBotApi) -> list[OutgoingMessage]:
     return [m for m in api.messages_to(USER) if (m.shown_text or "").startswith(("👀", "☕", "🔔"))]
 
 
-def summaries(api: LocalBotApi) -> list[OutgoingMessage]:
+def summaries(api: FaultyBotApi) -> list[OutgoingMessage]:
     return [m for m in api.messages_to(USER) if "How focused were you?" in (m.shown_text or "")]
 
 
-async def until(api: LocalBotApi, predicate: Callable[[], bool], seconds: float) -> None:
+async def until(api: FaultyBotApi, predicate: Callable[[], bool], seconds: float) -> None:
     """Wait (polling every 20 ms) until ``predicate()`` holds; fail after ``seconds``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -102,14 +103,14 @@ async def until(api: LocalBotApi, predicate: Callable[[], bool], seconds: float)
         await asyncio.sleep(0.02)
 
 
-async def start_session(api: LocalBotApi, text: str) -> OutgoingMessage:
+async def start_session(api: FaultyBotApi, text: str) -> OutgoingMessage:
     await until(api, lambda: api.calls["getUpdates"] > 0, 30)  # the bot is polling
     api.user_message(user_id=USER, text=text)
     await until(api, lambda: any("Focus:" in (m.shown_text or "") for m in api.sent), 10)
     return next(m for m in api.sent if "Focus:" in (m.shown_text or ""))
 
 
-def assert_guardrails(api: LocalBotApi, start: datetime) -> None:
+def assert_guardrails(api: FaultyBotApi, start: datetime) -> None:
     """At most 8 proactive messages, 5 virtual minutes apart, none after the summary."""
     sent = proactive(api)
     assert len(sent) <= 8
@@ -121,7 +122,7 @@ def assert_guardrails(api: LocalBotApi, start: datetime) -> None:
 
 
 async def test_focus_45_checkins_break_summary_and_scores(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     api, server = standin
     bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
@@ -160,7 +161,7 @@ async def test_focus_45_checkins_break_summary_and_scores(
 
 
 async def test_sigkill_mid_session_continues_without_burst_or_duplicate(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     api, server = standin
     db = tmp_path / "focus.db"
@@ -204,7 +205,7 @@ async def test_sigkill_mid_session_continues_without_burst_or_duplicate(
 
 
 async def test_a_rejected_token_is_explained_and_never_printed(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     api, server = standin
     api.fail_next("getMe", LocalApiError(401, "Unauthorized"), times=5)
@@ -245,7 +246,7 @@ async def listening(port: int, seconds: float) -> None:
 
 
 async def test_webhook_mode_handles_posted_updates_and_refuses_a_wrong_secret(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     api, server = standin
     port = free_port()
@@ -290,7 +291,7 @@ CHAOS_SCALE = 300  # a minute lasts 0.2 s: a 45-minute session (+ break) takes 1
 
 
 async def test_chaos_sigkill_at_random_moments_keeps_every_guardrail(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     """12 people focusing; the bot is SIGKILLed 4 times at random moments (seeded) and
     restarted after a random pause. Afterwards: no chat got more than 8 proactive messages
@@ -378,7 +379,7 @@ FAULT_SCALE = 60  # 5 virtual minutes last 5 s: a 6 s stall outlasts the 5 s rea
 
 
 async def test_faults_over_http_500_429_timeout_and_403(
-    standin: tuple[LocalBotApi, BotApiStandin], tmp_path: Path
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
 ) -> None:
     """The real process against a stand-in that misbehaves on demand, one fault per message:
     a 500 on the first check-in (it may have arrived: never resent), a 429 retry_after=1 on

@@ -22,9 +22,10 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.offline.local_api import LocalApiError, LocalBotApi, LocalRequest, OutgoingMessage
+from bot.offline.local_api import LocalApiError, LocalRequest, OutgoingMessage
 from tests.conftest import NetworkAccessBlockedError
 from tests.standin import BotApiStandin
+from tests.support.faults import FaultyBotApi
 
 TOKEN = "123:ABC"  # noqa: S105 - a dummy token, nothing leaves 127.0.0.1
 SECRET = "s3cret"  # noqa: S105
@@ -59,13 +60,13 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
 
 
 @pytest.fixture
-def api() -> LocalBotApi:
+def api() -> FaultyBotApi:
     """A fresh in-memory Bot API."""
-    return LocalBotApi()
+    return FaultyBotApi()
 
 
 @pytest.fixture
-async def bot(api: LocalBotApi) -> AsyncIterator[telegram.Bot]:
+async def bot(api: FaultyBotApi) -> AsyncIterator[telegram.Bot]:
     """An initialized PTB Bot wired to ``api`` in-process."""
     async with telegram.Bot(
         token=TOKEN, request=LocalRequest(api), get_updates_request=LocalRequest(api)
@@ -77,7 +78,7 @@ async def bot(api: LocalBotApi) -> AsyncIterator[telegram.Bot]:
 
 
 async def test_get_me_answers_the_configured_bot() -> None:
-    api = LocalBotApi(bot_id=777, username="SomeBot")
+    api = FaultyBotApi(bot_id=777, username="SomeBot")
     async with telegram.Bot(token=TOKEN, request=LocalRequest(api)) as bot:
         me = await bot.get_me()
     assert (me.id, me.username, me.is_bot) == (777, "SomeBot", True)
@@ -85,7 +86,7 @@ async def test_get_me_answers_the_configured_bot() -> None:
 
 
 async def test_send_message_records_text_markup_and_buttons(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     sent = await bot.send_message(USER, "Ready to focus?", reply_markup=keyboard())
 
@@ -109,12 +110,12 @@ async def test_send_message_records_text_markup_and_buttons(
     assert api.messages_to(USER + 1) == []
 
 
-async def test_message_ids_increase_per_chat(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_message_ids_increase_per_chat(api: FaultyBotApi, bot: telegram.Bot) -> None:
     ids = [(await bot.send_message(chat, "hi")).message_id for chat in (1, 1, 2, 1)]
     assert ids == [1, 2, 1, 3]
 
 
-async def test_group_chat_type_is_remembered(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_group_chat_type_is_remembered(api: FaultyBotApi, bot: telegram.Bot) -> None:
     api.user_message(user_id=USER, chat_id=-100, chat_type="supergroup", text="hello")
     sent = await bot.send_message(-100, "hi all")
     assert sent.chat.type == "supergroup"
@@ -123,7 +124,7 @@ async def test_group_chat_type_is_remembered(api: LocalBotApi, bot: telegram.Bot
     assert other.chat.type == "group"
 
 
-async def test_html_is_rendered_with_entities(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_html_is_rendered_with_entities(api: FaultyBotApi, bot: telegram.Bot) -> None:
     sent = await bot.send_message(
         USER, "<b>25 min</b> of &lt;deep&gt; work 🎯 <i>go</i>", parse_mode="HTML"
     )
@@ -149,7 +150,7 @@ async def test_html_is_rendered_with_entities(api: LocalBotApi, bot: telegram.Bo
     ],
 )
 async def test_send_message_rejects_what_telegram_rejects(
-    bot: telegram.Bot, api: LocalBotApi, text: str, parse_mode: str | None, error: str
+    bot: telegram.Bot, api: FaultyBotApi, text: str, parse_mode: str | None, error: str
 ) -> None:
     with pytest.raises(BadRequest, match=error):
         await bot.send_message(USER, text, parse_mode=parse_mode)
@@ -162,7 +163,7 @@ async def test_longest_allowed_message_is_accepted(bot: telegram.Bot) -> None:
 
 
 async def test_edit_message_text_updates_the_same_record(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     sent = await bot.send_message(USER, "Session: 25 min", reply_markup=keyboard())
     edited = await bot.edit_message_text(
@@ -190,7 +191,7 @@ async def test_edit_missing_message_fails(bot: telegram.Bot) -> None:
         await bot.edit_message_text("x", chat_id=USER, message_id=99)
 
 
-async def test_edit_reply_markup(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_edit_reply_markup(api: FaultyBotApi, bot: telegram.Bot) -> None:
     sent = await bot.send_message(USER, "Pick", reply_markup=keyboard())
     await bot.edit_message_reply_markup(chat_id=USER, message_id=sent.message_id)
     assert api.sent[0].reply_markup is None
@@ -199,7 +200,7 @@ async def test_edit_reply_markup(api: LocalBotApi, bot: telegram.Bot) -> None:
         await bot.edit_message_reply_markup(chat_id=USER, message_id=sent.message_id)
 
 
-async def test_delete_message(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_delete_message(api: FaultyBotApi, bot: telegram.Bot) -> None:
     first = await bot.send_message(USER, "one")
     await bot.send_message(USER, "two")
     assert await bot.delete_message(USER, first.message_id) is True
@@ -212,7 +213,7 @@ async def test_delete_message(api: LocalBotApi, bot: telegram.Bot) -> None:
 
 
 async def test_user_message_command_reaches_ptb_as_a_command(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     injected = api.user_message(user_id=USER, text="/focus 25 write report", username="ada")
     [update] = await bot.get_updates()
@@ -232,14 +233,14 @@ async def test_user_message_command_reaches_ptb_as_a_command(
     assert not CommandHandler("start", callback).check_update(update)
 
 
-async def test_plain_text_has_no_command_entity(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_plain_text_has_no_command_entity(api: FaultyBotApi, bot: telegram.Bot) -> None:
     api.user_message(user_id=USER, text="just thinking")
     [update] = await bot.get_updates()
     assert update.message is not None
     assert update.message.entities == ()
 
 
-async def test_get_updates_offset_confirms(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_get_updates_offset_confirms(api: FaultyBotApi, bot: telegram.Bot) -> None:
     for text in ("a", "b", "c"):
         api.user_message(user_id=USER, text=text)
     first = await bot.get_updates()
@@ -253,14 +254,14 @@ async def test_get_updates_offset_confirms(api: LocalBotApi, bot: telegram.Bot) 
     assert [u.update_id for u in await bot.get_updates(limit=5)] == [4]
 
 
-async def test_get_updates_limit(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_get_updates_limit(api: FaultyBotApi, bot: telegram.Bot) -> None:
     for _ in range(5):
         api.user_message(user_id=USER, text="x")
     assert [u.update_id for u in await bot.get_updates(limit=2)] == [1, 2]
 
 
 async def test_long_poll_returns_promptly_when_an_update_arrives(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=10))
@@ -272,13 +273,13 @@ async def test_long_poll_returns_promptly_when_an_update_arrives(
     assert time.monotonic() - started < 2
 
 
-async def test_long_poll_times_out_empty(api: LocalBotApi) -> None:
+async def test_long_poll_times_out_empty(api: FaultyBotApi) -> None:
     started = time.monotonic()
     assert await api.call("getUpdates", {"timeout": 0.2}) == []
     assert 0.15 <= time.monotonic() - started < 2
 
 
-async def test_second_poller_terminates_the_first(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_second_poller_terminates_the_first(api: FaultyBotApi, bot: telegram.Bot) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=10))
     await asyncio.sleep(0.05)
     second = asyncio.create_task(bot.get_updates(timeout=10))
@@ -289,7 +290,7 @@ async def test_second_poller_terminates_the_first(api: LocalBotApi, bot: telegra
 
 
 async def test_webhook_blocks_get_updates_until_deleted(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     api.user_message(user_id=USER, text="old")
     assert await bot.set_webhook("https://example.org/hook", secret_token=SECRET)
@@ -304,7 +305,7 @@ async def test_webhook_blocks_get_updates_until_deleted(
     assert (await bot.get_webhook_info()).url == ""
 
 
-async def test_press_button_and_answer_callback(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_press_button_and_answer_callback(api: FaultyBotApi, bot: telegram.Bot) -> None:
     sent = await bot.send_message(USER, "Ready?", reply_markup=keyboard())
     api.user_press(user_id=USER, message_id=sent.message_id, button=1)
     api.user_press(user_id=USER, message_id=sent.message_id, data="focus:start")
@@ -332,7 +333,7 @@ async def test_press_button_and_answer_callback(api: LocalBotApi, bot: telegram.
 
 
 async def test_press_reflects_the_current_state_of_the_message(
-    api: LocalBotApi, bot: telegram.Bot
+    api: FaultyBotApi, bot: telegram.Bot
 ) -> None:
     sent = await bot.send_message(USER, "v1", reply_markup=keyboard())
     await bot.edit_message_text(
@@ -346,12 +347,12 @@ async def test_press_reflects_the_current_state_of_the_message(
     assert update["callback_query"]["message"]["text"] == "v2"
 
 
-def test_press_rejects_impossible_presses(api: LocalBotApi) -> None:
+def test_press_rejects_impossible_presses(api: FaultyBotApi) -> None:
     with pytest.raises(ValueError, match="no message"):
         api.user_press(user_id=USER, message_id=1, data="x")
 
 
-async def test_press_rejects_bad_button_indexes(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_press_rejects_bad_button_indexes(api: FaultyBotApi, bot: telegram.Bot) -> None:
     sent = await bot.send_message(USER, "Ready?", reply_markup=keyboard())
     with pytest.raises(ValueError, match="has 3 buttons"):
         api.user_press(user_id=USER, message_id=sent.message_id, button=3)
@@ -362,7 +363,7 @@ async def test_press_rejects_bad_button_indexes(api: LocalBotApi, bot: telegram.
 
 
 async def test_fail_next_retry_after(
-    api: LocalBotApi, bot: telegram.Bot, monkeypatch: pytest.MonkeyPatch
+    api: FaultyBotApi, bot: telegram.Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as timedelta
     api.fail_next("sendMessage", LocalApiError.too_many_requests(3), times=2)
@@ -375,7 +376,7 @@ async def test_fail_next_retry_after(
     assert len(api.sent) == 1
 
 
-async def test_fail_next_forbidden(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_fail_next_forbidden(api: FaultyBotApi, bot: telegram.Bot) -> None:
     api.fail_next("sendMessage", LocalApiError.blocked_by_user())
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
         await bot.send_message(USER, "hi")
@@ -392,7 +393,7 @@ def test_error_json_matches_telegram() -> None:
     }
 
 
-async def test_send_document_keeps_bytes(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_send_document_keeps_bytes(api: FaultyBotApi, bot: telegram.Bot) -> None:
     content = b"day,minutes\n2024-05-01,50\n"
     sent = await bot.send_document(
         USER, document=content, filename="focus.csv", caption="Your week"
@@ -409,7 +410,7 @@ async def test_send_document_keeps_bytes(api: LocalBotApi, bot: telegram.Bot) ->
     )
 
 
-async def test_send_photo_keeps_png(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_send_photo_keeps_png(api: FaultyBotApi, bot: telegram.Bot) -> None:
     png = tiny_png(3, 2)
     sent = await bot.send_photo(USER, photo=png, caption="<b>Chart</b>", parse_mode="HTML")
     assert (sent.photo[-1].width, sent.photo[-1].height) == (3, 2)
@@ -420,7 +421,7 @@ async def test_send_photo_keeps_png(api: LocalBotApi, bot: telegram.Bot) -> None
         await bot.send_photo(USER, photo=b"not an image")
 
 
-async def test_chat_action_and_commands(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_chat_action_and_commands(api: FaultyBotApi, bot: telegram.Bot) -> None:
     assert await bot.send_chat_action(USER, "typing")
     assert api.chat_actions == [(USER, "typing")]
     commands = [("focus", "Start a focus session"), ("stats", "Your week")]
@@ -444,7 +445,7 @@ async def test_clock_and_on_outgoing() -> None:
     def record(event: str, msg: OutgoingMessage) -> None:
         events.append((event, msg.text))
 
-    api = LocalBotApi(clock=lambda: now, on_outgoing=record)
+    api = FaultyBotApi(clock=lambda: now, on_outgoing=record)
     async with telegram.Bot(token=TOKEN, request=LocalRequest(api)) as bot:
         sent = await bot.send_message(USER, "a")
         await bot.edit_message_text("b", chat_id=USER, message_id=sent.message_id)
@@ -458,7 +459,7 @@ async def test_unknown_method_is_not_found(bot: telegram.Bot) -> None:
         await bot.do_api_request("sendTelepathy", api_kwargs={"chat_id": USER})
 
 
-async def test_wait_for_wakes_on_send(api: LocalBotApi, bot: telegram.Bot) -> None:
+async def test_wait_for_wakes_on_send(api: FaultyBotApi, bot: telegram.Bot) -> None:
     async def send_later() -> None:
         await asyncio.sleep(0.05)
         await bot.send_message(USER, "ping")
@@ -473,7 +474,7 @@ async def test_wait_for_wakes_on_send(api: LocalBotApi, bot: telegram.Bot) -> No
 # ---------------------------------------------------------------------- over HTTP
 
 
-async def test_standin_serves_ptb_over_http(api: LocalBotApi) -> None:
+async def test_standin_serves_ptb_over_http(api: FaultyBotApi) -> None:
     async with BotApiStandin(api) as standin:
         assert standin.base_url.startswith("http://127.0.0.1:")
         assert standin.base_url.endswith("/bot")
@@ -497,7 +498,7 @@ async def test_standin_serves_ptb_over_http(api: LocalBotApi) -> None:
     assert (TOKEN, "getUpdates") in standin.requests
 
 
-async def test_standin_latency_delays_the_answer_not_the_effect(api: LocalBotApi) -> None:
+async def test_standin_latency_delays_the_answer_not_the_effect(api: FaultyBotApi) -> None:
     async with (
         BotApiStandin(api, latency=0.2) as standin,
         telegram.Bot(token=TOKEN, base_url=standin.base_url) as bot,
@@ -514,7 +515,7 @@ async def test_standin_latency_delays_the_answer_not_the_effect(api: LocalBotApi
 
 
 async def test_standin_uploads_and_errors(
-    api: LocalBotApi, monkeypatch: pytest.MonkeyPatch
+    api: FaultyBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
     content = b"a,b\n1,2\n"
@@ -534,7 +535,7 @@ async def test_standin_uploads_and_errors(
     assert caught.value.retry_after == timedelta(seconds=7)
 
 
-async def test_standin_stop_releases_a_waiting_long_poll(api: LocalBotApi) -> None:
+async def test_standin_stop_releases_a_waiting_long_poll(api: FaultyBotApi) -> None:
     standin = BotApiStandin(api)
     await standin.start()
     try:
@@ -564,7 +565,7 @@ def test_network_guard_blocks_the_outside(network_guard: list[str]) -> None:
     network_guard.clear()  # expected attempts: don't fail this test at teardown
 
 
-async def test_network_guard_allows_loopback(api: LocalBotApi, network_guard: list[str]) -> None:
+async def test_network_guard_allows_loopback(api: FaultyBotApi, network_guard: list[str]) -> None:
     async with BotApiStandin(api) as standin:
         with socket.create_connection(("127.0.0.1", standin.port), timeout=2):
             pass
@@ -592,7 +593,7 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @pytest.mark.parametrize("transport", ["in-process", "http"])
-async def test_application_polls_and_handles(api: LocalBotApi, transport: str) -> None:
+async def test_application_polls_and_handles(api: FaultyBotApi, transport: str) -> None:
     async with contextlib.AsyncExitStack() as stack:
         builder = Application.builder().token(TOKEN)
         if transport == "http":

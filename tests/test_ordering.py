@@ -13,11 +13,11 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.offline.local_api import LocalBotApi
 from bot.telegram.ordering import RUNNING, PerUserOrder, order_keys
 from tests.harness import BotHarness
+from tests.support.faults import FaultyBotApi
 
-_api = LocalBotApi()
+_api = FaultyBotApi()
 
 
 def update_from(user_id: int, text: str = "hi", *, group: int | None = None) -> Update:

@@ -160,10 +160,6 @@ class LocalApiError(Exception):
         return answer
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LocalBotApi:
     """The Telegram Bot API, in memory, for one bot and any number of simulated users."""
 
@@ -173,14 +169,15 @@ class LocalBotApi:
         bot_id: int = 100000,
         username: str = "FocusCompanionBot",
         first_name: str = "Focus Companion",
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime],
         on_outgoing: Callable[[str, OutgoingMessage], None] | None = None,
     ) -> None:
-        """Create an empty API; ``clock`` must return aware datetimes (default: UTC now)."""
+        """Create an empty API; ``clock`` must return aware datetimes (the caller's clock: this
+        module never reads the time itself)."""
         self.bot_id = bot_id
         self.username = username
         self.first_name = first_name
-        self._clock = clock or _utc_now
+        self._clock = clock
         self._on_outgoing = on_outgoing
 
         self.sent: list[OutgoingMessage] = []
@@ -192,8 +189,6 @@ class LocalBotApi:
         self.webhook: dict[str, Any] | None = None
 
         self._commands_by_scope: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._failures: dict[str, list[LocalApiError]] = {}
-        self._stalls: dict[str, list[float]] = {}
         self._updates: list[JSONDict] = []
         self._next_update_id = 1
         self._allowed_updates: frozenset[str] | None = None
@@ -235,7 +230,7 @@ class LocalBotApi:
         """Run one Bot API method and return its ``result``; raise LocalApiError on failure."""
         if method.lower() == "getupdates":
             self.calls["getUpdates"] += 1
-            self._raise_injected("getUpdates")
+            await self._before("getUpdates")
             return await self._get_updates(params)
         entry = self._handlers.get(method.lower())
         if entry is None:
@@ -245,32 +240,24 @@ class LocalBotApi:
             raise LocalApiError(404, f"Not Found: LocalBotApi does not implement {method}")
         name, handler = entry
         self.calls[name] += 1
-        self._raise_injected(name)
+        await self._before(name)
         result = handler(params)
-        stalls = self._stalls.get(name)
-        if stalls:
-            await asyncio.sleep(stalls.pop(0))
+        await self._after(name)
         return result
 
-    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` answer only after ``seconds`` (the call
-        still takes effect): a client with a shorter read timeout sees a timeout."""
-        self._stalls.setdefault(self._canonical(method), []).extend([seconds] * times)
-
-    def fail_next(self, method: str, error: LocalApiError, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` fail with ``error``."""
-        self._failures.setdefault(self._canonical(method), []).extend([error] * times)
-
     def _canonical(self, method: str) -> str:
+        """The method's name as Telegram spells it (calls are case-insensitive)."""
         if method.lower() == "getupdates":
             return "getUpdates"
         entry = self._handlers.get(method.lower())
         return method if entry is None else entry[0]
 
-    def _raise_injected(self, name: str) -> None:
-        queued = self._failures.get(name)
-        if queued:
-            raise queued.pop(0)
+    async def _before(self, name: str) -> None:
+        """Runs before a method takes effect; raising here fails the call. Nothing here: the
+        tests' fault injection (tests/support/faults.py) overrides it."""
+
+    async def _after(self, name: str) -> None:
+        """Runs after a method took effect, before it answers (where a stall goes)."""
 
     # ------------------------------------------------------------------ user side
 
