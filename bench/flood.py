@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.core.clock import SystemClock
 from bot.offline.local_api import OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
-from tests.standin import BotApiStandin
+from tests.support.standin import BotApiStandin
 
 from .common import (
     BENCH_TOKEN,
@@ -64,7 +64,8 @@ async def run_flood(database: Path, burst: int) -> FloodResult:
         if change == "send":
             stamps[msg.chat_id].append(time.monotonic())
 
-    api = ForgetfulBotApi(on_outgoing=on_outgoing)
+    clock = SystemClock()
+    api = ForgetfulBotApi(clock=clock.now, on_outgoing=on_outgoing)
     async with BotApiStandin(api) as standin:
         app = build_application(
             bench_settings(database, telegram_base_url=standin.base_url),

@@ -38,7 +38,7 @@ from bot.core.clock import SystemClock
 from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
 from bot.telegram.ordering import RUNNING
-from tests.standin import BotApiStandin
+from tests.support.standin import BotApiStandin
 
 from .common import BENCH_TOKEN, bench_settings, percentile
 

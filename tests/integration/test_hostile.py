@@ -27,7 +27,7 @@ from bot.telegram.parsing import (
     parse_score,
     parse_setting,
 )
-from tests.harness import USER, BotHarness
+from tests.support.harness import USER, BotHarness
 
 # Text as people (and attackers) type it: any unicode, with digits, units and spaces mixed in.
 words = st.one_of(

@@ -20,7 +20,7 @@ from bot.offline.local_api import LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
 from bot.telegram.context import FocusApplication
 from bot.telegram.dispatcher import Dispatcher, DispatchReport
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 from tests.support.faults import FaultyBotApi
 
 __all__ = ["USER", "BotHarness"]

@@ -12,8 +12,8 @@ import pytest
 
 from bot.core.export import CSV_COLUMNS
 from storage.models import to_ms
-from tests.fakes import T0
-from tests.harness import USER, BotHarness
+from tests.support.fakes import T0
+from tests.support.harness import USER, BotHarness
 
 
 @pytest.fixture

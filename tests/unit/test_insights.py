@@ -30,7 +30,7 @@ from bot.core.timefmt import LocalTimes, zone
 from nudges import Limits
 from storage import Repository, connect
 from storage.models import SessionFact
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -32,7 +32,7 @@ from nudges.policy import (
     Wait,
     decide,
 )
-from tests.fakes import T0
+from tests.support.fakes import T0
 
 MAX_PLANNED = 180
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from storage.models import to_ms
-from tests.fakes import T0
-from tests.harness import USER, BotHarness
+from tests.support.fakes import T0
+from tests.support.harness import USER, BotHarness
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from bot.offline.local_api import OutgoingMessage
 from storage import Outcome
-from tests.fakes import T0, FakeClock
-from tests.harness import USER, BotHarness
+from tests.support.fakes import T0, FakeClock
+from tests.support.harness import USER, BotHarness
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from telegram.error import (
 
 from bot.offline.local_api import LocalApiError
 from bot.telegram.dispatcher import chat_gone, surely_not_sent
-from tests.harness import USER, BotHarness
+from tests.support.harness import USER, BotHarness
 
 
 def caused_by(error: TelegramError, cause: BaseException) -> TelegramError:

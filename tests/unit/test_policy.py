@@ -34,7 +34,7 @@ from nudges.policy import (
     decide,
     make_plan,
 )
-from tests.fakes import T0
+from tests.support.fakes import T0
 
 MIN = timedelta(minutes=1)
 LIMITS = Limits()

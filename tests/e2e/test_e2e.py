@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 
 from bot.offline.local_api import LocalApiError, OutgoingMessage
-from tests.standin import BotApiStandin
 from tests.support.faults import FaultyBotApi
+from tests.support.standin import BotApiStandin
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ SCALE = 120
 TOKEN = "4839574812:AAFakeTokenForTheEndToEndTests_xyz"  # noqa: S105 - a test token
 USER = 5150
 LABEL = "write the secret report"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:

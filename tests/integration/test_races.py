@@ -12,8 +12,8 @@ import pytest
 from bot.offline.local_api import LocalApiError, OutgoingMessage
 from bot.telegram.dispatcher import JOB_NAME
 from bot.telegram.parsing import parse_focus
-from tests.fakes import T0, FakeClock
-from tests.harness import USER, BotHarness
+from tests.support.fakes import T0, FakeClock
+from tests.support.harness import USER, BotHarness
 
 
 @pytest.fixture

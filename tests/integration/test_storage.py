@@ -34,10 +34,10 @@ from storage import (
 )
 from storage.db import migrations
 from storage.models import from_ms, to_ms
-from tests.fakes import T0
+from tests.support.fakes import T0
 
 MIGRATIONS_DIR = Path(storage.db.__file__).parent / "migrations"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MIN = timedelta(minutes=1)
 SEC = timedelta(seconds=1)
 GUARDS = {"max_messages": 8, "min_gap": 5 * MIN}  # the policy's guardrails

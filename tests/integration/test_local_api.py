@@ -24,8 +24,8 @@ from telegram.ext import (
 
 from bot.offline.local_api import LocalApiError, LocalRequest, OutgoingMessage
 from tests.conftest import NetworkAccessBlockedError
-from tests.standin import BotApiStandin
 from tests.support.faults import FaultyBotApi
+from tests.support.standin import BotApiStandin
 
 TOKEN = "123:ABC"  # noqa: S105 - a dummy token, nothing leaves 127.0.0.1
 SECRET = "s3cret"  # noqa: S105

@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.telegram.ordering import RUNNING, PerUserOrder, order_keys
-from tests.harness import BotHarness
 from tests.support.faults import FaultyBotApi
+from tests.support.harness import BotHarness
 
 _api = FaultyBotApi()
 
