@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from bot.core.changes import IGNORE_CHANGES, SessionChange, SessionChanges
 from bot.core.clock import Clock
 from bot.core.export import sessions_csv, sessions_json
 from bot.core.insights import (
@@ -41,12 +42,25 @@ from nudges import (
     decide,
     make_plan,
 )
+from nudges.lifecycle import (
+    Ending,
+    abandoned,
+    breaks_behind,
+    extension_room,
+    finished,
+    pause_expiry,
+    resumed_pauses,
+    stopped,
+)
 from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session, User
 from storage.models import to_ms
 
 __all__ = [
     "MAX_TOTAL_MINUTES",
+    "ExtendResult",
+    "Extended",
     "FocusService",
+    "NotRunning",
     "ScoreResult",
     "SessionDefaults",
     "StatusView",
@@ -101,6 +115,30 @@ class SummaryView:
     insight: str | None = None  # e.g. "3rd completed session today"
 
 
+@dataclass(frozen=True)
+class Extended:
+    """The session, longer."""
+
+    session: Session
+
+
+@dataclass(frozen=True)
+class TooLong:
+    """Refused: past the total; ``room`` minutes may still be added."""
+
+    room: int
+
+
+@dataclass(frozen=True)
+class NotRunning:
+    """The session is not running (any more)."""
+
+
+ExtendResult = Extended | TooLong | NotRunning
+
+__all__ += ["TooLong"]
+
+
 class ScoreResult(enum.Enum):
     """How an attempt to score went."""
 
@@ -118,8 +156,12 @@ class FocusService:
         limits: Limits,
         clock: Clock,
         defaults: SessionDefaults | None = None,
+        changes: SessionChanges = IGNORE_CHANGES,
     ) -> None:
         self.repo = repo
+        # The port every change is told to (the wiring sets the Telegram one once the
+        # dispatcher it drives exists).
+        self.changes = changes
         self.limits = limits
         self.clock = clock
         self.defaults = defaults or SessionDefaults()
@@ -216,7 +258,7 @@ class FocusService:
         plan = make_plan(state, self.limits)
         planned_end, next_due = self.schedule(state, plan, self.limits, now)
         assert planned_end is not None  # noqa: S101 - a new session is not paused
-        return await self.repo.start_session(
+        session = await self.repo.start_session(
             user_id=user_id,
             chat_id=chat_id,
             label=label,
@@ -231,6 +273,9 @@ class FocusService:
             # Only groups need it (to say whose session a message is about).
             owner_name=owner_name if chat_id < 0 else None,
         )
+        # Armed before the card is sent: if it cannot be, the session still runs on schedule.
+        await self.changes.session_changed(SessionChange(session, card=False))
+        return session
 
     async def defaults_for(self, user_id: int) -> SessionDefaults:
         """The operator's defaults, overridden by what the user chose in /settings."""
@@ -317,8 +362,9 @@ class FocusService:
             if fresh is None or not fresh.running or fresh.paused_at is not None:
                 return None
             now = self.clock.now()
-            expires = now + self.limits_for(fresh).pause_limit
-            return await self.repo.pause(fresh.id, now, expires)
+            expires = pause_expiry(now, self.limits_for(fresh))
+            paused = await self.repo.pause(fresh.id, now, expires)
+        return await self._changed(paused)
 
     async def resume(self, session: Session) -> Session | None:
         """Resume; None when the session is not paused."""
@@ -327,41 +373,34 @@ class FocusService:
             if fresh is None or not fresh.running or fresh.paused_at is None:
                 return None
             now = self.clock.now()
+            state, _, _ = self.policy_view(fresh, records)
             resumed = fresh.model_copy(
-                update={"paused_at": None, "paused": fresh.paused + (now - fresh.paused_at)}
+                update={"paused_at": None, "paused": resumed_pauses(state, now)}
             )
             state, plan, limits = self.policy_view(resumed, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
             if planned_end is None:
                 return None
-            return await self.repo.resume(fresh, now, planned_end, next_due)
+            changed = await self.repo.resume(fresh, now, planned_end, next_due)
+        return await self._changed(changed)
 
-    async def extend(self, session: Session, minutes: int) -> Session | int | None:
-        """Add planned focus. The longer session; or, past the 180-minute total, the minutes
-        that may still be added; None when the session is not running."""
+    async def extend(self, session: Session, minutes: int) -> ExtendResult:
+        """Add planned focus, up to the 180-minute total."""
         async with self.locked(session.id):
             fresh, records = await self.repo.session_and_deliveries(session.id)
             if fresh is None or not fresh.running:
-                return None
-            room = max(0, MAX_TOTAL_MINUTES - fresh.planned_minutes)
+                return NotRunning()
+            room = extension_room(fresh.planned_minutes, MAX_TOTAL_MINUTES)
             if minutes > room:
-                return room
+                return TooLong(room)
             now = self.clock.now()
             _, before, _ = self.policy_view(fresh, records)
-            planned = {slot.key for slot in before.slots}
             longer = fresh.model_copy(update={"planned_minutes": fresh.planned_minutes + minutes})
             state, plan, limits = self.policy_view(longer, records)
-            # A longer plan can put a *new* break behind us (a block that had no break now has
-            # one): it did not happen, so close it up rather than announce it late.
-            active = state.active_at(now)
             reason = "extension: this break would have started in the past"
             drops = [
-                (slot.key, slot.kind.value, state.wall(slot.offset), reason)
-                for slot in plan.slots
-                if slot.kind is SlotKind.BREAK
-                and slot.key not in planned
-                and slot.offset < active
-                and slot.key not in state.deliveries
+                (slot.key, slot.kind.value, due_at, reason)
+                for slot, due_at in breaks_behind(before, plan, state, now)
             ]
             records = records + [
                 DeliveryRecord(
@@ -378,33 +417,25 @@ class FocusService:
             ]
             state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
-            return await self.repo.extend(
+            changed = await self.repo.extend(
                 fresh.id, minutes, now, planned_end, next_due, drops=drops
             )
+        changed = await self._changed(changed)
+        return NotRunning() if changed is None else Extended(changed)
 
     async def stop(self, session: Session) -> Session | None:
-        """End a session now (``/stop``); None if it had already ended."""
+        """End a session now (``/stop``); None if it had already ended. Its summary follows
+        (through the port)."""
         async with self.locked(session.id):
             fresh = await self.repo.get_session(session.id)
             if fresh is None or not fresh.running:
                 return None
             now = self.clock.now()
             state, plan, limits = await self.load_state(fresh)
-            active = state.active_at(now)
-            done = active >= plan.total
-            end = state.wall(plan.total) if done else now
-            return self._ended(
-                await self.repo.end_session(
-                    fresh.id,
-                    ended_at=end,
-                    focused=plan.focused(active),
-                    breaks_taken=plan.breaks_started_before(active),
-                    outcome=Outcome.COMPLETED if done else Outcome.ENDED_EARLY,
-                    # Time ran out while we were down and /stop came first: say so.
-                    late=done and now - end > limits.late_window,
-                    now=now,
-                )
-            )
+            ended = await self._end(fresh, stopped(state, plan, limits, now), now)
+        if ended is not None:
+            await self.changes.session_changed(SessionChange(ended, card=False, summary=True))
+        return ended
 
     async def abandon(self, session_id: int, reason: str) -> Session | None:
         """End a session quietly, without a summary: its chat can no longer be reached."""
@@ -414,43 +445,48 @@ class FocusService:
                 return None
             now = self.clock.now()
             state, plan, _ = await self.load_state(fresh)
-            active = state.active_at(now)
-            return self._ended(
-                await self.repo.end_session(
-                    fresh.id,
-                    ended_at=now,
-                    focused=plan.focused(active),
-                    breaks_taken=plan.breaks_started_before(active),
-                    outcome=Outcome.ENDED_EARLY,
-                    late=False,
-                    now=now,
-                    summary=reason,
-                )
-            )
+            return await self._end(fresh, abandoned(state, plan, now), now, summary=reason)
 
     async def finish(
         self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
     ) -> Session | None:
         """End a session the policy says is over (time up, or paused too long).
 
-        The caller (the dispatcher) holds the session's lock and decided on fresh state.
+        The caller (the dispatcher) holds the session's lock, decided on fresh state, and
+        sends the summary itself.
         """
-        if isinstance(decision, Finish):
-            active, outcome = plan.total, Outcome.COMPLETED
-        else:
-            active, outcome = state.active_at(decision.at), Outcome.ENDED_EARLY
+        ending = finished(state, plan, decision)
+        return await self._end(session, ending, self.clock.now(), version=session.version)
+
+    async def _end(
+        self,
+        session: Session,
+        ending: Ending,
+        now: datetime,
+        *,
+        summary: str | None = None,
+        version: int | None = None,
+    ) -> Session | None:
+        """Record an ending (the one place that does), and keep the streak days in step."""
         return self._ended(
             await self.repo.end_session(
                 session.id,
-                ended_at=decision.at,
-                focused=plan.focused(active),
-                breaks_taken=plan.breaks_started_before(active),
-                outcome=outcome,
-                late=decision.late,
-                now=self.clock.now(),
-                version=session.version,
+                ended_at=ending.ended_at,
+                focused=ending.focused,
+                breaks_taken=ending.breaks_taken,
+                outcome=Outcome.COMPLETED if ending.completed else Outcome.ENDED_EARLY,
+                late=ending.late,
+                now=now,
+                version=version,
+                summary=summary,
             )
         )
+
+    async def _changed(self, session: Session | None) -> Session | None:
+        """Tell the port about a committed change (nothing when nothing changed)."""
+        if session is not None:
+            await self.changes.session_changed(SessionChange(session))
+        return session
 
     async def interruption(self, session: Session, detail: str) -> bool:
         """Count an interruption (the 😵 Distracted button)."""

@@ -23,6 +23,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.service import FocusService, SessionDefaults
 from bot.core.settings import Settings
 from bot.telegram import handlers, texts
+from bot.telegram.changes import TelegramChanges
 from bot.telegram.context import BotData, FocusApplication, FocusContext
 from bot.telegram.dispatcher import Dispatcher
 from bot.telegram.ordering import RUNNING, PerUserOrder
@@ -77,6 +78,8 @@ def build_application(
             ),
         )
         dispatcher = Dispatcher(service, app.bot, app.job_queue)
+        # The one owner of "a session changed" is the core; this is what acts on it.
+        service.changes = TelegramChanges(dispatcher)
         app.bot_data.service, app.bot_data.dispatcher = service, dispatcher
         app.bot_data.allowed_users = settings.focus_allowed_users
         try:

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.core.insights import Period
-from bot.core.service import ScoreResult
+from bot.core.service import Extended, NotRunning, ScoreResult, TooLong
 from bot.core.timefmt import clock_time, parse_zone, zone
 from bot.telegram import texts
 from bot.telegram.context import FocusContext
@@ -148,8 +148,6 @@ async def _start_session(
             text, keyboard = texts.already_running(current)
             await send_html(context.bot, chat_id, text, keyboard)
         return
-    # Armed first: if the card cannot be sent, the session still runs on schedule.
-    context.dispatcher.arm(session.next_due_at)
     tz_name = await context.service.timezone_of(user_id)
     card = texts.start_card(
         session,
@@ -202,22 +200,19 @@ async def extend(update: Update, context: FocusContext) -> None:
     try:
         minutes = parse_extend(_args(update.effective_message))
     except ParseError as error:
-        await _reply(update, f"{error} For example: /extend 15")
+        await _reply(update, f"{html.escape(str(error))} For example: /extend 15")
         return
     session = await _running(update, context)
     if session is None:
         return
-    longer = await context.service.extend(session, minutes)
-    if isinstance(longer, int):
-        await _reply(update, texts.extend_refused(longer))
-        return
-    if longer is None:
-        await _reply(update, NOTHING_RUNNING)
-        return
-    context.dispatcher.arm(longer.next_due_at)
-    await _refresh_card(context, longer)
-    tz = zone(await context.service.timezone_of(longer.user_id))
-    await _reply(update, texts.extended(longer, minutes, tz))
+    match await context.service.extend(session, minutes):
+        case Extended(session=longer):
+            tz = zone(await context.service.timezone_of(longer.user_id))
+            await _reply(update, texts.extended(longer, minutes, tz))
+        case TooLong(room=room):
+            await _reply(update, texts.extend_refused(room))
+        case NotRunning():
+            await _reply(update, NOTHING_RUNNING)
 
 
 async def stop(update: Update, context: FocusContext) -> None:
@@ -228,21 +223,15 @@ async def stop(update: Update, context: FocusContext) -> None:
 
 
 async def _end(context: FocusContext, session: Session) -> bool:
-    ended = await context.service.stop(session)
-    if ended is None:
-        return False
-    await context.dispatcher.send_summary(ended.id)
-    return True
+    """End it; the summary follows through the change port. False if it had already ended."""
+    return await context.service.stop(session) is not None
 
 
 async def _pause(context: FocusContext, session: Session) -> str:
     if session.paused_at is not None:
         return "Already paused — /resume when you're back."
-    paused = await context.service.pause(session)
-    if paused is None:
+    if await context.service.pause(session) is None:
         return NOTHING_RUNNING
-    context.dispatcher.arm(paused.next_due_at)
-    await _refresh_card(context, paused)
     return texts.paused_text(context.service.limits.pause_limit_minutes)
 
 
@@ -252,31 +241,9 @@ async def _resume(context: FocusContext, session: Session) -> str:
     resumed = await context.service.resume(session)
     if resumed is None:
         return NOTHING_RUNNING
-    context.dispatcher.arm(resumed.next_due_at)
-    await _refresh_card(context, resumed)
     tz = zone(await context.service.timezone_of(resumed.user_id))
     assert resumed.planned_end_at is not None  # noqa: S101 - running again
     return f"▶ Back on the clock. New end: <b>{clock_time(resumed.planned_end_at, tz)}</b>."
-
-
-async def _refresh_card(context: FocusContext, session: Session) -> None:
-    """Bring the start card up to date: its end time, and ⏸ Pause or ▶ Resume."""
-    if session.card_message_id is None:
-        return
-    tz_name = await context.service.timezone_of(session.user_id)
-    card = texts.start_card(
-        session, zone(tz_name), tz_name, checkins=await context.service.has_checkins(session)
-    )
-    try:
-        await edit_html(
-            context.bot,
-            session.chat_id,
-            session.card_message_id,
-            card,
-            texts.card_keyboard(session),
-        )
-    except TelegramError as error:  # best effort: deleted by the user, unchanged, ...
-        log.debug("card of session %d not refreshed: %s", session.id, error)
 
 
 async def unknown_command(update: Update, _context: FocusContext) -> None:
@@ -298,7 +265,8 @@ async def settings(update: Update, context: FocusContext) -> None:
         try:
             name, value = parse_setting(args)
         except ParseError as error:
-            await _reply(update, f"{error}\n\n/settings shows what you can change.")
+            reason = html.escape(str(error))
+            await _reply(update, f"{reason}\n\n/settings shows what you can change.")
             return
         await context.service.update_settings(user_id, **{_SETTING_COLUMN.get(name, name): value})
     await _show_settings(update, context, user_id)
