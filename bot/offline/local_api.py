@@ -20,22 +20,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.error import TimedOut
-from telegram.request import BaseRequest, RequestData
+from bot.offline.errors import JSONDict, LocalApiError
+from bot.offline.html import parse_html, render, utf16_len
+from bot.offline.records import CallbackAnswer, OutgoingMessage, UploadedFile
+from bot.offline.transport import LocalRequest, local_params
 
-JSONDict = dict[str, Any]
+# The records, the error and the transport are imported from here by console mode, the tests
+# and the benchmark: one import for the whole in-process Bot API.
+__all__ = [
+    "CallbackAnswer",
+    "LocalApiError",
+    "LocalBotApi",
+    "LocalRequest",
+    "OutgoingMessage",
+    "UploadedFile",
+    "local_params",
+    "parse_html",
+]
+
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -62,102 +71,6 @@ _CHAT_ACTIONS = frozenset(
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file the bot uploaded with multipart/form-data (as PTB's InputFile sends it)."""
-
-    file_name: str
-    data: bytes
-    mime_type: str
-
-
-@dataclass
-class OutgoingMessage:
-    """One message the bot sent, in its current state (edits update it in place)."""
-
-    chat_id: int
-    message_id: int
-    text: str | None
-    reply_markup: dict[str, Any] | None
-    kind: str
-    sent_at: datetime
-    parse_mode: str | None = None
-    edits: int = 0
-    file_name: str | None = None
-    file_bytes: bytes | None = None
-    mime_type: str | None = None
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
-    reply_to: int | None = None
-    """The message of the chat it was sent as a reply to (``reply_parameters``)."""
-
-    def buttons(self) -> list[tuple[str, str]]:
-        """Return the inline keyboard as [(text, callback_data)] in row order ("" if no data)."""
-        if not self.reply_markup:
-            return []
-        rows = self.reply_markup.get("inline_keyboard") or []
-        return [
-            (str(button.get("text", "")), str(button.get("callback_data", "")))
-            for row in rows
-            for button in row
-        ]
-
-    @property
-    def shown_text(self) -> str | None:
-        """The text or caption as the user sees it (HTML rendered; other parse modes raw)."""
-        if self.text is None:
-            return None
-        if (self.parse_mode or "").upper() == "HTML":
-            return _parse_html(self.text)[0]
-        return self.text
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    """One answerCallbackQuery call."""
-
-    callback_query_id: str
-    text: str | None
-    show_alert: bool
-
-
-class LocalApiError(Exception):
-    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``."""
-
-    def __init__(self, error_code: int, description: str, *, retry_after: int | None = None):
-        """Build the error; ``retry_after`` goes into the answer's ``parameters``."""
-        super().__init__(f"{error_code} {description}")
-        self.error_code = error_code
-        self.description = description
-        self.retry_after = retry_after
-
-    @classmethod
-    def bad_request(cls, what: str) -> LocalApiError:
-        """400 ``Bad Request: {what}``."""
-        return cls(400, f"Bad Request: {what}")
-
-    @classmethod
-    def too_many_requests(cls, retry_after: int) -> LocalApiError:
-        """429 flood-control error, as Telegram words it."""
-        return cls(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
-
-    @classmethod
-    def blocked_by_user(cls) -> LocalApiError:
-        """403 for a user who blocked the bot."""
-        return cls(403, "Forbidden: bot was blocked by the user")
-
-    def to_json(self) -> JSONDict:
-        """The Bot API's JSON answer for this error."""
-        answer: JSONDict = {
-            "ok": False,
-            "error_code": self.error_code,
-            "description": self.description,
-        }
-        if self.retry_after is not None:
-            answer["parameters"] = {"retry_after": self.retry_after}
-        return answer
 
 
 class LocalBotApi:
@@ -297,7 +210,7 @@ class LocalBotApi:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0] if text.strip() else text
             message["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
         if reply_to_message_id is not None:
             message["reply_to_message"] = self._message_for_reply(chat_id, reply_to_message_id)
@@ -635,7 +548,7 @@ class LocalBotApi:
         text = params.get("text")
         text = "" if text is None else str(text)
         parse_mode = _parse_mode(params)
-        shown, entities = _render(text, parse_mode, params.get("entities"))
+        shown, entities = render(text, parse_mode, params.get("entities"))
         if not shown.strip():
             raise LocalApiError.bad_request("message text is empty")
         if len(shown) > MAX_MESSAGE_LENGTH:
@@ -660,7 +573,7 @@ class LocalBotApi:
         text = params.get("text")
         text = "" if text is None else str(text)
         parse_mode = _parse_mode(params)
-        shown, entities = _render(text, parse_mode, params.get("entities"))
+        shown, entities = render(text, parse_mode, params.get("entities"))
         if not shown.strip():
             raise LocalApiError.bad_request("message text is empty")
         if len(shown) > MAX_MESSAGE_LENGTH:
@@ -686,7 +599,7 @@ class LocalBotApi:
         entities: list[JSONDict] = []
         shown: str | None = None
         if caption is not None:
-            shown, entities = _render(str(caption), parse_mode, params.get("caption_entities"))
+            shown, entities = render(str(caption), parse_mode, params.get("caption_entities"))
             if len(shown) > MAX_CAPTION_LENGTH:
                 raise LocalApiError.bad_request("message caption is too long")
         markup = _markup(params)
@@ -749,7 +662,7 @@ class LocalBotApi:
         parse_mode = _parse_mode(params)
         entities: list[JSONDict] = []
         if caption is not None:
-            shown, entities = _render(str(caption), parse_mode, params.get("caption_entities"))
+            shown, entities = render(str(caption), parse_mode, params.get("caption_entities"))
             if len(shown) > MAX_CAPTION_LENGTH:
                 raise LocalApiError.bad_request("message caption is too long")
         msg = OutgoingMessage(
@@ -873,16 +786,6 @@ def _markup(params: JSONDict) -> dict[str, Any] | None:
     return dict(markup)
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _find(text: str, sub: str, start: int) -> int:
-    """``text.find``, with "not found" as the end of the text."""
-    found = text.find(sub, start)
-    return len(text) if found == -1 else found
-
-
 def _looks_like_image(data: bytes) -> bool:
     return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
@@ -891,216 +794,3 @@ def _image_size(data: bytes | None) -> tuple[int, int]:
     if data and data.startswith(_IMAGE_MAGIC[0]) and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     return 1, 1
-
-
-# ---------------------------------------------------------------------- HTML parse_mode
-
-
-def _render(
-    text: str, parse_mode: str | None, explicit_entities: Any
-) -> tuple[str, list[JSONDict]]:
-    """Return (text as shown, entities) for a text sent with ``parse_mode``."""
-    if parse_mode is not None and parse_mode.upper() == "HTML":
-        return _parse_html(text)
-    if parse_mode is None and isinstance(explicit_entities, list):
-        return text, [dict(e) for e in explicit_entities]
-    return text, []  # Markdown modes are passed through unparsed
-
-
-_HTML_ENTITY_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "b": "bold",
-        "strong": "bold",
-        "i": "italic",
-        "em": "italic",
-        "u": "underline",
-        "ins": "underline",
-        "s": "strikethrough",
-        "strike": "strikethrough",
-        "del": "strikethrough",
-        "tg-spoiler": "spoiler",
-        "span": "spoiler",
-        "a": "text_link",
-        "code": "code",
-        "pre": "pre",
-        "blockquote": "blockquote",
-        "tg-emoji": "custom_emoji",
-    }
-)
-_NAMED_CHARS: Mapping[str, str] = MappingProxyType({"lt": "<", "gt": ">", "amp": "&", "quot": '"'})
-_CHAR_REF_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
-_TAG_NAME_RE = re.compile(r"[^\s>/]*")
-_ATTR_RE = re.compile(r"""\s*([a-zA-Z_-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
-
-
-def _unescape(value: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        if match.group(1):
-            return _NAMED_CHARS[match.group(1)]
-        code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
-        return chr(code) if 0 < code <= 0x10FFFF else match.group(0)
-
-    return _CHAR_REF_RE.sub(one, value)
-
-
-def _parse_html(source: str) -> tuple[str, list[JSONDict]]:
-    """Parse Telegram's HTML subset; raise LocalApiError "can't parse entities" like Telegram.
-
-    Remembered per text (a message is rendered when sent, when edited, and each time it is
-    shown or sent along with an update); the entities are copied out, so nobody shares them.
-    """
-    shown, entities = _parse_html_once(source)
-    return shown, [dict(entity) for entity in entities]
-
-
-@functools.lru_cache(maxsize=2048)
-def _parse_html_once(source: str) -> tuple[str, tuple[JSONDict, ...]]:
-    shown, entities = _parse_html_uncached(source)
-    return shown, tuple(entities)
-
-
-def _parse_html_uncached(source: str) -> tuple[str, list[JSONDict]]:
-
-    def fail(reason: str) -> LocalApiError:
-        return LocalApiError.bad_request(f"can't parse entities: {reason}")
-
-    def byte_offset(index: int) -> int:
-        return len(source[:index].encode())
-
-    out: list[str] = []
-    offset = 0  # UTF-16 offset into the rendered text
-    stack: list[tuple[str, int, JSONDict]] = []
-    entities: list[JSONDict] = []
-    i = 0
-    while i < len(source):
-        char = source[i]
-        if char == "&":
-            match = _CHAR_REF_RE.match(source, i)
-            if match:
-                decoded = _unescape(match.group(0))
-                out.append(decoded)
-                offset += _utf16_len(decoded)
-                i = match.end()
-                continue
-        if char != "<":
-            # Plain text runs to the next tag or character reference: taken in one piece.
-            end = min(_find(source, "<", i + 1), _find(source, "&", i + 1))
-            chunk = source[i:end]
-            out.append(chunk)
-            offset += _utf16_len(chunk)
-            i = end
-            continue
-        close = source.find(">", i)
-        if source.startswith("</", i):
-            if close == -1:
-                raise fail(f"Unclosed end tag at byte offset {byte_offset(i)}")
-            name = source[i + 2 : close].strip().lower()
-            if not stack:
-                raise fail(f'Unexpected end tag "{name}" at byte offset {byte_offset(i)}')
-            open_name, start, closed = stack.pop()
-            if name != open_name:
-                raise fail(
-                    f"Unmatched end tag at byte offset {byte_offset(i)}, "
-                    f'expected "</{open_name}>", found "</{name}>"'
-                )
-            if offset > start and closed.get("type"):
-                entities.append({"offset": start, "length": offset - start, **closed})
-            i = close + 1
-            continue
-        name_match = _TAG_NAME_RE.match(source, i + 1)
-        name = name_match.group(0).lower() if name_match else ""
-        if name not in _HTML_ENTITY_TYPES:
-            raise fail(f'Unsupported start tag "{name}" at byte offset {byte_offset(i)}')
-        if close == -1:
-            raise fail(f'Unclosed start tag "{name}" at byte offset {byte_offset(i)}')
-        attrs = {
-            m.group(1).lower(): _unescape(m.group(2) or m.group(3) or m.group(4) or "")
-            for m in _ATTR_RE.finditer(source[i + 1 + len(name) : close].rstrip("/"))
-            if m.group(1)
-        }
-        extra: JSONDict = {"type": _HTML_ENTITY_TYPES[name]}
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(i)}')
-        if name == "a":
-            if attrs.get("href"):
-                extra["url"] = attrs["href"]
-            else:
-                extra = {}
-        elif name == "blockquote" and "expandable" in attrs:
-            extra["type"] = "expandable_blockquote"
-        elif name == "tg-emoji":
-            extra["custom_emoji_id"] = attrs.get("emoji-id", "")
-        elif name == "code" and stack and stack[-1][0] == "pre" and stack[-1][1] == offset:
-            language = attrs.get("class", "")
-            if language.startswith("language-"):
-                stack[-1][2]["language"] = language.removeprefix("language-")
-                extra = {}
-        stack.append((name, offset, extra))
-        i = close + 1
-    if stack:
-        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-# ---------------------------------------------------------------------- PTB request
-
-
-class LocalRequest(BaseRequest):
-    """PTB request answering from a LocalBotApi in-process: a real network call is impossible."""
-
-    def __init__(self, api: LocalBotApi, read_timeout: float | None = 5.0) -> None:
-        """Route every request of a ``telegram.Bot`` to ``api``; enforce ``read_timeout``."""
-        self.api = api
-        self._read_timeout = read_timeout
-
-    @property
-    def read_timeout(self) -> float | None:
-        """Default read timeout (PTB adds the long-poll ``timeout`` to it for getUpdates)."""
-        return self._read_timeout
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Answer one Bot API request from the LocalBotApi as (HTTP status, JSON body)."""
-        api_method = url.rstrip("/").rsplit("/", 1)[-1]
-        params = local_params(request_data)
-        timeout = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        try:
-            result = await asyncio.wait_for(self.api.call(api_method, params), timeout)
-        except LocalApiError as error:
-            return error.error_code, json.dumps(error.to_json()).encode()
-        except TimeoutError as error:
-            raise TimedOut(f"LocalBotApi did not answer {api_method} within {timeout} s") from error
-        return 200, json.dumps({"ok": True, "result": result}).encode()
-
-
-def local_params(request_data: RequestData | None) -> dict[str, Any]:
-    """PTB's request parameters as Python values, with uploads as :class:`UploadedFile`."""
-    if request_data is None:
-        return {}
-    params: dict[str, Any] = dict(request_data.parameters)
-    if request_data.contains_files:
-        for part_name, (file_name, content, mime_type) in request_data.multipart_data.items():
-            data = content if isinstance(content, bytes) else content.read()
-            upload = UploadedFile(file_name=file_name, data=data, mime_type=mime_type)
-            attach_uri = f"attach://{part_name}"
-            referenced = [k for k, v in params.items() if v == attach_uri]
-            for key in referenced:
-                params[key] = upload
-            if not referenced:
-                params[part_name] = upload
-    return params

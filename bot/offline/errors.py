@@ -1,0 +1,46 @@
+"""The Bot API's error answers, as the in-process Bot API raises them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["JSONDict", "LocalApiError"]
+
+JSONDict = dict[str, Any]
+
+
+class LocalApiError(Exception):
+    """A Bot API error answer: ``{"ok": false, "error_code": ..., "description": ...}``."""
+
+    def __init__(self, error_code: int, description: str, *, retry_after: int | None = None):
+        """Build the error; ``retry_after`` goes into the answer's ``parameters``."""
+        super().__init__(f"{error_code} {description}")
+        self.error_code = error_code
+        self.description = description
+        self.retry_after = retry_after
+
+    @classmethod
+    def bad_request(cls, what: str) -> LocalApiError:
+        """400 ``Bad Request: {what}``."""
+        return cls(400, f"Bad Request: {what}")
+
+    @classmethod
+    def too_many_requests(cls, retry_after: int) -> LocalApiError:
+        """429 flood-control error, as Telegram words it."""
+        return cls(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+    @classmethod
+    def blocked_by_user(cls) -> LocalApiError:
+        """403 for a user who blocked the bot."""
+        return cls(403, "Forbidden: bot was blocked by the user")
+
+    def to_json(self) -> JSONDict:
+        """The Bot API's JSON answer for this error."""
+        answer: JSONDict = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            answer["parameters"] = {"retry_after": self.retry_after}
+        return answer
