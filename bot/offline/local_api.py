@@ -184,9 +184,20 @@ class LocalBotApi:
         first_name: str = "Ada",
         username: str | None = None,
         reply_to_message_id: int | None = None,
+        is_bot: bool = False,
+        sender_chat: Mapping[str, Any] | None = None,
+        automatic_forward: bool = False,
+        edited: bool = False,
     ) -> dict[str, Any]:
-        """A user sends ``text``; enqueue the Update for getUpdates and return it."""
-        user = self._remember_user(user_id, first_name, username)
+        """A user sends ``text``; enqueue the Update for getUpdates and return it.
+
+        The rest is for the shared identities of groups: ``is_bot`` for Telegram's stand-in
+        accounts (GroupAnonymousBot, Channel_Bot); ``sender_chat`` for a message sent on
+        behalf of a chat (an anonymous admin: the group itself; a channel);
+        ``automatic_forward`` for a linked channel's post mirrored into its discussion group;
+        ``edited`` delivers it as an ``edited_message``.
+        """
+        user = self._remember_user(user_id, first_name, username, is_bot=is_bot)
         chat_id = user_id if chat_id is None else chat_id
         if chat_type == "private":
             if chat_id != user_id:
@@ -214,7 +225,13 @@ class LocalBotApi:
             ]
         if reply_to_message_id is not None:
             message["reply_to_message"] = self._message_for_reply(chat_id, reply_to_message_id)
+        if sender_chat is not None:
+            message["sender_chat"] = dict(sender_chat)
+        if automatic_forward:
+            message["is_automatic_forward"] = True
         self._inbound[(chat_id, message["message_id"])] = message
+        if edited:
+            return self._enqueue({"edited_message": {**message, "edit_date": self._unix_now()}})
         return self._enqueue({"message": message})
 
     def user_press(
@@ -310,10 +327,12 @@ class LocalBotApi:
         self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
         return self._last_message_id[chat_id]
 
-    def _remember_user(self, user_id: int, first_name: str, username: str | None) -> JSONDict:
+    def _remember_user(
+        self, user_id: int, first_name: str, username: str | None, *, is_bot: bool = False
+    ) -> JSONDict:
         user: JSONDict = {
             "id": user_id,
-            "is_bot": False,
+            "is_bot": is_bot,
             "first_name": first_name,
             "language_code": "en",
         }

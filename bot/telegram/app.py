@@ -122,7 +122,10 @@ def build_application(
 
 def _register(app: FocusApplication) -> None:
     """Every handler, in order. Group -1 runs first for every update."""
-    # 1. Access control before anything else touches storage.
+    # 1. The one gate, before anything touches storage: only new messages with a sender and
+    #    button presses get past it (so the handlers below never see an edited message, which
+    #    PTB's Command- and MessageHandler would accept, nor a channel post); Telegram's shared
+    #    accounts (anonymous admins, channels) are answered there and stop; then access control.
     app.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
     # 2. Commands. /end is an alias of /stop.
     app.add_handler(CommandHandler("start", handlers.start))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -22,6 +23,9 @@ class BotData:
     dispatcher: Dispatcher | None = None
     allowed_users: frozenset[int] = frozenset()
     refused_chats: set[int] = field(default_factory=set)
+    # When each chat was last told that shared accounts (anonymous admins, channels) can't
+    # use the bot; at most once an hour per chat. Lost on restart: one more line at most.
+    shared_told: dict[int, datetime] = field(default_factory=dict)
     # "End it and start the new one" needs the /focus that was asked for: kept per
     # (user, chat) until answered. It is only an offer; losing it on restart is harmless.
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)

@@ -60,6 +60,17 @@ def bot_commands() -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in COMMANDS]
 
 
+# To Telegram's shared accounts (every anonymous admin is one account, so is every post "as a
+# channel"): how to be told apart. The short one is a callback answer (200 characters at most).
+SHARED_SENDER = (
+    "Post as yourself to use me — anonymous admins and channels share one account in "
+    "Telegram, so I can't keep your sessions apart.\n"
+    "To post as yourself: turn off “Remain anonymous” in your admin rights, or pick your own "
+    "account in the “Send as” menu next to the message box."
+)
+SHARED_SENDER_SHORT = "Press it as yourself: anonymous admins and channels share one account."
+
+
 def who(session: Session) -> str:
     """In a group, whose session a message is about: a mention of its owner, then " · "."""
     if not session.in_group:

@@ -89,16 +89,24 @@ class BotHarness:
         chat_id: int | None = None,
         chat_type: str = "private",
         first_name: str = "Ada",
+        **message: Any,
     ) -> list[OutgoingMessage]:
-        """A user sends ``text``; returns what the bot sent or edited in answer."""
-        before = len(self.api.sent)
+        """A user sends ``text``; returns what the bot sent or edited in answer. ``message``:
+        more of ``LocalBotApi.user_message``'s keywords (``sender_chat``, ``edited`` ...)."""
         payload = self.api.user_message(
             user_id=user_id,
             text=text,
             chat_id=chat_id,
             chat_type=chat_type,
             first_name=first_name,
+            **message,
         )
+        return await self.process(payload)
+
+    async def process(self, payload: dict[str, Any]) -> list[OutgoingMessage]:
+        """Handle one update given as the Bot API's JSON (any kind, even one we never ask
+        for); returns what the bot sent or edited in answer."""
+        before = len(self.api.sent)
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.sent[before:]
 
