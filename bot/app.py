@@ -27,7 +27,7 @@ from bot.ratelimit import FocusRateLimiter
 from bot.scheduler import Dispatcher
 from bot.service import FocusService, SessionDefaults
 from bot.settings import Settings
-from storage import Repository, connect
+from storage import open_storage
 
 __all__ = ["build_application", "close_application", "open_application"]
 
@@ -64,9 +64,9 @@ def build_application(
                 settings.focus_time_scale,
                 settings.focus_time_scale,
             )
-        repo = Repository(await connect(settings.focus_database))
+        store = await open_storage(settings.focus_database)
         service = FocusService(
-            repo,
+            store,
             settings.limits(),
             clock,
             SessionDefaults(
@@ -90,7 +90,7 @@ def build_application(
         """Close storage (after in-flight handlers have finished)."""
         service = app.bot_data.service
         if service is not None:
-            await service.repo.close()
+            await service.store.close()
 
     builder = (
         ApplicationBuilder()

@@ -1,4 +1,4 @@
-"""What the repository returns: frozen pydantic models with aware UTC datetimes."""
+"""What storage returns and takes: frozen pydantic models with aware UTC datetimes."""
 
 from __future__ import annotations
 
@@ -9,16 +9,25 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "SUMMARY_SLOT",
     "ActiveSessionExists",
     "DeliveryRecord",
     "Event",
     "Outcome",
+    "Reschedule",
     "Session",
     "SessionFact",
     "User",
     "from_ms",
     "to_ms",
 ]
+
+SUMMARY_SLOT = "summary"
+"""The slot of a session's one summary in its deliveries."""
+
+Reschedule = tuple[int, datetime | None, datetime | None]
+"""(version the decision was made on, planned end, next time to look) — see
+``DeliveryStore.confirm``."""
 
 
 def to_ms(value: datetime) -> int:
