@@ -34,7 +34,18 @@ from bot import texts
 from bot.api import edit_html, send_html
 from bot.service import FocusService
 from bot.timefmt import zone
-from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
+from nudges import (
+    DeliveryStatus,
+    Drop,
+    Idle,
+    Plan,
+    Send,
+    SessionState,
+    Slot,
+    SlotKind,
+    Wait,
+    decide,
+)
 from storage import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session
 
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
@@ -95,13 +106,13 @@ class _Outcome(enum.Enum):
 
 
 def _record(
-    session_id: int, slot: Slot, status: str, at: datetime, decision: Send | Drop
+    session_id: int, slot: Slot, status: DeliveryStatus, at: datetime, decision: Send | Drop
 ) -> DeliveryRecord:
     """What storage now holds for ``slot``, as the dispatcher's own copy."""
     return DeliveryRecord(
         session_id=session_id,
         slot=slot.key,
-        kind=slot.kind.value,
+        kind=slot.kind,
         status=status,
         due_at=decision.due_at,
         at=at,
@@ -264,7 +275,10 @@ class Dispatcher:
                         version=session.version,
                     ):
                         report.count_drop(decision.reason)
-                        records = [*records, _record(session.id, slot, "dropped", now, decision)]
+                        records = [
+                            *records,
+                            _record(session.id, slot, DeliveryStatus.DROPPED, now, decision),
+                        ]
                         continue
                 elif isinstance(decision, Send):
                     outcome = await self._send(session, records, decision, state, plan, report)
@@ -351,7 +365,7 @@ class Dispatcher:
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
         now = self.clock.now()
-        records = [*records, _record(session.id, slot, "sent", now, decision)]
+        records = [*records, _record(session.id, slot, DeliveryStatus.SENT, now, decision)]
         report.sent += 1
         # Decide the next step now, so the usual "wait until ..." is stored with the confirm.
         state, plan, _ = self.service.policy_view(session, records)
@@ -385,14 +399,14 @@ class Dispatcher:
             await self.store.deliveries.drop(
                 session.id, slot.key, slot.kind, decision.due_at, now, f"not delivered: {error}"
             )
-            return [*records, _record(session.id, slot, "dropped", now, decision)]
+            return [*records, _record(session.id, slot, DeliveryStatus.DROPPED, now, decision)]
         log.warning(
             "session %d: %s outcome unknown (%s); counted as sent",
             session.id,
             slot.key,
             type(error).__name__,
         )
-        return [*records, _record(session.id, slot, "sending", now, decision)]
+        return [*records, _record(session.id, slot, DeliveryStatus.SENDING, now, decision)]
 
     async def _render(
         self, session: Session, slot: Slot, state: SessionState, plan: Plan
@@ -423,7 +437,7 @@ class Dispatcher:
                 if chat_gone(error):
                     self._gone_chats.add(session.chat_id)
                 await self.store.deliveries.drop(
-                    session.id, SUMMARY_SLOT, SUMMARY_SLOT, now, now, f"rejected: {error}"
+                    session.id, SUMMARY_SLOT, SlotKind.SUMMARY, now, now, f"rejected: {error}"
                 )
             elif surely_not_sent(error):
                 # Not delivered for sure (flood wait, no connection): back to pending,
@@ -438,7 +452,7 @@ class Dispatcher:
                 )
             return 0
         await self.store.deliveries.confirm(
-            session.id, SUMMARY_SLOT, SUMMARY_SLOT, message_id, self.clock.now()
+            session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )
         await self.close_card(session)
         return 1

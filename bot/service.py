@@ -166,9 +166,7 @@ class FocusService:
             paused=session.paused,
             ended=not session.running,
             deliveries={
-                r.slot: Delivery(DeliveryStatus(r.status), r.at)
-                for r in records
-                if r.slot != SUMMARY_SLOT
+                r.slot: Delivery(r.status, r.at) for r in records if r.slot != SUMMARY_SLOT
             },
         )
 
@@ -356,7 +354,7 @@ class FocusService:
             active = state.active_at(now)
             reason = "extension: this break would have started in the past"
             drops = [
-                (slot.key, slot.kind.value, state.wall(slot.offset), reason)
+                (slot.key, slot.kind, state.wall(slot.offset), reason)
                 for slot in plan.slots
                 if slot.kind is SlotKind.BREAK
                 and slot.key not in planned
@@ -368,7 +366,7 @@ class FocusService:
                     session_id=fresh.id,
                     slot=key,
                     kind=kind,
-                    status="dropped",
+                    status=DeliveryStatus.DROPPED,
                     due_at=due_at,
                     at=now,
                     message_id=None,

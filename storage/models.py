@@ -1,4 +1,8 @@
-"""What storage returns and takes: frozen pydantic models with aware UTC datetimes."""
+"""What storage returns and takes: frozen pydantic models with aware UTC datetimes.
+
+The vocabulary of deliveries is the domain's (``nudges``' ``SlotKind`` and
+``DeliveryStatus``): their values are the strings the file stores.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
+
+from nudges.policy import DeliveryStatus, SlotKind
 
 __all__ = [
     "SUMMARY_SLOT",
@@ -170,8 +176,8 @@ class DeliveryRecord(_Frozen):
 
     session_id: int
     slot: str
-    kind: str
-    status: str
+    kind: SlotKind
+    status: DeliveryStatus
     due_at: datetime
     at: datetime
     message_id: int | None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from nudges.policy import SlotKind
 from storage.models import (
     DeliveryRecord,
     Event,
@@ -110,7 +111,7 @@ class SessionStore(Protocol):
         planned_end_at: datetime | None,
         next_due_at: datetime,
         *,
-        drops: Sequence[tuple[str, str, datetime, str]] = (),
+        drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
     ) -> Session | None:
         """Add planned focus to a running session, recording ``drops`` (slot, kind, due,
         reason) as not sent; None if it was not running."""
@@ -197,7 +198,7 @@ class DeliveryStore(Protocol):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         due_at: datetime,
         now: datetime,
         *,
@@ -225,7 +226,7 @@ class DeliveryStore(Protocol):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         message_id: int | None,
         now: datetime,
         *,
@@ -239,7 +240,7 @@ class DeliveryStore(Protocol):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         due_at: datetime,
         now: datetime,
         reason: str,

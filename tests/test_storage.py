@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import signal
 import sqlite3
 import stat
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 import storage.sqlite.db
 import storage.sqlite.users
+from nudges import DeliveryStatus, SlotKind
 from storage import (
     SUMMARY_SLOT,
     ActiveSessionExists,
@@ -1390,3 +1392,49 @@ def test_storage_never_imports_the_application() -> None:
                 imported.setdefault(name.split(".")[0], set()).add(path.name)
     assert "sqlite3" in imported  # the scan sees imports at all
     assert "bot" not in imported and "telegram" not in imported, imported
+
+
+def test_schema_and_domain_share_the_delivery_vocabulary() -> None:
+    schema = "".join(sql for _, sql in migrations())
+
+    def allowed(column: str) -> set[str]:
+        match = re.search(
+            rf"\b{column}\s+TEXT\s+NOT NULL\s+CHECK \({column} IN \(([^)]*)\)\)", schema
+        )
+        assert match is not None, column
+        return {value.strip().strip("'") for value in match.group(1).split(",")}
+
+    assert allowed("kind") == {kind.value for kind in SlotKind}
+    assert allowed("status") == {status.value for status in DeliveryStatus}
+
+
+async def test_records_carry_the_domain_enums_and_the_file_the_same_strings(
+    store: SqliteStorage,
+) -> None:
+    session = await start(store)
+    assert await store.deliveries.claim(
+        session.id, "checkin:1.1", SlotKind.CHECKIN, T0, T0, **GUARDS
+    )
+    assert await store.deliveries.claim(
+        session.id, "break:1", SlotKind.BREAK, T0, T0 + 5 * MIN, **GUARDS
+    )
+    await store.deliveries.confirm(session.id, "checkin:1.1", SlotKind.CHECKIN, 1, T0 + SEC)
+    await store.deliveries.drop(session.id, "back:1", SlotKind.BACK, T0, T0 + 6 * MIN, "late")
+    await finish(store, session, at=T0 + 25 * MIN)
+    records = {r.slot: (r.kind, r.status) for r in await store.deliveries.deliveries(session.id)}
+    assert records == {
+        "checkin:1.1": (SlotKind.CHECKIN, DeliveryStatus.SENT),
+        "break:1": (SlotKind.BREAK, DeliveryStatus.SENDING),
+        "back:1": (SlotKind.BACK, DeliveryStatus.DROPPED),
+        SUMMARY_SLOT: (SlotKind.SUMMARY, DeliveryStatus.PENDING),
+    }
+    for kind, status in records.values():
+        assert type(kind) is SlotKind and type(status) is DeliveryStatus
+    stored = await rows(store.connection, "SELECT slot, kind, status FROM deliveries ORDER BY slot")
+    assert stored == [
+        ("back:1", "back", "dropped"),
+        ("break:1", "break", "sending"),
+        ("checkin:1.1", "checkin", "sent"),
+        ("summary", "summary", "pending"),
+    ]
+    assert [type(value) for row in stored for value in row] == [str] * 12

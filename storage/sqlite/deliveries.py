@@ -9,6 +9,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from nudges.policy import SlotKind
 from storage.models import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session, from_ms, to_ms
 from storage.ports import DeliveryStore
 from storage.sqlite.shared import (
@@ -27,7 +28,12 @@ from storage.sqlite.shared import (
 
 __all__ = ["SqliteDeliveries"]
 
-_EVENT_OF_KIND = {"checkin": "nudge", "break": "break", "back": "back", "summary": "summary"}
+_EVENT_OF_KIND = {
+    SlotKind.CHECKIN: "nudge",
+    SlotKind.BREAK: "break",
+    SlotKind.BACK: "back",
+    SlotKind.SUMMARY: "summary",
+}
 
 
 def _still_at(c: sqlite3.Connection, session_id: int, version: int | None) -> bool:
@@ -95,7 +101,7 @@ class SqliteDeliveries(Aggregate, DeliveryStore):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         due_at: datetime,
         now: datetime,
         *,
@@ -164,7 +170,7 @@ class SqliteDeliveries(Aggregate, DeliveryStore):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         message_id: int | None,
         now: datetime,
         *,
@@ -193,7 +199,7 @@ class SqliteDeliveries(Aggregate, DeliveryStore):
         self,
         session_id: int,
         slot: str,
-        kind: str,
+        kind: SlotKind,
         due_at: datetime,
         now: datetime,
         reason: str,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+from nudges.policy import SlotKind
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
@@ -198,7 +199,7 @@ class SqliteSessions(Aggregate, SessionStore):
         planned_end_at: datetime | None,
         next_due_at: datetime,
         *,
-        drops: Sequence[tuple[str, str, datetime, str]] = (),
+        drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
     ) -> Session | None:
         """Add ``minutes`` of planned focus to a running session; ``drops`` are (slot, kind,
         due, reason) of messages the longer plan puts in the past, recorded as not sent.

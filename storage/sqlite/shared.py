@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from nudges.policy import SlotKind
 from storage.models import (
     DeliveryRecord,
     Outcome,
@@ -177,7 +178,7 @@ def _drop(
     c: sqlite3.Connection,
     session_id: int,
     slot: str,
-    kind: str,
+    kind: SlotKind,
     due_at: datetime,
     now: datetime,
     reason: str,
