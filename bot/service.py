@@ -549,32 +549,32 @@ class FocusService:
         if first is None or first >= until:
             return tally((), tz)
         offsets = local_times(tz).segments(to_ms(first), to_ms(until))
-        labelled, by_day, by_hour = await self.store.reports.stats_aggregates(
+        totals = await self.store.reports.stats_aggregates(
             user_id, since, until, offsets, LONG_MINUTES
         )
-        sums = [sum(column) for column in zip(*(row[1:] for row in by_day), strict=True)]
-        sessions, focused, completed, planned, interruptions, scored, score_sum = (
-            sums[:7] or [0] * 7
-        )
-        long_n, long_sum, short_sum = sums[7:] or [0] * 3
-        hours = {hour: row for hour, *row in by_hour}
+        whole, labelled = totals.summed(), totals.labelled
+        hours = {row.hour: row for row in totals.hours}
         return Tally(
-            sessions=int(sessions),
-            completed=int(completed),
-            focused=float(focused),
-            planned=int(planned),
-            interruptions=int(interruptions),
-            scored=int(scored),
-            score_sum=int(score_sum),
-            by_day={row[0]: (row[1], row[2]) for row in by_day},
-            by_hour=[hours[h][0] if h in hours else 0.0 for h in range(24)],
+            sessions=int(whole.sessions),
+            completed=int(whole.completed),
+            focused=float(whole.focused),
+            planned=int(whole.planned),
+            interruptions=int(whole.interruptions),
+            scored=int(whole.scored),
+            score_sum=int(whole.score_sum),
+            by_day={row.day: (row.sessions, row.focused) for row in totals.days},
+            by_hour=[hours[h].focused if h in hours else 0.0 for h in range(24)],
             hour_scores=[
-                (int(hours[h][1]), int(hours[h][2])) if h in hours else (0, 0) for h in range(24)
+                (int(hours[h].scored), int(hours[h].score_sum)) if h in hours else (0, 0)
+                for h in range(24)
             ],
-            labelled=(labelled[0], int(labelled[1])),
-            unlabelled=(int(sessions) - labelled[0], int(completed) - int(labelled[1])),
-            long_scores=(int(long_n), int(long_sum)),
-            short_scores=(int(scored) - int(long_n), int(short_sum)),
+            labelled=(labelled.sessions, int(labelled.completed)),
+            unlabelled=(
+                int(whole.sessions) - labelled.sessions,
+                int(whole.completed) - int(labelled.completed),
+            ),
+            long_scores=(int(whole.long_scored), int(whole.long_score_sum)),
+            short_scores=(int(whole.scored) - int(whole.long_scored), int(whole.short_score_sum)),
         )
 
     async def completed_days(self, user_id: int, tz: tzinfo, now: datetime) -> frozenset[date]:

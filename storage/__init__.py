@@ -4,12 +4,16 @@ models (``storage.models``), and the SQLite backend (``storage.sqlite``) behind 
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    DayTotals,
     DeliveryRecord,
     Event,
+    HourTotals,
+    LabelledTotals,
     Outcome,
     Reschedule,
     Session,
     SessionFact,
+    StatsTotals,
     User,
 )
 from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
@@ -18,9 +22,12 @@ from storage.sqlite import SqliteStorage, open_storage
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",
     "Event",
+    "HourTotals",
+    "LabelledTotals",
     "Outcome",
     "ReportStore",
     "Reschedule",
@@ -28,6 +35,7 @@ __all__ = [
     "SessionFact",
     "SessionStore",
     "SqliteStorage",
+    "StatsTotals",
     "Storage",
     "User",
     "UserStore",

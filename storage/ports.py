@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from nudges.policy import SlotKind
 from storage.models import (
@@ -21,6 +21,7 @@ from storage.models import (
     Reschedule,
     Session,
     SessionFact,
+    StatsTotals,
     User,
 )
 
@@ -284,9 +285,9 @@ class ReportStore(Protocol):
         until: datetime,
         offsets: tuple[Sequence[tuple[int, int]], int],
         long_minutes: int,
-    ) -> tuple[tuple[int, float], list[tuple[Any, ...]], list[tuple[int, float, int, float]]]:
-        """What /stats counts over the user's ended sessions started in [since, until):
-        (labelled, per local day, per local hour) (``offsets``: from ``LocalTimes.segments``)."""
+    ) -> StatsTotals:
+        """What /stats counts over the user's ended sessions started in [since, until), per
+        local day and hour (``offsets``: from ``LocalTimes.segments``)."""
         ...
 
     async def history(self, user_id: int, offset: int, limit: int) -> tuple[list[Session], int]:

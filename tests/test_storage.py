@@ -30,12 +30,16 @@ from nudges import DeliveryStatus, SlotKind
 from storage import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    DayTotals,
     DeliveryStore,
+    HourTotals,
+    LabelledTotals,
     Outcome,
     ReportStore,
     Session,
     SessionStore,
     SqliteStorage,
+    StatsTotals,
     Storage,
     UserStore,
     open_storage,
@@ -1438,3 +1442,47 @@ async def test_records_carry_the_domain_enums_and_the_file_the_same_strings(
         ("summary", "summary", "pending"),
     ]
     assert [type(value) for row in stored for value in row] == [str] * 12
+
+
+async def test_stats_aggregates_come_as_named_rows(store: SqliteStorage) -> None:
+    day = to_ms(T0) // 86_400_000
+    labelled = await start(store, at=T0, minutes=25, label="write")  # 09:00 UTC
+    await store.sessions.set_score(
+        (await finish(store, labelled, at=T0 + 25 * MIN)).id, 1, 4, T0 + 26 * MIN
+    )
+    long = await start(store, at=T0 + 60 * MIN, minutes=50)  # 10:00, planned over 45
+    long = await finish(
+        store, long, at=T0 + 90 * MIN, focused=30 * MIN, outcome=Outcome.ENDED_EARLY
+    )
+    await store.sessions.set_score(long.id, 1, 2, T0 + 91 * MIN)
+    tomorrow = await start(store, at=T0 + 24 * 60 * MIN, minutes=25)  # next day, 09:00
+    await finish(store, tomorrow, at=T0 + 24 * 60 * MIN + 25 * MIN)
+    await start(store, user=2, at=T0)  # another user's, running: never counted
+
+    totals = await store.reports.stats_aggregates(1, None, T0 + 48 * 60 * MIN, ((), 0), 45)
+
+    assert totals.labelled == LabelledTotals(sessions=1, completed=1.0)
+    assert totals.days == [
+        DayTotals(
+            day=day,
+            sessions=2,
+            focused=55.0,
+            completed=1.0,
+            planned=75.0,
+            interruptions=0.0,
+            scored=2,
+            score_sum=6.0,
+            long_scored=1.0,
+            long_score_sum=2.0,
+            short_score_sum=4.0,
+        ),
+        DayTotals(day + 1, 1, 25.0, 1.0, 25.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0),
+    ]
+    assert totals.hours == [
+        HourTotals(hour=9, focused=50.0, scored=1, score_sum=4.0),
+        HourTotals(hour=10, focused=30.0, scored=1, score_sum=2.0),
+    ]
+    assert totals.summed() == DayTotals(0, 3, 80.0, 2.0, 100.0, 0.0, 2, 6.0, 1.0, 2.0, 4.0)
+    nothing = await store.reports.stats_aggregates(2, None, T0 + 48 * 60 * MIN, ((), 0), 45)
+    assert nothing == StatsTotals(LabelledTotals(0, 0.0), [], [])
+    assert nothing.summed() == DayTotals(0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0)

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.models import Event, Session, SessionFact, from_ms, to_ms
+from storage.models import (
+    DayTotals,
+    Event,
+    HourTotals,
+    LabelledTotals,
+    Session,
+    SessionFact,
+    StatsTotals,
+    from_ms,
+    to_ms,
+)
 from storage.ports import ReportStore
 from storage.sqlite.shared import _SESSION_COLUMNS, Aggregate, _one, _session
 
@@ -85,19 +95,16 @@ class SqliteReports(Aggregate, ReportStore):
         until: datetime,
         offsets: tuple[Sequence[tuple[int, int]], int],
         long_minutes: int,
-    ) -> tuple[tuple[int, float], list[tuple[Any, ...]], list[tuple[int, float, int, float]]]:
+    ) -> StatsTotals:
         """What /stats counts over the user's ended sessions started in [since, until), added
-        up by SQLite rather than read a row per session: (labelled, per local day, per local
-        hour).
+        up by SQLite rather than read a row per session: the labelled ones, per local day,
+        per local hour (``StatsTotals``).
 
         ``offsets`` place each start in the user's local time: ([(change at ms, offset ms
-        before it)], offset after the last change), from ``LocalTimes.segments``.
-        Labelled: (sessions with a label, of them completed). Per day: (local day number,
-        sessions, focused minutes, completed, planned minutes, interruptions, scored, score
-        sum, long scored, long score sum, short score sum), long meaning planned over
-        ``long_minutes``. Per hour: (local hour, focused minutes, scored, score sum). The
-        day and hour queries are answered from the covering index ``sessions_user_facts``,
-        the labelled count from the partial index ``sessions_user_labelled``.
+        before it)], offset after the last change), from ``LocalTimes.segments``. "Long"
+        means planned over ``long_minutes``. The day and hour queries are answered from the
+        covering index ``sessions_user_facts``, the labelled count from the partial index
+        ``sessions_user_labelled``.
         """
         changes, last = offsets
         params: dict[str, int] = {"user": user_id, "last": last, "long": long_minutes}
@@ -115,14 +122,14 @@ class SqliteReports(Aggregate, ReportStore):
         )
         minutes = "coalesce(focused_ms * time_scale, 0) / 60000.0"
 
-        def op(c: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]]:
+        def op(c: sqlite3.Connection) -> StatsTotals:
             c.execute("BEGIN")  # the three queries see one snapshot of the file
             try:
                 return queries(c)
             finally:
                 c.rollback()
 
-        def queries(c: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]]:
+        def queries(c: sqlite3.Connection) -> StatsTotals:
             days = c.execute(
                 f"SELECT {local} / 86400000 AS day, count(*), total({minutes}), "
                 "total(outcome = 'completed'), total(planned_minutes), total(interruptions), "
@@ -141,7 +148,11 @@ class SqliteReports(Aggregate, ReportStore):
                 f"total(score) {where} GROUP BY hour",
                 params,
             ).fetchall()
-            return labelled, days, hours
+            return StatsTotals(
+                LabelledTotals._make(labelled),
+                list(map(DayTotals._make, days)),
+                list(map(HourTotals._make, hours)),
+            )
 
         return await self._run_in_thread(op)
 
