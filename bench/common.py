@@ -17,7 +17,7 @@ from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application
 from bot.telegram.context import FocusApplication
 from nudges import Limits, SessionState, make_plan
-from storage import connect
+from storage import open_storage
 
 __all__ = [
     "BENCH_TOKEN",
@@ -148,9 +148,9 @@ def local_application(
 
 
 async def create_database(path: Path) -> None:
-    """Create ``path`` with the real schema: storage.connect runs every migration."""
-    db = await connect(path)
-    await db.close()
+    """Create ``path`` with the real schema: storage.open_storage runs every migration."""
+    store = await open_storage(path)
+    await store.close()
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """/stats latency: one heavy user in a big database, through ``FocusService``.
 
-The file is created by ``storage.connect`` (real schema, every migration), then filled with
+The file is created by ``storage.open_storage`` (real schema, every migration), then filled with
 plain sqlite3 ``executemany``: ~``users`` users, ``total`` ended sessions spread over the last
 two years and inserted in start order (as they would have been), ``heavy`` of them belonging
 to one user. ``FocusService.stats`` (what /stats computes before rendering, the chart
 excluded) is timed for week, month and all, and ``FocusService.history`` for page 0, on the
-production connection (``storage.connect``) and the real clock.
+production connection (``storage.open_storage``) and the real clock.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bot.core.insights import Period
 from bot.core.service import FocusService
 from bot.telegram.texts import HISTORY_PAGE
 from nudges import Limits
-from storage import Repository, connect
+from storage import open_storage
 
 from .common import create_database, percentile, to_ms, writer
 
@@ -109,8 +109,8 @@ async def run_stats(database: Path, total: int, heavy: int, users: int, calls: i
     started = time.perf_counter()
     await _seed(database, total, heavy, users, now)
     seed_s = time.perf_counter() - started
-    repo = Repository(await connect(database))
-    service = FocusService(repo, Limits(), SystemClock())
+    store = await open_storage(database)
+    service = FocusService(store, Limits(), SystemClock())
     timings: dict[str, list[float]] = {}
     try:
         periods: tuple[Period, ...] = ("week", "month", "all")
@@ -128,7 +128,7 @@ async def run_stats(database: Path, total: int, heavy: int, users: int, calls: i
             render_stats_chart(numbers, "Focus, all time")
             chart_ms.append((time.perf_counter() - chart_started) * 1000)
     finally:
-        await repo.close()
+        await store.close()
     return StatsResult(total, heavy, users, seed_s, timings, chart_ms[1], chart_ms[0])
 
 

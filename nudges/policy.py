@@ -88,11 +88,14 @@ class Limits(BaseModel):
 
 
 class SlotKind(StrEnum):
-    """The kinds of proactive message."""
+    """The kinds of message a session is sent: the proactive ones, and the summary."""
 
     CHECKIN = "checkin"
     BREAK = "break"
     BACK = "back"
+    SUMMARY = "summary"
+    """The end-of-session summary: recorded like the others, but no plan has a slot of this
+    kind and it is not a proactive message (it never counts against the budget)."""
 
 
 class DeliveryStatus(StrEnum):
@@ -101,11 +104,15 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DROPPED = "dropped"
+    PENDING = "pending"
+    """Queued, not claimed yet: only a summary waits so (proactive messages are decided when
+    due)."""
 
     @property
     def counts(self) -> bool:
-        """Whether it counts against the budget and the gap (a claim might have gone out)."""
-        return self is not DeliveryStatus.DROPPED
+        """Whether it counts against the budget and the gap (a claim might have gone out):
+        the statuses storage's claim counts too."""
+        return self is DeliveryStatus.SENDING or self is DeliveryStatus.SENT
 
 
 @dataclass(frozen=True)

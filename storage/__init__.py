@@ -1,26 +1,43 @@
-"""Storage: the only place with SQL. aiosqlite, numbered migrations, frozen models."""
+"""Storage: the only place with SQL. Protocols per aggregate (``storage.ports``), frozen
+models (``storage.models``), and the SQLite backend (``storage.sqlite``) behind one facade."""
 
-from storage.db import connect
 from storage.models import (
+    SUMMARY_SLOT,
     ActiveSessionExists,
+    DayTotals,
     DeliveryRecord,
     Event,
+    HourTotals,
+    LabelledTotals,
     Outcome,
+    Reschedule,
     Session,
     SessionFact,
+    StatsTotals,
     User,
 )
-from storage.repository import SUMMARY_SLOT, Repository
+from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "DayTotals",
     "DeliveryRecord",
+    "DeliveryStore",
     "Event",
+    "HourTotals",
+    "LabelledTotals",
     "Outcome",
-    "Repository",
+    "ReportStore",
+    "Reschedule",
     "Session",
     "SessionFact",
+    "SessionStore",
+    "SqliteStorage",
+    "StatsTotals",
+    "Storage",
     "User",
-    "connect",
+    "UserStore",
+    "open_storage",
 ]

@@ -145,7 +145,7 @@ class Tally:
     """What /stats counts over a period's sessions, before any ratio or ranking.
 
     Made either from the sessions themselves (``tally``) or by SQL aggregates over them
-    (``Repository.stats_tally``, for /stats: one row per local day and hour, not per
+    (``ReportStore.stats_aggregates``, for /stats: one row per local day and hour, not per
     session); ``stats_from_tally`` turns either into ``Stats``.
     """
 
@@ -235,7 +235,7 @@ def compute_stats(
     """Everything /stats shows for ``period``, from the period's sessions and all-time starts.
 
     The reference: the bot itself has SQLite add the sessions up (``FocusService.stats``,
-    ``Repository.stats_aggregates``) and passes that ``Tally`` to ``stats_from_tally``; this
+    ``ReportStore.stats_aggregates``) and passes that ``Tally`` to ``stats_from_tally``; this
     counts the same from session facts in Python (``tally``), and the tests check both.
     Facts that did not start inside ``period_bounds(period, now, tz)`` are ignored, so the
     daily buckets always add up to the totals. ``completed_days``, when given, are the local

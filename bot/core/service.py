@@ -52,7 +52,7 @@ from nudges.lifecycle import (
     resumed_pauses,
     stopped,
 )
-from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session, User
+from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Session, Storage, User
 from storage.models import to_ms
 
 __all__ = [
@@ -152,13 +152,13 @@ class FocusService:
 
     def __init__(
         self,
-        repo: Repository,
+        store: Storage,
         limits: Limits,
         clock: Clock,
         defaults: SessionDefaults | None = None,
         changes: SessionChanges = IGNORE_CHANGES,
     ) -> None:
-        self.repo = repo
+        self.store = store
         # The port every change is told to (the wiring sets the Telegram one once the
         # dispatcher it drives exists).
         self.changes = changes
@@ -208,9 +208,7 @@ class FocusService:
             paused=session.paused,
             ended=not session.running,
             deliveries={
-                r.slot: Delivery(DeliveryStatus(r.status), r.at)
-                for r in records
-                if r.slot != SUMMARY_SLOT
+                r.slot: Delivery(r.status, r.at) for r in records if r.slot != SUMMARY_SLOT
             },
         )
 
@@ -224,7 +222,7 @@ class FocusService:
 
     async def load_state(self, session: Session) -> tuple[SessionState, Plan, Limits]:
         """The session's policy state, plan and limits, from storage."""
-        return self.policy_view(session, await self.repo.deliveries(session.id))
+        return self.policy_view(session, await self.store.deliveries.deliveries(session.id))
 
     def schedule(
         self, state: SessionState, plan: Plan, limits: Limits, now: datetime
@@ -258,7 +256,7 @@ class FocusService:
         plan = make_plan(state, self.limits)
         planned_end, next_due = self.schedule(state, plan, self.limits, now)
         assert planned_end is not None  # noqa: S101 - a new session is not paused
-        session = await self.repo.start_session(
+        session = await self.store.sessions.start_session(
             user_id=user_id,
             chat_id=chat_id,
             label=label,
@@ -279,7 +277,7 @@ class FocusService:
 
     async def defaults_for(self, user_id: int) -> SessionDefaults:
         """The operator's defaults, overridden by what the user chose in /settings."""
-        user = await self.repo.get_user(user_id)
+        user = await self.store.users.get_user(user_id)
         d = self.defaults
         if user is None:
             return d
@@ -292,20 +290,20 @@ class FocusService:
 
     async def settings_of(self, user_id: int) -> tuple[User, SessionDefaults]:
         """The user (created if new) and the session shape they get."""
-        user = await self.repo.ensure_user(user_id, self.clock.now())
+        user = await self.store.users.ensure_user(user_id, self.clock.now())
         return user, await self.defaults_for(user_id)
 
     async def update_settings(self, user_id: int, **settings: object) -> User:
         """Store some of the user's settings (already validated by the caller)."""
-        return await self.repo.update_user(user_id, self.clock.now(), **settings)
+        return await self.store.users.update_user(user_id, self.clock.now(), **settings)
 
     async def history(self, user_id: int, page: int, per_page: int) -> tuple[list[Session], int]:
         """A page of the user's sessions, newest first, and the total count."""
-        return await self.repo.history(user_id, max(0, page) * per_page, per_page)
+        return await self.store.reports.history(user_id, max(0, page) * per_page, per_page)
 
     async def export(self, user_id: int) -> tuple[bytes, bytes, int] | None:
         """The user's data as (CSV, JSON, session count); None when there is nothing."""
-        sessions, events = await self.repo.export_rows(user_id)
+        sessions, events = await self.store.reports.export_rows(user_id)
         if not sessions:
             return None
         tz_name = await self.timezone_of(user_id)
@@ -321,55 +319,55 @@ class FocusService:
 
         Running sessions are held still first, so no message to them is mid-flight.
         """
-        running = await self.repo.running_session_ids(user_id)
+        running = await self.store.sessions.running_session_ids(user_id)
         async with AsyncExitStack() as stack:
             for session_id in sorted(running):
                 await stack.enter_async_context(self.locked(session_id))
-            erased = await self.repo.delete_user(user_id)
+            erased = await self.store.users.delete_user(user_id)
             self._days.pop(user_id, None)  # after: a /stats meanwhile may have kept them again
             self._ends.pop(user_id, None)
             return erased
 
     async def register(self, user_id: int) -> None:
         """Remember a user on first contact (/start)."""
-        await self.repo.ensure_user(user_id, self.clock.now())
+        await self.store.users.ensure_user(user_id, self.clock.now())
 
     async def active(self, user_id: int, chat_id: int) -> Session | None:
         """The user's running session in this chat."""
-        return await self.repo.active_session(user_id, chat_id)
+        return await self.store.sessions.active_session(user_id, chat_id)
 
     async def get(self, session_id: int) -> Session | None:
         """A session by id (running or ended)."""
-        return await self.repo.get_session(session_id)
+        return await self.store.sessions.get_session(session_id)
 
     async def has_checkins(self, session: Session, *, new: bool = False) -> bool:
         """Whether the session's plan holds any check-in (quiet or short sessions don't).
 
         ``new``: the session was just started, so nothing was delivered yet (no read).
         """
-        records = [] if new else await self.repo.deliveries(session.id)
+        records = [] if new else await self.store.deliveries.deliveries(session.id)
         _, plan, _ = self.policy_view(session, records)
         return any(slot.kind is SlotKind.CHECKIN for slot in plan.slots)
 
     async def set_card(self, session_id: int, message_id: int) -> None:
         """Remember the start card, so its buttons can follow the session."""
-        await self.repo.set_card(session_id, message_id)
+        await self.store.sessions.set_card(session_id, message_id)
 
     async def pause(self, session: Session) -> Session | None:
         """Pause; None when the session is not running or already paused."""
         async with self.locked(session.id):
-            fresh = await self.repo.get_session(session.id)
+            fresh = await self.store.sessions.get_session(session.id)
             if fresh is None or not fresh.running or fresh.paused_at is not None:
                 return None
             now = self.clock.now()
             expires = pause_expiry(now, self.limits_for(fresh))
-            paused = await self.repo.pause(fresh.id, now, expires)
+            paused = await self.store.sessions.pause(fresh.id, now, expires)
         return await self._changed(paused)
 
     async def resume(self, session: Session) -> Session | None:
         """Resume; None when the session is not paused."""
         async with self.locked(session.id):
-            fresh, records = await self.repo.session_and_deliveries(session.id)
+            fresh, records = await self.store.sessions.session_and_deliveries(session.id)
             if fresh is None or not fresh.running or fresh.paused_at is None:
                 return None
             now = self.clock.now()
@@ -381,13 +379,13 @@ class FocusService:
             planned_end, next_due = self.schedule(state, plan, limits, now)
             if planned_end is None:
                 return None
-            changed = await self.repo.resume(fresh, now, planned_end, next_due)
+            changed = await self.store.sessions.resume(fresh, now, planned_end, next_due)
         return await self._changed(changed)
 
     async def extend(self, session: Session, minutes: int) -> ExtendResult:
         """Add planned focus, up to the 180-minute total."""
         async with self.locked(session.id):
-            fresh, records = await self.repo.session_and_deliveries(session.id)
+            fresh, records = await self.store.sessions.session_and_deliveries(session.id)
             if fresh is None or not fresh.running:
                 return NotRunning()
             room = extension_room(fresh.planned_minutes, MAX_TOTAL_MINUTES)
@@ -399,7 +397,7 @@ class FocusService:
             state, plan, limits = self.policy_view(longer, records)
             reason = "extension: this break would have started in the past"
             drops = [
-                (slot.key, slot.kind.value, due_at, reason)
+                (slot.key, slot.kind, due_at, reason)
                 for slot, due_at in breaks_behind(before, plan, state, now)
             ]
             records = records + [
@@ -407,7 +405,7 @@ class FocusService:
                     session_id=fresh.id,
                     slot=key,
                     kind=kind,
-                    status="dropped",
+                    status=DeliveryStatus.DROPPED,
                     due_at=due_at,
                     at=now,
                     message_id=None,
@@ -417,7 +415,7 @@ class FocusService:
             ]
             state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
-            changed = await self.repo.extend(
+            changed = await self.store.sessions.extend(
                 fresh.id, minutes, now, planned_end, next_due, drops=drops
             )
         changed = await self._changed(changed)
@@ -427,7 +425,7 @@ class FocusService:
         """End a session now (``/stop``); None if it had already ended. Its summary follows
         (through the port)."""
         async with self.locked(session.id):
-            fresh = await self.repo.get_session(session.id)
+            fresh = await self.store.sessions.get_session(session.id)
             if fresh is None or not fresh.running:
                 return None
             now = self.clock.now()
@@ -440,7 +438,7 @@ class FocusService:
     async def abandon(self, session_id: int, reason: str) -> Session | None:
         """End a session quietly, without a summary: its chat can no longer be reached."""
         async with self.locked(session_id):
-            fresh = await self.repo.get_session(session_id)
+            fresh = await self.store.sessions.get_session(session_id)
             if fresh is None or not fresh.running:
                 return None
             now = self.clock.now()
@@ -469,7 +467,7 @@ class FocusService:
     ) -> Session | None:
         """Record an ending (the one place that does), and keep the streak days in step."""
         return self._ended(
-            await self.repo.end_session(
+            await self.store.sessions.end_session(
                 session.id,
                 ended_at=ending.ended_at,
                 focused=ending.focused,
@@ -490,30 +488,34 @@ class FocusService:
 
     async def interruption(self, session: Session, detail: str) -> bool:
         """Count an interruption (the 😵 Distracted button)."""
-        return await self.repo.add_interruption(session.id, self.clock.now(), detail)
+        return await self.store.sessions.add_interruption(session.id, self.clock.now(), detail)
 
     async def score(
         self, session_id: int, user_id: int, score: int
     ) -> tuple[ScoreResult, int | None]:
         """Score an ended session of this user (any time later): (result, previous score)."""
-        done, previous = await self.repo.set_score(session_id, user_id, score, self.clock.now())
+        done, previous = await self.store.sessions.set_score(
+            session_id, user_id, score, self.clock.now()
+        )
         if not done:
             return ScoreResult.NOT_FOUND, None
         return (ScoreResult.SCORED if previous is None else ScoreResult.REPLACED), previous
 
     async def scorable(self, user_id: int, chat_id: int) -> Session | None:
         """The session a plain ``1``-``5`` reply scores, if any."""
-        return await self.repo.scorable_session(user_id, chat_id, self.clock.now() - SCORE_WINDOW)
+        return await self.store.sessions.scorable_session(
+            user_id, chat_id, self.clock.now() - SCORE_WINDOW
+        )
 
     # --- views --------------------------------------------------------------------------
 
     async def status(self, session: Session) -> StatusView:
         """Time left, progress, messages used, next break."""
-        return self._status(session, await self.repo.deliveries(session.id))
+        return self._status(session, await self.store.deliveries.deliveries(session.id))
 
     async def status_in(self, user_id: int, chat_id: int) -> StatusView | None:
         """The status of the user's running session in this chat (one read); None if none."""
-        session, records = await self.repo.active_session_and_deliveries(user_id, chat_id)
+        session, records = await self.store.sessions.active_session_and_deliveries(user_id, chat_id)
         return None if session is None else self._status(session, records)
 
     def _status(self, session: Session, records: list[DeliveryRecord]) -> StatusView:
@@ -537,7 +539,7 @@ class FocusService:
 
     async def summary(self, session: Session) -> SummaryView:
         """The numbers of an ended session's summary."""
-        count, average_ms = await self.repo.earlier_focus(session.user_id, session.id)
+        count, average_ms = await self.store.reports.earlier_focus(session.user_id, session.id)
         tz = zone(await self.timezone_of(session.user_id))
         now = self.clock.now()
         days = await self.completed_days(session.user_id, tz, now)
@@ -555,7 +557,7 @@ class FocusService:
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:
         """The one per-session insight the user's recent data supports, if any."""
-        facts = await self.repo.session_facts(
+        facts = await self.store.reports.session_facts(
             session.user_id, now - timedelta(days=8), now + timedelta(seconds=1), few=True
         )
         this = next((f for f in facts if f.started_at == session.started_at), None)
@@ -579,36 +581,36 @@ class FocusService:
         self, user_id: int, since: datetime | None, until: datetime, tz: tzinfo
     ) -> Tally:
         """The period's sessions counted by SQLite, in the user's local days and hours."""
-        first = since if since is not None else await self.repo.first_start(user_id)
+        first = since if since is not None else await self.store.reports.first_start(user_id)
         if first is None or first >= until:
             return tally((), tz)
         offsets = local_times(tz).segments(to_ms(first), to_ms(until))
-        labelled, by_day, by_hour = await self.repo.stats_aggregates(
+        totals = await self.store.reports.stats_aggregates(
             user_id, since, until, offsets, LONG_MINUTES
         )
-        sums = [sum(column) for column in zip(*(row[1:] for row in by_day), strict=True)]
-        sessions, focused, completed, planned, interruptions, scored, score_sum = (
-            sums[:7] or [0] * 7
-        )
-        long_n, long_sum, short_sum = sums[7:] or [0] * 3
-        hours = {hour: row for hour, *row in by_hour}
+        whole, labelled = totals.summed(), totals.labelled
+        hours = {row.hour: row for row in totals.hours}
         return Tally(
-            sessions=int(sessions),
-            completed=int(completed),
-            focused=float(focused),
-            planned=int(planned),
-            interruptions=int(interruptions),
-            scored=int(scored),
-            score_sum=int(score_sum),
-            by_day={row[0]: (row[1], row[2]) for row in by_day},
-            by_hour=[hours[h][0] if h in hours else 0.0 for h in range(24)],
+            sessions=int(whole.sessions),
+            completed=int(whole.completed),
+            focused=float(whole.focused),
+            planned=int(whole.planned),
+            interruptions=int(whole.interruptions),
+            scored=int(whole.scored),
+            score_sum=int(whole.score_sum),
+            by_day={row.day: (row.sessions, row.focused) for row in totals.days},
+            by_hour=[hours[h].focused if h in hours else 0.0 for h in range(24)],
             hour_scores=[
-                (int(hours[h][1]), int(hours[h][2])) if h in hours else (0, 0) for h in range(24)
+                (int(hours[h].scored), int(hours[h].score_sum)) if h in hours else (0, 0)
+                for h in range(24)
             ],
-            labelled=(labelled[0], int(labelled[1])),
-            unlabelled=(int(sessions) - labelled[0], int(completed) - int(labelled[1])),
-            long_scores=(int(long_n), int(long_sum)),
-            short_scores=(int(scored) - int(long_n), int(short_sum)),
+            labelled=(labelled.sessions, int(labelled.completed)),
+            unlabelled=(
+                int(whole.sessions) - labelled.sessions,
+                int(whole.completed) - int(labelled.completed),
+            ),
+            long_scores=(int(whole.long_scored), int(whole.long_score_sum)),
+            short_scores=(int(whole.scored) - int(whole.long_scored), int(whole.short_score_sum)),
         )
 
     async def completed_days(self, user_id: int, tz: tzinfo, now: datetime) -> frozenset[date]:
@@ -623,7 +625,7 @@ class FocusService:
         kept = self._days.get(user_id)
         if kept is None or kept[0] != key:
             ends = self._ends.get(user_id, 0)
-            starts = await self.repo.completed_starts(user_id, now - _STREAK_HORIZON)
+            starts = await self.store.reports.completed_starts(user_id, now - _STREAK_HORIZON)
             kept = (key, tz, frozenset(local_date(start, tz) for start in starts))
             if self._ends.get(user_id, 0) != ends:
                 return kept[2]  # a session ended during the read: use it, keep nothing
@@ -654,5 +656,5 @@ class FocusService:
 
     async def timezone_of(self, user_id: int) -> str:
         """The user's timezone name (UTC until they set one)."""
-        user = await self.repo.get_user(user_id)
+        user = await self.store.users.get_user(user_id)
         return user.timezone if user else "UTC"

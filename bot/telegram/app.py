@@ -28,7 +28,7 @@ from bot.telegram.context import BotData, FocusApplication, FocusContext
 from bot.telegram.dispatcher import Dispatcher
 from bot.telegram.ordering import RUNNING, PerUserOrder
 from bot.telegram.ratelimit import FocusRateLimiter
-from storage import Repository, connect
+from storage import open_storage
 
 __all__ = ["build_application", "close_application", "open_application"]
 
@@ -66,9 +66,9 @@ def build_application(
                 settings.focus_time_scale,
                 settings.focus_time_scale,
             )
-        repo = Repository(await connect(settings.focus_database))
+        store = await open_storage(settings.focus_database)
         service = FocusService(
-            repo,
+            store,
             settings.limits(),
             clock,
             SessionDefaults(
@@ -94,7 +94,7 @@ def build_application(
         """Close storage (after in-flight handlers have finished)."""
         service = app.bot_data.service
         if service is not None:
-            await service.repo.close()
+            await service.store.close()
 
     builder = (
         ApplicationBuilder()

@@ -34,9 +34,19 @@ from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
 from bot.telegram.sending import edit_html, send_html
-from nudges import Drop, Idle, Plan, Send, SessionState, Slot, SlotKind, Wait, decide
-from storage import SUMMARY_SLOT, DeliveryRecord, Session
-from storage.repository import Reschedule
+from nudges import (
+    DeliveryStatus,
+    Drop,
+    Idle,
+    Plan,
+    Send,
+    SessionState,
+    Slot,
+    SlotKind,
+    Wait,
+    decide,
+)
+from storage import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session
 
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
@@ -96,13 +106,13 @@ class _Outcome(enum.Enum):
 
 
 def _record(
-    session_id: int, slot: Slot, status: str, at: datetime, decision: Send | Drop
+    session_id: int, slot: Slot, status: DeliveryStatus, at: datetime, decision: Send | Drop
 ) -> DeliveryRecord:
     """What storage now holds for ``slot``, as the dispatcher's own copy."""
     return DeliveryRecord(
         session_id=session_id,
         slot=slot.key,
-        kind=slot.kind.value,
+        kind=slot.kind,
         status=status,
         due_at=decision.due_at,
         at=at,
@@ -127,7 +137,7 @@ class Dispatcher:
         max_batches: int = 20,
     ) -> None:
         self.service = service
-        self.repo = service.repo
+        self.store = service.store
         self.clock = service.clock
         self.bot = bot
         self.job_queue = job_queue
@@ -186,18 +196,20 @@ class Dispatcher:
             backlog = False
             try:
                 for _ in range(self.max_batches):
-                    due = await self.repo.due_work(self.clock.now(), self.batch)
+                    due = await self.store.deliveries.due_work(self.clock.now(), self.batch)
                     await asyncio.gather(*(self._guarded(s, r, report) for s, r in due))
                     report.sessions += len(due)
                     if len(due) < self.batch:
                         break
                 else:
                     backlog = True  # let handlers in, then carry on right away
-                for session_id in await self.repo.pending_summaries(self.clock.now(), self.batch):
+                for session_id in await self.store.deliveries.pending_summaries(
+                    self.clock.now(), self.batch
+                ):
                     report.summaries += await self.send_summary(session_id)
                 await self._end_sessions_in_gone_chats()
             finally:
-                self.arm(self.clock.now() if backlog else await self.repo.soonest_due())
+                self.arm(self.clock.now() if backlog else await self.store.deliveries.soonest_due())
         if report.sent or report.dropped or report.finished:
             log.info(
                 "dispatch: %d sessions, %d sent, %d dropped, %d finished",
@@ -218,7 +230,7 @@ class Dispatcher:
                 # One broken session must not stop the others; it is looked at again
                 # later (unconditionally: a version check here could leave it due forever).
                 log.exception("dispatch failed for session %d", session.id)
-                await self.repo.defer(session.id, self.clock.now() + SUMMARY_RETRY)
+                await self.store.sessions.defer(session.id, self.clock.now() + SUMMARY_RETRY)
 
     async def _step(
         self, read: Session, records: list[DeliveryRecord], report: DispatchReport
@@ -247,11 +259,13 @@ class Dispatcher:
                     break
                 if isinstance(decision, Wait):
                     end = None if state.paused_at is not None else state.wall(plan.total)
-                    if await self.repo.reschedule(session.id, session.version, end, decision.until):
+                    if await self.store.sessions.reschedule(
+                        session.id, session.version, end, decision.until
+                    ):
                         break
                 elif isinstance(decision, Drop):
                     slot = decision.slot
-                    if await self.repo.drop(
+                    if await self.store.deliveries.drop(
                         session.id,
                         slot.key,
                         slot.kind,
@@ -261,12 +275,15 @@ class Dispatcher:
                         version=session.version,
                     ):
                         report.count_drop(decision.reason)
-                        records = [*records, _record(session.id, slot, "dropped", now, decision)]
+                        records = [
+                            *records,
+                            _record(session.id, slot, DeliveryStatus.DROPPED, now, decision),
+                        ]
                         continue
                 elif isinstance(decision, Send):
                     outcome = await self._send(session, records, decision, state, plan, report)
                     if outcome is _Outcome.RETRY:  # a passing failure: again soon, in its window
-                        await self.repo.defer(session.id, now + limits.late_window / 4)
+                        await self.store.sessions.defer(session.id, now + limits.late_window / 4)
                         break
                     if isinstance(outcome, list):
                         records = outcome
@@ -278,10 +295,10 @@ class Dispatcher:
                     if ended is not None:
                         break
                 # The session changed since it was read (or ended): read it again.
-                session, records = await self.repo.session_and_deliveries(session_id)
+                session, records = await self.store.sessions.session_and_deliveries(session_id)
             else:
                 log.error("session %d did not settle in %d steps", session_id, _MAX_STEPS)
-                await self.repo.defer(session_id, self.clock.now() + SUMMARY_RETRY)
+                await self.store.sessions.defer(session_id, self.clock.now() + SUMMARY_RETRY)
         if ended is not None:
             report.finished += 1
             report.summaries += await self.send_summary(session_id)
@@ -294,7 +311,7 @@ class Dispatcher:
         """
         while self._gone_chats:
             chat_id = self._gone_chats.pop()
-            for session_id in await self.repo.running_in_chat(chat_id):
+            for session_id in await self.store.sessions.running_in_chat(chat_id):
                 if await self.service.abandon(session_id, "chat unreachable") is not None:
                     log.info("session %d ended quietly: its chat is gone", session_id)
 
@@ -318,7 +335,7 @@ class Dispatcher:
         slot = decision.slot
         limits = self.service.limits_for(session)
         text, markup = await self._render(session, slot, state, plan)  # before the claim
-        claimed = await self.repo.claim(
+        claimed = await self.store.deliveries.claim(
             session.id,
             slot.key,
             slot.kind,
@@ -332,7 +349,7 @@ class Dispatcher:
             # Storage refused: the session changed since it was read, or the gate (budget,
             # gap, the slot recorded meanwhile) said no. The next step reads it again and,
             # if it is unchanged, the policy now sees why.
-            if await self.repo.drop(
+            if await self.store.deliveries.drop(
                 session.id,
                 slot.key,
                 slot.kind,
@@ -348,7 +365,7 @@ class Dispatcher:
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
         now = self.clock.now()
-        records = [*records, _record(session.id, slot, "sent", now, decision)]
+        records = [*records, _record(session.id, slot, DeliveryStatus.SENT, now, decision)]
         report.sent += 1
         # Decide the next step now, so the usual "wait until ..." is stored with the confirm.
         state, plan, _ = self.service.policy_view(session, records)
@@ -357,7 +374,7 @@ class Dispatcher:
         if isinstance(after, Wait):
             end = None if state.paused_at is not None else state.wall(plan.total)
             then = (session.version, end, after.until)
-        stored = await self.repo.confirm(
+        stored = await self.store.deliveries.confirm(
             session.id, slot.key, slot.kind, message_id, now, then=then
         )
         return _Outcome.SETTLED if stored else records
@@ -369,7 +386,7 @@ class Dispatcher:
         if chat_gone(error):
             self._gone_chats.add(session.chat_id)
         if surely_not_sent(error) and not isinstance(error, BadRequest | Forbidden):
-            await self.repo.unclaim(session.id, slot.key)
+            await self.store.deliveries.unclaim(session.id, slot.key)
             log.info(
                 "session %d: %s not sent (%s); retrying",
                 session.id,
@@ -379,17 +396,17 @@ class Dispatcher:
             return _Outcome.RETRY
         now = self.clock.now()
         if surely_not_sent(error):
-            await self.repo.drop(
+            await self.store.deliveries.drop(
                 session.id, slot.key, slot.kind, decision.due_at, now, f"not delivered: {error}"
             )
-            return [*records, _record(session.id, slot, "dropped", now, decision)]
+            return [*records, _record(session.id, slot, DeliveryStatus.DROPPED, now, decision)]
         log.warning(
             "session %d: %s outcome unknown (%s); counted as sent",
             session.id,
             slot.key,
             type(error).__name__,
         )
-        return [*records, _record(session.id, slot, "sending", now, decision)]
+        return [*records, _record(session.id, slot, DeliveryStatus.SENDING, now, decision)]
 
     async def _render(
         self, session: Session, slot: Slot, state: SessionState, plan: Plan
@@ -404,13 +421,13 @@ class Dispatcher:
 
     async def send_summary(self, session_id: int) -> int:
         """Send a session's summary if it is pending; 1 if this call sent it."""
-        session = await self.repo.get_session(session_id)
+        session = await self.store.sessions.get_session(session_id)
         if session is None:
             return 0
         view = await self.service.summary(session)
         tz = zone(await self.service.timezone_of(session.user_id))
         text, markup = texts.summary_message(view, tz)
-        if not await self.repo.claim_summary(session_id, self.clock.now()):
+        if not await self.store.deliveries.claim_summary(session_id, self.clock.now()):
             return 0
         try:
             message_id = await send_html(self.bot, session.chat_id, text, markup)
@@ -419,13 +436,13 @@ class Dispatcher:
             if isinstance(error, BadRequest | Forbidden | ChatMigrated):
                 if chat_gone(error):
                     self._gone_chats.add(session.chat_id)
-                await self.repo.drop(
-                    session.id, SUMMARY_SLOT, SUMMARY_SLOT, now, now, f"rejected: {error}"
+                await self.store.deliveries.drop(
+                    session.id, SUMMARY_SLOT, SlotKind.SUMMARY, now, now, f"rejected: {error}"
                 )
             elif surely_not_sent(error):
                 # Not delivered for sure (flood wait, no connection): back to pending,
                 # tried again shortly.
-                await self.repo.release_summary(session.id, now, now + SUMMARY_RETRY)
+                await self.store.deliveries.release_summary(session.id, now, now + SUMMARY_RETRY)
                 self.arm(now + SUMMARY_RETRY)
             else:
                 log.warning(
@@ -434,8 +451,8 @@ class Dispatcher:
                     type(error).__name__,
                 )
             return 0
-        await self.repo.confirm(
-            session.id, SUMMARY_SLOT, SUMMARY_SLOT, message_id, self.clock.now()
+        await self.store.deliveries.confirm(
+            session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )
         await self.close_card(session)
         return 1

@@ -104,8 +104,8 @@ async def gatekeeper(update: Update, context: FocusContext) -> None:
     1. Only two kinds reach the handlers: a new message with a sender, and a button press.
        Edited messages (an edit of "/focus 3" must not start a session), channel posts,
        member updates, polls, kinds added to the Bot API later: one DEBUG line, no answer.
-    2. Telegram's shared accounts (anonymous admins, channels: ``bot.telegram.identity``) get one line
-       saying how to post as themselves; nothing is stored or read for them, so one group's
+    2. Telegram's shared accounts (anonymous admins, channels: ``bot.telegram.identity``) get one
+       line saying how to post as themselves; nothing is stored or read for them, so one group's
        anonymous admin never sees another's sessions (they are all one account to Telegram).
     3. Other bots: ignored. 4. Users outside FOCUS_ALLOWED_USERS: refused once per chat.
     """

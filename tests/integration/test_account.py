@@ -69,7 +69,7 @@ async def test_settings_by_command_and_bad_values(bot: BotHarness) -> None:
     assert "Break can be 5–30 minutes" in (reply.shown_text or "")
     [reply] = await bot.send("/settings loudness 11")
     assert "don't have a setting" in (reply.shown_text or "")
-    user = await bot.service.repo.get_user(USER)
+    user = await bot.service.store.users.get_user(USER)
     assert user is not None and (user.block_minutes, user.break_minutes) == (45, None)
 
 
@@ -78,7 +78,7 @@ async def test_someone_elses_settings_button_changes_nothing(bot: BotHarness) ->
     [reply] = await bot.send("/settings", chat_id=group, chat_type="group")
     answer = await bot.press(reply, "Default", user_id=777)
     assert answer == "That button belongs to someone else."
-    assert await bot.service.repo.get_user(777) is None
+    assert await bot.service.store.users.get_user(777) is None
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ async def test_timezone_is_stored_and_used(
 async def test_bad_timezone_is_explained(bot: BotHarness, typed: str) -> None:
     [reply] = await bot.send(f"/timezone {typed}")
     assert "/timezone Europe/Berlin" in (reply.shown_text or "")
-    user = await bot.service.repo.get_user(USER)
+    user = await bot.service.store.users.get_user(USER)
     assert user is None or user.timezone == "UTC"
 
 
@@ -159,7 +159,7 @@ async def test_export_with_nothing_stored(bot: BotHarness) -> None:
 
 async def test_export_of_ten_thousand_sessions(bot: BotHarness) -> None:
     await bot.service.register(USER)
-    db = bot.service.repo.connection
+    db = bot.service.store.connection
     start = to_ms(T0) - 10_000 * 3_600_000
     await db.executemany(
         "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, block_minutes, "
@@ -184,11 +184,11 @@ async def test_delete_me_erases_everything_after_confirmation(bot: BotHarness) -
     [card] = await bot.send("/focus 45 running one")
     [question] = await bot.send("/delete_me")
     assert await bot.press(question, "No") == "Nothing deleted."
-    assert await bot.service.repo.get_user(USER) is not None
+    assert await bot.service.store.users.get_user(USER) is not None
     [question] = await bot.send("/delete_me")
     assert await bot.press(question, "Yes") == "Deleted."
     assert "erased your data (2 sessions)" in (question.shown_text or "")
-    assert await bot.service.repo.get_user(USER) is None
+    assert await bot.service.store.users.get_user(USER) is None
     assert await bot.service.active(USER, USER) is None
     before = len(bot.api.sent)
     for _ in range(60):  # the running session is gone: nothing more is sent

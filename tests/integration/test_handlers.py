@@ -45,7 +45,7 @@ async def run_minutes(bot: BotHarness, minutes: int) -> None:
 async def test_start_welcomes_registers_and_menu_is_set(bot: BotHarness) -> None:
     [reply] = await bot.send("/start")
     assert "I keep you company while you focus" in (reply.shown_text or "")
-    assert await bot.service.repo.get_user(USER) is not None
+    assert await bot.service.store.users.get_user(USER) is not None
     assert {c["command"] for c in bot.api.commands} >= {"focus", "status", "stop", "help"}
 
 
@@ -122,7 +122,7 @@ async def test_second_focus_offers_to_replace_or_keep(bot: BotHarness) -> None:
     assert await bot.press(offer, "End it") == "Started."
     running = await bot.service.active(USER, USER)
     assert running is not None and (running.label, running.planned_minutes) == ("second", 30)
-    first = await bot.service.repo.get_session(running.id - 1)
+    first = await bot.service.store.sessions.get_session(running.id - 1)
     assert first is not None and first.outcome is Outcome.ENDED_EARLY
     assert len(summaries(bot)) == 1
 
@@ -146,7 +146,7 @@ async def test_45_minute_session_checkins_break_summary(bot: BotHarness) -> None
     assert "Focused 45 min of 45 planned" in text
     assert "Breaks: 1" in text
     assert [b for b, _ in summary.buttons()] == ["1", "2", "3", "4", "5"]
-    session = await bot.service.repo.get_session(1)
+    session = await bot.service.store.sessions.get_session(1)
     assert session is not None and session.outcome is Outcome.COMPLETED
     assert session.next_due_at is None
 
@@ -265,7 +265,7 @@ async def test_score_by_button_then_replace_by_reply(bot: BotHarness) -> None:
     assert await bot.press(summary, "4") == "Saved: focus 4/5. Thanks!"
     [ack] = await bot.send("2")
     assert "Updated your focus score from 4 to 2" in (ack.shown_text or "")
-    session = await bot.service.repo.get_session(1)
+    session = await bot.service.store.sessions.get_session(1)
     assert session is not None and session.score == 2
 
 
@@ -278,7 +278,7 @@ async def test_plain_reply_scores_latest_unscored_and_rejects_out_of_range(
     assert "Scores go from 1" in (reply.shown_text or "")
     [reply] = await bot.send("5")
     assert "Saved: focus 5/5" in (reply.shown_text or "")
-    session = await bot.service.repo.get_session(1)
+    session = await bot.service.store.sessions.get_session(1)
     assert session is not None and session.score == 5
 
 
@@ -290,7 +290,7 @@ async def test_late_score_hours_later_by_button_still_counts(bot: BotHarness) ->
     assert await bot.press(summary, "3") == "Saved: focus 3/5. Thanks!"
     [reply] = await bot.send("4")  # a plain reply only reaches back 24 hours
     assert "don't have a recent session" in (reply.shown_text or "")
-    session = await bot.service.repo.get_session(1)
+    session = await bot.service.store.sessions.get_session(1)
     assert session is not None and session.score == 3
 
 
@@ -302,7 +302,7 @@ async def test_buttons_of_an_ended_session_change_nothing(bot: BotHarness) -> No
     await bot.send("/stop")
     for forged in ("p:1", "e:1", "ci:1:dis", "r:1"):
         assert await bot.press_data(card, forged) == "This session has already ended."
-    session = await bot.service.repo.get_session(1)
+    session = await bot.service.store.sessions.get_session(1)
     assert session is not None and session.interruptions == 0
     assert len(summaries(bot)) == 1
 
@@ -348,7 +348,7 @@ async def test_restart_drops_missed_nudges_and_continues(tmp_path: Path) -> None
         [summary] = summaries(second)
         assert "Breaks: 0" in (summary.shown_text or "")
         assert "Focused 45 min" in (summary.shown_text or "")
-        deliveries = {d.slot: d.status for d in await second.service.repo.deliveries(1)}
+        deliveries = {d.slot: d.status for d in await second.service.store.deliveries.deliveries(1)}
         assert deliveries == {
             "checkin:1.1": "dropped",
             "break:1": "dropped",
@@ -376,7 +376,7 @@ async def test_session_that_ended_while_down_gets_one_late_summary(tmp_path: Pat
 async def test_a_claim_left_by_a_crash_is_never_resent(bot: BotHarness) -> None:
     await bot.send("/focus 25")
     # As if the process died after claiming the check-in, before the send returned.
-    assert await bot.service.repo.claim(
+    assert await bot.service.store.deliveries.claim(
         1,
         "checkin:1.1",
         "checkin",
@@ -393,7 +393,7 @@ async def test_a_claim_left_by_a_crash_is_never_resent(bot: BotHarness) -> None:
 async def test_send_gate_respects_recorded_budget(bot: BotHarness) -> None:
     await bot.send("/focus 90")
     for n in range(8):  # eight messages recorded, e.g. by an earlier process
-        await bot.service.repo.claim(
+        await bot.service.store.deliveries.claim(
             1,
             f"legacy:{n}",
             "checkin",
@@ -416,7 +416,7 @@ async def test_allowed_users_refuse_others_once_and_store_nothing(tmp_path: Path
         [refusal] = await bot.send("/focus 25", user_id=stranger, chat_id=stranger)
         assert "private" in (refusal.shown_text or "")
         assert await bot.send("/start", user_id=stranger, chat_id=stranger) == []
-        assert await bot.service.repo.get_user(stranger) is None
+        assert await bot.service.store.users.get_user(stranger) is None
         assert await bot.service.active(stranger, stranger) is None
         [card] = await bot.send("/focus 25")
         assert "Focus: 25 min" in (card.shown_text or "")
@@ -427,7 +427,7 @@ async def test_allowed_users_refuse_others_once_and_store_nothing(tmp_path: Path
         await bot.send("/focus 25", chat_id=group, chat_type="group")
         [group_card] = [m for m in bot.api.messages_to(group) if "Focus:" in (m.shown_text or "")]
         assert await bot.press(group_card, "End", user_id=stranger) == "Sorry, this bot is private."
-        assert await bot.service.repo.get_user(stranger) is None
+        assert await bot.service.store.users.get_user(stranger) is None
         owner_session = await bot.service.active(USER, group)
         assert owner_session is not None and owner_session.running
 

@@ -148,7 +148,7 @@ async def _run(script: list[tuple[str, str]], folder: Path) -> None:
                 else:
                     await bot.tick(minutes=int(value))
             # Nothing wrong was written: at most one running session here, within limits.
-            db = bot.service.repo.connection
+            db = bot.service.store.connection
             async with db.execute(
                 "SELECT count(*), max(planned_minutes), max(length(label)) FROM sessions "
                 "WHERE user_id = ? AND ended_at IS NULL",
@@ -158,7 +158,7 @@ async def _run(script: list[tuple[str, str]], folder: Path) -> None:
             assert running <= 1
             assert planned is None or planned <= 180
             assert label is None or label <= MAX_LABEL
-            assert await bot.service.repo.integrity_check() == "ok"
+            assert await bot.service.store.integrity_check() == "ok"
     finally:
         logging.getLogger("bot").removeHandler(spy)
     assert [r.getMessage() for r in spy.records] == []  # the error handler never ran

@@ -84,11 +84,11 @@ def everything_in(messages: list[OutgoingMessage]) -> str:
 
 async def assert_nothing_stored(bot: BotHarness, user_id: int, *chats: int) -> None:
     """No user row, no session of any kind under ``user_id``; nothing running in ``chats``."""
-    repo = bot.service.repo
-    assert await repo.get_user(user_id) is None
-    assert (await repo.history(user_id, 0, 100))[1] == 0
+    store = bot.service.store
+    assert await store.users.get_user(user_id) is None
+    assert (await store.reports.history(user_id, 0, 100))[1] == 0
     for chat in chats:
-        assert await repo.running_in_chat(chat) == []
+        assert await store.sessions.running_in_chat(chat) == []
 
 
 def assert_quiet(logs: pytest.LogCaptureFixture) -> None:
@@ -173,7 +173,7 @@ async def test_a_channel_posting_in_a_group_gets_one_line_and_starts_nothing(
     assert await as_channel(bot, "/focus 45", GROUP_A) == []
     assert await as_channel(bot, "4", GROUP_A) == []
     await assert_nothing_stored(bot, CHANNEL_BOT, GROUP_A)
-    assert await bot.service.repo.get_user(CHANNEL) is None
+    assert await bot.service.store.users.get_user(CHANNEL) is None
     assert_quiet(logs)
 
 
@@ -364,8 +364,8 @@ async def test_updates_the_bot_does_not_use_are_ignored_quietly(
     ours = "\n".join(r.getMessage() for r in logs.records if r.name.startswith("bot"))
     assert "/focus" not in ours and "secret" not in ours
     for chat in (GROUP_A, CHANNEL):
-        assert await bot.service.repo.running_in_chat(chat) == []
-    assert await bot.service.repo.get_user(USER) is None
+        assert await bot.service.store.sessions.running_in_chat(chat) == []
+    assert await bot.service.store.users.get_user(USER) is None
 
 
 async def test_an_edited_focus_command_starts_nothing(

@@ -89,7 +89,7 @@ async def test_summary_with_unknown_outcome_is_not_sent_twice(bot: BotHarness) -
     bot.api.fail_next("sendMessage", LocalApiError(502, "Bad Gateway"))
     await run_minutes(bot, 5)
     assert summaries(bot) == []  # the 502 came back: maybe delivered, so never resent
-    statuses = {d.slot: d.status for d in await bot.service.repo.deliveries(1)}
+    statuses = {d.slot: d.status for d in await bot.service.store.deliveries.deliveries(1)}
     assert statuses["summary"] == "sending"
 
 
@@ -127,7 +127,7 @@ async def test_a_refused_message_is_dropped_not_counted(bot: BotHarness) -> None
     await run_minutes(bot, 11)
     bot.api.fail_next("sendMessage", LocalApiError.blocked_by_user())
     await bot.tick(minutes=1)
-    statuses = {d.slot: d.status for d in await bot.service.repo.deliveries(1)}
+    statuses = {d.slot: d.status for d in await bot.service.store.deliveries.deliveries(1)}
     assert statuses["checkin:1.1"] == "dropped"
 
 
@@ -143,7 +143,7 @@ async def test_dispatcher_rearms_even_when_a_run_fails(
     async def broken(now: object, limit: int) -> list[int]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(bot.service.repo, "pending_summaries", broken)
+    monkeypatch.setattr(bot.service.store.deliveries, "pending_summaries", broken)
     await bot.app.job_queue.start()  # a real scheduler; nothing is due for 12 minutes
     try:
         with pytest.raises(RuntimeError):
@@ -179,7 +179,7 @@ async def test_odd_time_scales_never_leave_a_session_due(tmp_path: Path, scale: 
         await bot.send("/focus 45")
         for _ in range(400):
             await bot.dispatcher.run_due()
-            soonest = await bot.service.repo.soonest_due()
+            soonest = await bot.service.store.deliveries.soonest_due()
             if soonest is None:
                 break
             assert soonest > clock.now()  # nothing left due: no spinning
@@ -198,7 +198,9 @@ async def test_extension_never_announces_a_break_in_the_past(bot: BotHarness) ->
     assert not any(t.startswith("☕") for t in shown(bot))
     [summary] = summaries(bot)
     assert "Focused 33 min of 33 planned" in (summary.shown_text or "")
-    statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
+    statuses = {
+        d.slot: (d.status, d.reason) for d in await bot.service.store.deliveries.deliveries(1)
+    }
     assert statuses["break:1"][0] == "dropped"
 
 
@@ -223,7 +225,7 @@ async def test_delete_confirmation_expires(bot: BotHarness) -> None:
     [question] = await bot.send("/delete_me")
     bot.clock.advance(minutes=11)
     assert await bot.press(question, "Yes") == "Expired."
-    assert await bot.service.repo.get_user(USER) is not None
+    assert await bot.service.store.users.get_user(USER) is not None
 
 
 # --- a chat that is gone ---------------------------------------------------------------------
@@ -248,7 +250,9 @@ async def test_a_blocked_bot_ends_the_chats_sessions_quietly(
     assert len(bot.api.sent) == before  # nothing more is sent to that chat
     session = await bot.service.get(1)
     assert session is not None and not session.running
-    statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
+    statuses = {
+        d.slot: (d.status, d.reason) for d in await bot.service.store.deliveries.deliveries(1)
+    }
     assert statuses["summary"] == ("dropped", "chat unreachable")
     assert statuses["checkin:1.1"][0] == "dropped"
 
@@ -278,7 +282,9 @@ async def test_a_passing_failure_past_the_window_is_dropped(
     for _ in range(8):
         await bot.tick(seconds=30)
     assert not any(t.startswith("👀") for t in shown(bot))
-    statuses = {d.slot: (d.status, d.reason) for d in await bot.service.repo.deliveries(1)}
+    statuses = {
+        d.slot: (d.status, d.reason) for d in await bot.service.store.deliveries.deliveries(1)
+    }
     assert statuses["checkin:1.1"] == ("dropped", "missed: too late to send")
 
 
@@ -317,8 +323,8 @@ async def test_a_change_between_the_pass_reading_and_stepping_sends_nothing_stal
     await bot.send("/focus 25")
     await run_minutes(bot, 11)
     bot.clock.advance(minutes=1)  # the check-in at 12 is due
-    repo = bot.service.repo
-    read = repo.due_work
+    store = bot.service.store
+    read = store.deliveries.due_work
 
     async def read_then_change(now: datetime, limit: int) -> object:
         due = await read(now, limit)
@@ -326,11 +332,11 @@ async def test_a_change_between_the_pass_reading_and_stepping_sends_nothing_stal
         await bot.send(command)  # after the pass read the session, before it steps it
         return due
 
-    monkeypatch.setattr(repo, "due_work", read_then_change)
+    monkeypatch.setattr(store.deliveries, "due_work", read_then_change)
     report = await bot.dispatcher.run_due()
     assert report.sent == 0
     assert not [t for t in shown(bot) if t.startswith("👀")]
-    records = {r.slot: r.status for r in await repo.deliveries(1)}
+    records = {r.slot: r.status for r in await store.deliveries.deliveries(1)}
     assert "checkin:1.1" not in records  # neither sent nor recorded as dropped
 
 
@@ -340,15 +346,15 @@ async def test_an_extension_between_reading_and_stepping_is_decided_on_fresh(
     await bot.send("/focus 25")
     await run_minutes(bot, 11)
     bot.clock.advance(minutes=1)
-    repo = bot.service.repo
-    read = repo.due_work
+    store = bot.service.store
+    read = store.deliveries.due_work
 
     async def read_then_extend(now: datetime, limit: int) -> object:
         due = await read(now, limit)
         await bot.send("/extend 10")  # version 0 -> 1: the pass's copy is stale
         return due
 
-    monkeypatch.setattr(repo, "due_work", read_then_extend)
+    monkeypatch.setattr(store.deliveries, "due_work", read_then_extend)
     report = await bot.dispatcher.run_due()
     assert report.sent == 1  # the check-in at 12 is still in the longer plan: sent once
     assert [t for t in shown(bot) if t.startswith("👀")] != []

@@ -75,7 +75,7 @@ async def test_summary_carries_a_per_session_insight(bot: BotHarness) -> None:
 
 
 async def test_main_queries_use_indexes(bot: BotHarness) -> None:
-    db = bot.service.repo.connection
+    db = bot.service.store.connection
     queries = {
         "session_facts": (
             "SELECT started_at FROM sessions WHERE user_id = ? AND started_at >= ? "
@@ -137,7 +137,7 @@ async def test_streak_follows_each_ended_session_the_timezone_and_erasure(
     # Nothing about an erased user stays in memory either.
     assert USER not in bot.service._days
     assert USER not in bot.service._ends
-    assert USER not in bot.service.repo._users
+    assert USER not in bot.service.store.users._users
     await session(bot, 25)  # a fresh start: one day, not the erased three
     assert "Streak: 1 day (best 1)" in streak_line(await bot.send("/stats"))
 
@@ -147,7 +147,7 @@ async def test_stats_adds_up_from_indexes_alone(bot: BotHarness) -> None:
     await bot.send("/focus 25 labelled")
     await bot.send("/stop")
     await bot.send("/timezone Europe/Berlin")  # a zone with offset changes: the CASE arms
-    db = bot.service.repo.connection
+    db = bot.service.store.connection
     statements: list[str] = []
     await db.set_trace_callback(statements.append)
     numbers = await bot.service.stats(USER, "all")

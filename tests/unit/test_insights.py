@@ -28,7 +28,7 @@ from bot.core.insights import (
 from bot.core.service import FocusService
 from bot.core.timefmt import LocalTimes, zone
 from nudges import Limits
-from storage import Repository, connect
+from storage import open_storage
 from storage.models import SessionFact
 from tests.support.fakes import FakeClock
 
@@ -772,18 +772,18 @@ def _random_sessions(rng: random.Random, count: int, start: datetime) -> list[tu
     ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "-03:30"],
 )
 async def test_sql_tally_equals_the_python_tally(tmp_path: Path, zone_name: str) -> None:
-    repo = Repository(await connect(tmp_path / "tally.db"))
+    store = await open_storage(tmp_path / "tally.db")
     try:
-        await repo.ensure_user(1, datetime(2024, 1, 1, tzinfo=UTC))
+        await store.users.ensure_user(1, datetime(2024, 1, 1, tzinfo=UTC))
         rows = _random_sessions(random.Random(zone_name), 600, datetime(2025, 1, 1, tzinfo=UTC))
-        await repo.connection.executemany(
+        await store.connection.executemany(
             "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, block_minutes, "
             "break_minutes, started_at, ended_at, focused_ms, outcome, interruptions, score, "
             "time_scale) VALUES (?, ?, ?, ?, 25, 5, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        await repo.connection.commit()
-        service = FocusService(repo, Limits(), FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
+        await store.connection.commit()
+        service = FocusService(store, Limits(), FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
         tz = zone(zone_name)
         until = datetime(2026, 3, 1, tzinfo=UTC)
         for since in (
@@ -792,7 +792,7 @@ async def test_sql_tally_equals_the_python_tally(tmp_path: Path, zone_name: str)
             datetime(2025, 10, 26, tzinfo=UTC),
         ):
             from_sql = await service._tally(1, since, until, tz)
-            facts = await repo.session_facts(1, since, until)
+            facts = await store.reports.session_facts(1, since, until)
             expected = tally(facts, tz)
             assert from_sql.sessions == expected.sessions == len(facts) > 0
             for name in (
@@ -815,4 +815,4 @@ async def test_sql_tally_equals_the_python_tally(tmp_path: Path, zone_name: str)
                 assert from_sql.by_day[day][0] == count
                 assert from_sql.by_day[day][1] == pytest.approx(minutes)
     finally:
-        await repo.close()
+        await store.close()

@@ -669,3 +669,10 @@ def test_naive_datetimes_are_rejected(field: str) -> None:
 
     with pytest.raises(ValidationError, match="timezone-aware"):
         SessionState.model_validate(values)
+
+
+def test_only_a_message_that_may_have_gone_out_counts() -> None:
+    # The statuses storage's claim counts too ('sending', 'sent'): a queued summary
+    # ('pending') or a dropped message never uses the budget or the gap.
+    assert {status for status in DeliveryStatus if status.counts} == {SENDING, SENT}
+    assert not DeliveryStatus.PENDING.counts and not DROPPED.counts

@@ -163,7 +163,7 @@ async def connect(path: str | Path) -> Database:
     target = Path(path)
     _create_private(target)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
-    # the block the repository says it is.
+    # the block the storage code says it is.
     db = Database(partial(sqlite3.connect, str(target), isolation_level=None), 64)
     await db  # starts its thread and opens the file there
     try:

@@ -1,0 +1,320 @@
+"""What storage offers the application, one Protocol per aggregate, and the facade over them.
+
+A backend (``storage.sqlite`` today, PostgreSQL later) implements every one of these; the
+application knows only these types. The guarantees are part of the contract, whatever the
+backend: every state change of a session is conditional (on it running, on its ``version``),
+so a stale button, a race or a retry changes nothing; a delivery's slot is recorded at most
+once; a write has returned only once it is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from nudges.policy import SlotKind
+from storage.models import (
+    DeliveryRecord,
+    Event,
+    Outcome,
+    Reschedule,
+    Session,
+    SessionFact,
+    StatsTotals,
+    User,
+)
+
+__all__ = ["DeliveryStore", "ReportStore", "SessionStore", "Storage", "UserStore"]
+
+
+class UserStore(Protocol):
+    """People and their settings."""
+
+    async def ensure_user(self, user_id: int, now: datetime) -> User:
+        """The user, created on first contact."""
+        ...
+
+    async def get_user(self, user_id: int) -> User | None:
+        """The user, if known."""
+        ...
+
+    async def update_user(self, user_id: int, now: datetime, **settings: object) -> User:
+        """Change some of a user's settings (``timezone``, ``default_minutes``, ...)."""
+        ...
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase everything stored about a user at once; returns the sessions erased."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Focus sessions: their start, every change of their plan, their end and score."""
+
+    async def start_session(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        label: str | None,
+        planned_minutes: int,
+        block_minutes: int,
+        break_minutes: int,
+        checkins: bool,
+        time_scale: float,
+        now: datetime,
+        planned_end_at: datetime,
+        next_due_at: datetime,
+        owner_name: str | None = None,
+    ) -> Session:
+        """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
+        ...
+
+    async def get_session(self, session_id: int) -> Session | None:
+        """One session by id."""
+        ...
+
+    async def session_and_deliveries(
+        self, session_id: int
+    ) -> tuple[Session | None, list[DeliveryRecord]]:
+        """One session and every delivery decision recorded for it, read together."""
+        ...
+
+    async def active_session_and_deliveries(
+        self, user_id: int, chat_id: int
+    ) -> tuple[Session | None, list[DeliveryRecord]]:
+        """The user's running session in this chat and its deliveries, read together."""
+        ...
+
+    async def active_session(self, user_id: int, chat_id: int) -> Session | None:
+        """The user's running (or paused) session in this chat."""
+        ...
+
+    async def set_card(self, session_id: int, message_id: int) -> None:
+        """Remember the start card's message, to edit its buttons later."""
+        ...
+
+    async def pause(self, session_id: int, now: datetime, next_due_at: datetime) -> Session | None:
+        """Pause a running, unpaused session (one interruption); None if not applicable."""
+        ...
+
+    async def resume(
+        self, session: Session, now: datetime, planned_end_at: datetime, next_due_at: datetime
+    ) -> Session | None:
+        """Resume a paused session, adding the pause's length; None if it was not paused."""
+        ...
+
+    async def extend(
+        self,
+        session_id: int,
+        minutes: int,
+        now: datetime,
+        planned_end_at: datetime | None,
+        next_due_at: datetime,
+        *,
+        drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
+    ) -> Session | None:
+        """Add planned focus to a running session, recording ``drops`` (slot, kind, due,
+        reason) as not sent; None if it was not running."""
+        ...
+
+    async def reschedule(
+        self,
+        session_id: int,
+        version: int,
+        planned_end_at: datetime | None,
+        next_due_at: datetime | None,
+    ) -> bool:
+        """Store when to look at a session again, if it is still at ``version``."""
+        ...
+
+    async def defer(self, session_id: int, until: datetime) -> None:
+        """Look at a running session again no sooner than ``until`` (after an error)."""
+        ...
+
+    async def add_interruption(self, session_id: int, now: datetime, detail: str) -> bool:
+        """Count one interruption on a running session, once per ``detail``."""
+        ...
+
+    async def end_session(
+        self,
+        session_id: int,
+        *,
+        ended_at: datetime,
+        focused: timedelta,
+        breaks_taken: int,
+        outcome: Outcome,
+        late: bool,
+        now: datetime,
+        version: int | None = None,
+        summary: str | None = None,
+    ) -> Session | None:
+        """End a running session and queue its one summary (``summary``: a reason not to
+        send one); None if it had ended, or changed since ``version``."""
+        ...
+
+    async def set_score(
+        self, session_id: int, user_id: int, score: int, now: datetime
+    ) -> tuple[bool, int | None]:
+        """Score an ended session of this user: (done, previous score)."""
+        ...
+
+    async def scorable_session(self, user_id: int, chat_id: int, since: datetime) -> Session | None:
+        """The latest unscored session ended since ``since``; else the latest scored one."""
+        ...
+
+    async def running_in_chat(self, chat_id: int) -> list[int]:
+        """Ids of the running sessions in a chat (everyone's, in a group)."""
+        ...
+
+    async def running_session_ids(self, user_id: int) -> list[int]:
+        """Ids of the user's running sessions, in every chat."""
+        ...
+
+
+class DeliveryStore(Protocol):
+    """Proactive messages and summaries: claim before sending, confirm or drop after; and
+    the dispatcher's due work."""
+
+    async def due_sessions(self, now: datetime, limit: int) -> list[Session]:
+        """Running sessions whose next look is due, soonest first."""
+        ...
+
+    async def due_work(
+        self, now: datetime, limit: int
+    ) -> list[tuple[Session, list[DeliveryRecord]]]:
+        """Running sessions whose next look is due, soonest first, each with its recorded
+        deliveries."""
+        ...
+
+    async def soonest_due(self) -> datetime | None:
+        """The earliest time a running session, or a pending summary, must be looked at."""
+        ...
+
+    async def deliveries(self, session_id: int) -> list[DeliveryRecord]:
+        """Every recorded delivery decision of a session."""
+        ...
+
+    async def claim(
+        self,
+        session_id: int,
+        slot: str,
+        kind: SlotKind,
+        due_at: datetime,
+        now: datetime,
+        *,
+        max_messages: int,
+        min_gap: timedelta,
+        version: int | None = None,
+    ) -> bool:
+        """Claim a proactive message before sending it, re-checking the guardrails against
+        what is recorded; False if it may not go out."""
+        ...
+
+    async def unclaim(self, session_id: int, slot: str) -> None:
+        """Withdraw a claim whose send surely did not happen, so it can be tried again."""
+        ...
+
+    async def claim_summary(self, session_id: int, now: datetime) -> bool:
+        """Move a pending summary to ``sending``; False if it is not pending."""
+        ...
+
+    async def release_summary(self, session_id: int, now: datetime, retry_at: datetime) -> None:
+        """Put a summary whose send failed for sure back to ``pending``, due at ``retry_at``."""
+        ...
+
+    async def confirm(
+        self,
+        session_id: int,
+        slot: str,
+        kind: SlotKind,
+        message_id: int | None,
+        now: datetime,
+        *,
+        then: Reschedule | None = None,
+    ) -> bool:
+        """Record that a claimed message was delivered (and, with ``then``, when to look at
+        the session next: whether that was stored)."""
+        ...
+
+    async def drop(
+        self,
+        session_id: int,
+        slot: str,
+        kind: SlotKind,
+        due_at: datetime,
+        now: datetime,
+        reason: str,
+        *,
+        version: int | None = None,
+    ) -> bool:
+        """Record a message as not sent; with ``version``, only if the session still runs at
+        it."""
+        ...
+
+    async def pending_summaries(self, now: datetime, limit: int) -> list[int]:
+        """Sessions whose summary is due to be sent."""
+        ...
+
+
+class ReportStore(Protocol):
+    """What the user reads back: /stats, history, export, event logs, summary comparisons."""
+
+    async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
+        """(count, average focused ms) of the user's ended sessions before this one."""
+        ...
+
+    async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
+        """Start times of the user's completed sessions since ``since``, newest first."""
+        ...
+
+    async def session_facts(
+        self, user_id: int, since: datetime | None, until: datetime, *, few: bool = False
+    ) -> list[SessionFact]:
+        """The user's ended sessions started in [since, until), oldest first."""
+        ...
+
+    async def first_start(self, user_id: int) -> datetime | None:
+        """When the user's first ended session started (None without any)."""
+        ...
+
+    async def stats_aggregates(
+        self,
+        user_id: int,
+        since: datetime | None,
+        until: datetime,
+        offsets: tuple[Sequence[tuple[int, int]], int],
+        long_minutes: int,
+    ) -> StatsTotals:
+        """What /stats counts over the user's ended sessions started in [since, until), per
+        local day and hour (``offsets``: from ``LocalTimes.segments``)."""
+        ...
+
+    async def history(self, user_id: int, offset: int, limit: int) -> tuple[list[Session], int]:
+        """A page of the user's sessions, newest first, and how many there are in all."""
+        ...
+
+    async def export_rows(self, user_id: int) -> tuple[list[Session], list[Event]]:
+        """Every session of the user (oldest first) and every event of those sessions."""
+        ...
+
+    async def events(self, session_id: int) -> list[Event]:
+        """A session's event log, oldest first."""
+        ...
+
+
+class Storage(Protocol):
+    """The one object the application opens (``storage.open_storage``) and closes."""
+
+    users: UserStore
+    sessions: SessionStore
+    deliveries: DeliveryStore
+    reports: ReportStore
+
+    async def close(self) -> None:
+        """Close the backend once the operations already queued have run."""
+        ...
+
+    async def integrity_check(self) -> str:
+        """The backend's own verdict on what it holds ('ok' when sound)."""
+        ...
