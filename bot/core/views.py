@@ -1,0 +1,204 @@
+"""What the person reads: /status, the summary, /stats, and the streak days kept for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from bot.core.base import ServiceBase
+from bot.core.insights import (
+    LONG_MINUTES,
+    Period,
+    Stats,
+    Tally,
+    period_bounds,
+    session_insight,
+    stats_from_tally,
+    streak,
+    tally,
+)
+from bot.core.timefmt import local_date, local_times, zone
+from storage import DeliveryRecord, Outcome, Session
+from storage.models import to_ms
+
+__all__ = ["InsightViews", "StatusView", "SummaryView"]
+
+_STREAK_HORIZON = timedelta(days=800)
+_DAYS_KEPT = 10_000
+"""Users whose streak days are kept in memory (up to ~800 dates each); the oldest go first."""
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What /status shows."""
+
+    session: Session
+    left: timedelta  # nominal time left (focus and breaks), frozen while paused
+    total: timedelta  # nominal length of the whole plan
+    focused: timedelta  # nominal focus done so far
+    messages_used: int
+    messages_max: int
+    next_break_at: datetime | None
+    in_break_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """What the end-of-session summary shows."""
+
+    session: Session
+    planned_minutes: int
+    focused_minutes: int
+    earlier_sessions: int
+    average_minutes: float | None  # the user's average before this one, from 3 sessions on
+    streak_days: int
+    insight: str | None = None  # e.g. "3rd completed session today"
+
+
+class InsightViews(ServiceBase):
+    """Views over a session and over a person's history."""
+
+    async def status(self, session: Session) -> StatusView:
+        """Time left, progress, messages used, next break."""
+        return self._status(session, await self.store.deliveries.deliveries(session.id))
+
+    async def status_in(self, user_id: int, chat_id: int) -> StatusView | None:
+        """The status of the user's running session in this chat (one read); None if none."""
+        session, records = await self.store.sessions.active_session_and_deliveries(user_id, chat_id)
+        return None if session is None else self._status(session, records)
+
+    def _status(self, session: Session, records: list[DeliveryRecord]) -> StatusView:
+        now = self.clock.now()
+        state, plan, limits = self.policy_view(session, records)
+        active = min(state.active_at(now), plan.total)
+        scale = session.time_scale
+        next_break = next((start for start, _ in plan.breaks if start > active), None)
+        in_break = next((end for start, end in plan.breaks if start <= active < end), None)
+        paused = state.paused_at is not None
+        return StatusView(
+            session=session,
+            left=(plan.total - active) * scale,
+            total=plan.total * scale,
+            focused=plan.focused(active) * scale,
+            messages_used=len(state.counted()),
+            messages_max=limits.max_messages,
+            next_break_at=None if next_break is None or paused else state.wall(next_break),
+            in_break_until=None if in_break is None or paused else state.wall(in_break),
+        )
+
+    async def summary(self, session: Session) -> SummaryView:
+        """The numbers of an ended session's summary."""
+        count, average_ms = await self.store.reports.earlier_focus(session.user_id, session.id)
+        tz = zone(await self.timezone_of(session.user_id))
+        now = self.clock.now()
+        days = await self.completed_days(session.user_id, tz, now)
+        average = average_ms / 60000 if count >= 3 else None
+        return SummaryView(
+            session=session,
+            planned_minutes=session.planned_minutes,
+            focused_minutes=round(session.focused_minutes()),
+            earlier_sessions=count,
+            # Under a minute on average (a few started and stopped at once): no comparison.
+            average_minutes=average if average is not None and average >= 1 else None,
+            streak_days=streak(days, local_date(now, tz)),
+            insight=await self._insight(session, tz, now),
+        )
+
+    async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:
+        """The one per-session insight the user's recent data supports, if any."""
+        facts = await self.store.reports.session_facts(
+            session.user_id, now - timedelta(days=8), now + timedelta(seconds=1), few=True
+        )
+        this = next((f for f in facts if f.started_at == session.started_at), None)
+        if this is None:
+            return None
+        insight = session_insight(this, [f for f in facts if f is not this], now, tz)
+        # The comparison with the average has its own line in the summary already.
+        if insight is not None and insight.endswith("than your average"):
+            return None
+        return insight
+
+    async def stats(self, user_id: int, period: Period) -> Stats:
+        """The user's numbers for /stats, in their timezone."""
+        tz = zone(await self.timezone_of(user_id))
+        now = self.clock.now()
+        since, until = period_bounds(period, now, tz)
+        days = await self.completed_days(user_id, tz, now)
+        return stats_from_tally(await self._tally(user_id, since, until, tz), days, period, now, tz)
+
+    async def _tally(
+        self, user_id: int, since: datetime | None, until: datetime, tz: tzinfo
+    ) -> Tally:
+        """The period's sessions counted by SQLite, in the user's local days and hours."""
+        first = since if since is not None else await self.store.reports.first_start(user_id)
+        if first is None or first >= until:
+            return tally((), tz)
+        offsets = local_times(tz).segments(to_ms(first), to_ms(until))
+        totals = await self.store.reports.stats_aggregates(
+            user_id, since, until, offsets, LONG_MINUTES
+        )
+        whole, labelled = totals.summed(), totals.labelled
+        hours = {row.hour: row for row in totals.hours}
+        return Tally(
+            sessions=int(whole.sessions),
+            completed=int(whole.completed),
+            focused=float(whole.focused),
+            planned=int(whole.planned),
+            interruptions=int(whole.interruptions),
+            scored=int(whole.scored),
+            score_sum=int(whole.score_sum),
+            by_day={row.day: (row.sessions, row.focused) for row in totals.days},
+            by_hour=[hours[h].focused if h in hours else 0.0 for h in range(24)],
+            hour_scores=[
+                (int(hours[h].scored), int(hours[h].score_sum)) if h in hours else (0, 0)
+                for h in range(24)
+            ],
+            labelled=(labelled.sessions, int(labelled.completed)),
+            unlabelled=(
+                int(whole.sessions) - labelled.sessions,
+                int(whole.completed) - int(labelled.completed),
+            ),
+            long_scores=(int(whole.long_scored), int(whole.long_score_sum)),
+            short_scores=(int(whole.scored) - int(whole.long_scored), int(whole.short_score_sum)),
+        )
+
+    async def completed_days(self, user_id: int, tz: tzinfo, now: datetime) -> frozenset[date]:
+        """The local days on which the user completed a session (for streaks), last 800 days.
+
+        Kept per user: reading and converting two years of starts was most of a /stats
+        "week" and of every summary (measured, BENCHMARKS.md), and the set changes only when
+        one of the user's sessions completes (its day is added here) or the user is erased
+        (forgotten), or when the timezone changes (part of the key).
+        """
+        key = str(tz)
+        kept = self._days.get(user_id)
+        if kept is None or kept[0] != key:
+            ends = self._ends.get(user_id, 0)
+            starts = await self.store.reports.completed_starts(user_id, now - _STREAK_HORIZON)
+            kept = (key, tz, frozenset(local_date(start, tz) for start in starts))
+            if self._ends.get(user_id, 0) != ends:
+                return kept[2]  # a session ended during the read: use it, keep nothing
+            self._days[user_id] = kept
+            if len(self._days) > _DAYS_KEPT:
+                del self._days[next(iter(self._days))]
+        horizon = local_date(now - _STREAK_HORIZON, tz)
+        days = kept[2]
+        return (
+            days
+            if min(days, default=horizon) >= horizon
+            else frozenset(d for d in days if d >= horizon)
+        )
+
+    def _ended(self, ended: Session | None) -> Session | None:
+        """Add a completed session's day to its user's kept streak days; pass it on."""
+        if ended is not None:
+            # Counted, so that a read of the days that began before this end is not kept.
+            self._ends[ended.user_id] = self._ends.get(ended.user_id, 0) + 1
+            if len(self._ends) > _DAYS_KEPT:
+                del self._ends[next(iter(self._ends))]
+        if ended is not None and ended.outcome is Outcome.COMPLETED:
+            kept = self._days.get(ended.user_id)
+            if kept is not None:
+                key, tz, days = kept
+                self._days[ended.user_id] = (key, tz, days | {local_date(ended.started_at, tz)})
+        return ended
