@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     app = build_application(settings)
     try:
         if settings.focus_webhook_url:
-            _run_webhook(app, settings)
+            return _run_webhook(app, settings)
         else:
             app.run_polling(allowed_updates=UPDATES, drop_pending_updates=False)
     except InvalidToken:
@@ -101,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
 UPDATES = ["message", "callback_query"]
 
 
-def _run_webhook(app: FocusApplication, settings: Settings) -> None:
+def _run_webhook(app: FocusApplication, settings: Settings) -> int:
     """Receive updates on FOCUS_WEBHOOK_LISTEN:FOCUS_WEBHOOK_PORT, at the path of
     FOCUS_WEBHOOK_URL; Telegram must present the secret token with every request.
 
     Our own server (bot/webhook.py), not PTB's run_webhook: it refuses a request on its
     headers (secret, size) before reading the body."""
-    from bot.webhook import WebhookConfig, serve_webhook
+    from bot.webhook import ListenError, WebhookConfig, serve_webhook
 
     url = settings.focus_webhook_url or ""
     secret = settings.focus_webhook_secret
@@ -121,7 +121,15 @@ def _run_webhook(app: FocusApplication, settings: Settings) -> None:
         secret=token,
         allowed_updates=UPDATES,
     )
-    asyncio.run(serve_webhook(app, config))
+    try:
+        asyncio.run(serve_webhook(app, config))
+    except ListenError as error:
+        print(
+            f"The webhook server {error}. Check FOCUS_WEBHOOK_LISTEN and FOCUS_WEBHOOK_PORT.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -35,7 +36,6 @@ from urllib.parse import urlsplit
 from telegram import Bot, Update
 from telegram.ext import ExtBot
 from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.web import Application as TornadoApplication
 from tornado.web import RequestHandler, stream_request_body
 
@@ -44,6 +44,7 @@ from bot.app import AnyApplication, close_application, open_application
 __all__ = [
     "MAX_UPDATE_BYTES",
     "SECRET_HEADER",
+    "ListenError",
     "WebhookConfig",
     "WebhookServer",
     "parse_update",
@@ -223,6 +224,10 @@ _AUTHENTICATED_REFUSALS = frozenset({HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_
 """Refusals that come after the secret was checked (an unknown status is a DEBUG line)."""
 
 
+class ListenError(Exception):
+    """The webhook server could not open its socket (FOCUS_WEBHOOK_LISTEN / _PORT)."""
+
+
 class WebhookServer:
     """The HTTP server for updates at ``path``, fed into ``app.update_queue``."""
 
@@ -234,21 +239,30 @@ class WebhookServer:
             default_handler_class=_NotFound,
         )
         # Every handler streams and refuses at MAX_UPDATE_BYTES itself, with a 413. Tornado's
-        # own body limit (100 MiB by default) stays a backstop: set at our limit, it would cut
-        # a chunked body short with a bare 400 when a chunk header crosses it, before our
-        # handler has counted the bytes.
+        # own body limit (100 MiB by default) stays a backstop, above ours: set at our limit,
+        # it would answer a chunked body with a bare 400 as soon as a chunk header announced
+        # more than the rest of the limit, before our handler had counted the bytes. (Only a
+        # single chunk announcing over 100 MiB meets it: a 400, unread as well.)
         self._http = HTTPServer(
             web,
             body_timeout=BODY_TIMEOUT_S,
             idle_connection_timeout=IDLE_TIMEOUT_S,
         )
-        self._sockets: list[socket.socket] = []
 
     def listen(self, port: int, address: str) -> int:
-        """Listen on ``address``:``port`` (0: a free port); returns the port."""
-        self._sockets = bind_sockets(port, address)
-        self._http.add_sockets(self._sockets)
-        return int(self._sockets[0].getsockname()[1])
+        """Listen on ``address``:``port`` (0: a free port); returns the port.
+
+        Raises ListenError when the address can't be used (taken, not this machine's)."""
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            # Not tornado's bind_sockets: it leaves a socket it failed to bind open.
+            sock = socket.create_server((address, port), family=family, backlog=128)
+        except OSError as error:
+            why = os.strerror(error.errno) if error.errno else str(error)
+            raise ListenError(f"can't listen on {address}:{port} ({why})") from error
+        sock.setblocking(False)
+        self._http.add_sockets([sock])
+        return int(sock.getsockname()[1])
 
     async def close(self) -> None:
         """Stop accepting connections, then close the open ones."""

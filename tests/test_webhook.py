@@ -28,6 +28,7 @@ from telegram import Bot, Update
 from bot.webhook import (
     MAX_UPDATE_BYTES,
     SECRET_HEADER,
+    ListenError,
     WebhookConfig,
     WebhookServer,
     parse_update,
@@ -360,3 +361,14 @@ async def test_serve_webhook_sets_the_webhook_serves_and_stops_on_sigterm(
     assert api.webhook is not None  # left in place: Telegram queues updates until we are back
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)  # no longer listening
+
+
+async def test_a_port_in_use_is_a_listen_error_not_a_traceback(tmp_path: Path) -> None:
+    harness = BotHarness(tmp_path / "focus.db")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        server = WebhookServer(harness.app, PATH, SECRET)
+        with pytest.raises(ListenError, match=rf"can't listen on 127\.0\.0\.1:{port} \(.+\)"):
+            server.listen(port, "127.0.0.1")
