@@ -25,10 +25,11 @@ from .inbound import InboundResult, run_inbound
 from .memory import run_memory
 from .recovery import run_recovery
 from .stats_latency import run_stats
+from .webhook import run_webhook_attack
 
 __all__ = ["FIGURES", "Sizes", "main"]
 
-FIGURES = ("inbound", "dispatch", "memory", "recovery", "flood", "stats")
+FIGURES = ("inbound", "dispatch", "memory", "recovery", "flood", "stats", "webhook")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Sizes:
     stats_sessions: int = 1_000_000
     calls: int = 50
     stall_after: int = 5
+    attackers: int = 10
+    attack_bytes: int = 95_000_000  # the tester's size: under tornado's 100 MiB default limit
 
     @property
     def stats_heavy(self) -> int:
@@ -70,6 +73,8 @@ QUICK = Sizes(
     burst=40,
     stats_sessions=5_000,
     calls=5,
+    attackers=2,
+    attack_bytes=5_000_000,
 )
 
 Figures = dict[str, float]
@@ -335,6 +340,49 @@ async def _stats(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
     return figures
 
 
+ATTACK_GROWTH_MIB = 16
+"""The webhook figure's target: the attack may raise the bot's peak RSS by at most this much
+(a few MiB of sockets and buffers; a server that buffers the bodies grows by all of them)."""
+
+
+async def _webhook(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_webhook_attack(work, sizes.attackers, sizes.attack_bytes)
+    mib = 1024
+    growth = (result.hwm_after_kib - result.rss_before_kib) / mib
+    rows += [
+        Row(
+            f"webhook: {result.attackers} POSTs of {result.body_bytes / 1e6:,.0f} MB at once, "
+            "no secret",
+            f"{result.status_text()} in {result.seconds:.2f} s",
+        ),
+        Row(
+            "  bot RSS before / peak (VmHWM) / after",
+            f"{result.rss_before_kib / mib:,.0f} / {result.hwm_after_kib / mib:,.0f} / "
+            f"{result.rss_after_kib / mib:,.0f} MiB",
+            f"peak <= before + {ATTACK_GROWTH_MIB} MiB",
+            growth <= ATTACK_GROWTH_MIB,
+        ),
+        Row(
+            "  then a real update answered; exit code on SIGTERM",
+            f"{'yes' if result.answered_after else 'NO'}; {result.exit_code}",
+            "yes; 0",
+            result.answered_after and result.exit_code == 0,
+        ),
+    ]
+    return {
+        "webhook_attackers": result.attackers,
+        "webhook_attack_bytes": result.body_bytes,
+        "webhook_attack_s": result.seconds,
+        "webhook_refused_403": result.statuses.get("403", 0),
+        "webhook_rss_before_mib": result.rss_before_kib / mib,
+        "webhook_hwm_before_mib": result.hwm_before_kib / mib,
+        "webhook_rss_sampled_max_mib": result.rss_sampled_max_kib / mib,
+        "webhook_rss_peak_mib": result.hwm_after_kib / mib,
+        "webhook_rss_after_mib": result.rss_after_kib / mib,
+        "webhook_exit_code": result.exit_code,
+    }
+
+
 _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "inbound": _inbound,
     "dispatch": _dispatch,
@@ -342,6 +390,7 @@ _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "recovery": _recovery,
     "flood": _flood,
     "stats": _stats,
+    "webhook": _webhook,
 }
 
 
@@ -388,12 +437,28 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help=f"sessions in the /stats database (default {full.stats_sessions:,})",
     )
+    parser.add_argument(
+        "--attackers", type=int, help=f"webhook: POSTs at once (default {full.attackers})"
+    )
+    parser.add_argument(
+        "--attack-bytes",
+        type=int,
+        help=f"webhook: bytes of each POST's body (default {full.attack_bytes:,})",
+    )
     parser.add_argument("--only", default=",".join(FIGURES), help="comma-separated figures")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else full
     changes = {
         name: getattr(args, name)
-        for name in ("users", "updates", "sessions", "burst", "stats_sessions")
+        for name in (
+            "users",
+            "updates",
+            "sessions",
+            "burst",
+            "stats_sessions",
+            "attackers",
+            "attack_bytes",
+        )
         if getattr(args, name) is not None
     }
     sizes = Sizes(**{**sizes.__dict__, **changes})

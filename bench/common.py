@@ -56,10 +56,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def rss_kib() -> tuple[int, int]:
-    """(VmRSS, VmHWM) of this process in KiB, from /proc/self/status."""
+def rss_kib(pid: int | None = None) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in KiB of process ``pid`` (None: this one), from /proc/<pid>/status."""
     fields: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as status:
+    with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
         for line in status:
             name, _, value = line.partition(":")
             if name in ("VmRSS", "VmHWM"):

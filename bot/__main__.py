@@ -7,7 +7,6 @@ import asyncio
 import secrets
 import sys
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     app = build_application(settings)
     try:
         if settings.focus_webhook_url:
-            _run_webhook(app, settings)
+            return _run_webhook(app, settings)
         else:
             app.run_polling(allowed_updates=UPDATES, drop_pending_updates=False)
     except InvalidToken:
@@ -102,23 +101,35 @@ def main(argv: list[str] | None = None) -> int:
 UPDATES = ["message", "callback_query"]
 
 
-def _run_webhook(app: FocusApplication, settings: Settings) -> None:
+def _run_webhook(app: FocusApplication, settings: Settings) -> int:
     """Receive updates on FOCUS_WEBHOOK_LISTEN:FOCUS_WEBHOOK_PORT, at the path of
-    FOCUS_WEBHOOK_URL; Telegram must present the secret token with every request."""
+    FOCUS_WEBHOOK_URL; Telegram must present the secret token with every request.
+
+    Our own server (bot/webhook.py), not PTB's run_webhook: it refuses a request on its
+    headers (secret, size) before reading the body."""
+    from bot.webhook import ListenError, WebhookConfig, serve_webhook
+
     url = settings.focus_webhook_url or ""
     secret = settings.focus_webhook_secret
     # Without a configured secret, a fresh random one is registered with setWebhook at
     # every start: requests that don't carry it are refused with 403.
     token = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
-    app.run_webhook(
+    config = WebhookConfig(
         listen=settings.focus_webhook_listen,
         port=settings.focus_webhook_port,
-        url_path=urlsplit(url).path.lstrip("/"),
-        webhook_url=url,
-        secret_token=token,
+        url=url,
+        secret=token,
         allowed_updates=UPDATES,
-        drop_pending_updates=False,
     )
+    try:
+        asyncio.run(serve_webhook(app, config))
+    except ListenError as error:
+        print(
+            f"The webhook server {error}. Check FOCUS_WEBHOOK_LISTEN and FOCUS_WEBHOOK_PORT.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

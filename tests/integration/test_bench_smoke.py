@@ -41,6 +41,9 @@ FIGURE_KEYS = (
     "stats_month_p99_ms",
     "stats_all_p99_ms",
     "history_p99_ms",
+    "webhook_rss_before_mib",
+    "webhook_rss_peak_mib",
+    "webhook_rss_after_mib",
 )
 
 SIGNED = frozenset({"memory_small_bytes_per_session", "memory_large_bytes_per_session"})
@@ -73,4 +76,6 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     assert figures["recovery_s"] < figures["recovery_first_pass_done_s"]
     assert figures["inbound_updates_per_s"] > 0 and figures["dispatch_per_s"] > 0
     assert figures["flood_worst_chat_second"] >= 1  # every nudge reached the stand-in
+    assert figures["webhook_refused_403"] == figures["webhook_attackers"]
+    assert figures["webhook_exit_code"] == 0
     assert "figure" in done.stdout  # the table came first
