@@ -33,8 +33,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.local_api import LocalBotApi
-from tests.standin import BotApiStandin
+from bot.core.clock import SystemClock
+from bot.offline.local_api import LocalBotApi
+from tests.support.standin import BotApiStandin
 
 from .common import environment_without_focus, rss_kib
 
@@ -158,7 +159,7 @@ async def _answered(api: LocalBotApi, http: aiohttp.ClientSession, url: str, use
 
 async def run_webhook_attack(workdir: Path, attackers: int, body_bytes: int) -> WebhookResult:
     """Start the bot in webhook mode, attack it, measure it; see the module docstring."""
-    api = LocalBotApi()
+    api = LocalBotApi(clock=SystemClock().now)
     port = _free_port()
     async with BotApiStandin(api) as standin:
         env = {

@@ -105,9 +105,9 @@ def _run_webhook(app: FocusApplication, settings: Settings) -> int:
     """Receive updates on FOCUS_WEBHOOK_LISTEN:FOCUS_WEBHOOK_PORT, at the path of
     FOCUS_WEBHOOK_URL; Telegram must present the secret token with every request.
 
-    Our own server (bot/webhook.py), not PTB's run_webhook: it refuses a request on its
+    Our own server (bot/telegram/webhook.py), not PTB's run_webhook: it refuses a request on its
     headers (secret, size) before reading the body."""
-    from bot.webhook import ListenError, WebhookConfig, serve_webhook
+    from bot.telegram.webhook import ListenError, WebhookConfig, serve_webhook
 
     url = settings.focus_webhook_url or ""
     secret = settings.focus_webhook_secret

@@ -39,7 +39,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application as TornadoApplication
 from tornado.web import RequestHandler, stream_request_body
 
-from bot.app import AnyApplication, close_application, open_application
+from bot.telegram.app import AnyApplication, close_application, open_application
 
 __all__ = [
     "MAX_UPDATE_BYTES",

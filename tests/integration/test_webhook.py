@@ -1,4 +1,5 @@
-"""The webhook server (bot/webhook.py) against raw HTTP on 127.0.0.1, with the real Application.
+"""The webhook server (bot/telegram/webhook.py) against raw HTTP on 127.0.0.1, with the real
+Application.
 
 Requests are written by hand on a socket, so a test can send the headers of a 95 MB body and
 only a few bytes of it: an answer that comes at once proves the server did not wait for (and
@@ -26,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Bot, Update
 
-from bot.webhook import (
+from bot.telegram.webhook import (
     MAX_UPDATE_BYTES,
     SECRET_HEADER,
     ListenError,
@@ -35,7 +36,7 @@ from bot.webhook import (
     parse_update,
     serve_webhook,
 )
-from tests.harness import BotHarness
+from tests.support.harness import BotHarness
 
 SECRET = "webhook-Secret_42"  # noqa: S105 - a test secret
 GUESS = "my-guess-1234"
@@ -210,7 +211,7 @@ async def test_malformed_json_or_not_an_update_gets_400_and_one_log_line(
     assert served.harness.api.sent == []
     assert not any(r.exc_info for r in caplog.records), "a traceback was logged"
     refusals = [r for r in caplog.records if "webhook request refused" in r.getMessage()]
-    assert [(r.name, r.levelno) for r in refusals] == [("bot.webhook", logging.INFO)]
+    assert [(r.name, r.levelno) for r in refusals] == [("bot.telegram.webhook", logging.INFO)]
     assert refusals[0].getMessage().startswith("webhook request refused: 400")
     if len(body) > 2:
         assert body[:12].decode("latin-1") not in caplog.text  # never the body
@@ -229,7 +230,7 @@ async def test_refusals_log_one_debug_line_without_the_secret_or_the_path(
     with caplog.at_level(logging.DEBUG):
         status, _ = await served.exchange(head(secret=GUESS, length=10), b"0123456789")
     assert status == 403
-    lines = [r for r in caplog.records if r.name.startswith(("bot.webhook", "tornado"))]
+    lines = [r for r in caplog.records if r.name.startswith(("bot.telegram.webhook", "tornado"))]
     assert [(r.levelno, r.getMessage()) for r in lines] == [
         (logging.DEBUG, "webhook request refused: 403 no or wrong secret token")
     ]
