@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     focus_time_scale: float = Field(default=1.0, gt=0, le=3600)
     focus_allowed_users: Annotated[frozenset[int], NoDecode] = frozenset()
     focus_default_minutes: int = Field(default=25, ge=5, le=90)
-    focus_block_minutes: int = Field(default=25, ge=5, le=90)
+    focus_block_minutes: int = Field(default=25, ge=10, le=90)
     focus_break_minutes: int = Field(default=5, ge=5, le=30)
     log_level: LogLevel = "INFO"
     # Webhook mode: set the public URL Telegram should post updates to.
