@@ -18,7 +18,6 @@ from bot.api import Markup, edit_html, send_html
 from bot.context import FocusContext
 from bot.insights import Period
 from bot.parsing import (
-    SETTING_RANGES,
     Callback,
     FocusRequest,
     ParseError,
@@ -30,6 +29,7 @@ from bot.parsing import (
 )
 from bot.service import ScoreResult
 from bot.timefmt import clock_time, parse_zone, zone
+from nudges import limits as product
 from storage import ActiveSessionExists, Session
 
 __all__ = [
@@ -197,7 +197,7 @@ async def status(update: Update, context: FocusContext) -> None:
 
 
 async def extend(update: Update, context: FocusContext) -> None:
-    """/extend [minutes]: add 5–45 minutes (default 10), up to 180 in all."""
+    """/extend [minutes]: add some minutes (within the product's limits) to the running one."""
     assert update.effective_message is not None  # noqa: S101
     try:
         minutes = parse_extend(_args(update.effective_message))
@@ -360,7 +360,7 @@ async def stats(update: Update, context: FocusContext) -> None:
 
 
 async def history(update: Update, context: FocusContext) -> None:
-    """/history: the user's sessions, 10 a page, with ◀ ▶."""
+    """/history: the user's sessions, a page at a time, with ◀ ▶."""
     user_id, _ = _ids(update)
     text, keyboard = await _history_page(context, user_id, 0)
     await _reply(update, text, reply_markup=keyboard)
@@ -369,7 +369,7 @@ async def history(update: Update, context: FocusContext) -> None:
 async def _history_page(
     context: FocusContext, user_id: int, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    sessions, total = await context.service.history(user_id, page, texts.HISTORY_PAGE)
+    sessions, total = await context.service.history(user_id, page, product.HISTORY_PAGE_SIZE)
     tz = zone(await context.service.timezone_of(user_id))
     return texts.history_text(sessions, page, total, tz), texts.history_keyboard(
         user_id, page, total
@@ -423,8 +423,8 @@ async def on_text(update: Update, context: FocusContext) -> None:
         if chat.type == ChatType.PRIVATE:
             await _reply(update, texts.text_hint(number is not None))
         return
-    if not 1 <= number <= 5:
-        await _reply(update, "Scores go from 1 (scattered) to 5 (deep focus) — which was it?")
+    if number not in product.SCORE:
+        await _reply(update, texts.SCORE_OUT_OF_RANGE)
         return
     result, previous = await context.service.score(target.id, user_id, number)
     if result is not ScoreResult.NOT_FOUND:
@@ -459,7 +459,7 @@ async def on_button(update: Update, context: FocusContext) -> None:
     await query.answer(answer)
 
 
-# Settings buttons: code -> (column, name in SETTING_RANGES).
+# Settings buttons: code -> (column, name in SETTING_MINUTES).
 _SETTING_BUTTON = {
     "d": ("default_minutes", "default"),
     "b": ("block_minutes", "block"),
@@ -471,7 +471,7 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Cal
     """Settings steps, history pages and the delete confirmation; returns the answer."""
     user_id, code, value = data.owner, data.arg[:1], data.arg[1:]
     if data.action == "del":
-        if _older_than(query, context, DELETE_CONFIRM_WINDOW):
+        if _older_than(query, context, product.DELETE_CONFIRM_WINDOW):
             await _edit(query, "That confirmation expired — send /delete_me again.")
             return "Expired."
         if data.arg != "yes":
@@ -491,8 +491,7 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Cal
         column, setting = "quiet", value == "1"
     elif code in _SETTING_BUTTON:
         column, name = _SETTING_BUTTON[code]
-        low, high = SETTING_RANGES[name]
-        if not low <= int(value) <= high:
+        if int(value) not in product.SETTING_MINUTES[name]:
             return "This button has expired."
         setting = int(value)
     else:
@@ -541,7 +540,7 @@ async def _checkin_button(
 async def _score_button(
     query: CallbackQuery, context: FocusContext, data: Callback, session: Session
 ) -> str:
-    if not data.arg.isdigit() or not 1 <= int(data.arg) <= 5:
+    if not data.arg.isdigit() or int(data.arg) not in product.SCORE:
         return "This button has expired."
     if session.running:
         return "This session is still running."
@@ -582,9 +581,6 @@ async def _edit(
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
-
-
-DELETE_CONFIRM_WINDOW = timedelta(minutes=10)
 
 
 def _older_than(query: CallbackQuery, context: FocusContext, age: timedelta) -> bool:

@@ -41,23 +41,17 @@ from nudges import (
     decide,
     make_plan,
 )
+from nudges import limits as product
 from storage import SUMMARY_SLOT, DeliveryRecord, Outcome, Repository, Session, User
 from storage.models import to_ms
 
 __all__ = [
-    "MAX_TOTAL_MINUTES",
     "FocusService",
     "ScoreResult",
     "SessionDefaults",
     "StatusView",
     "SummaryView",
 ]
-
-MAX_TOTAL_MINUTES = 180
-"""A session, extensions included, never plans more focus than this."""
-
-SCORE_WINDOW = timedelta(hours=24)
-"""A plain reply ``1``-``5`` scores a session that ended at most this long ago."""
 
 _STREAK_HORIZON = timedelta(days=800)
 _DAYS_KEPT = 10_000
@@ -68,9 +62,9 @@ _DAYS_KEPT = 10_000
 class SessionDefaults:
     """How a new session is shaped when the user does not say."""
 
-    minutes: int = 25
-    block_minutes: int = 25
-    break_minutes: int = 5
+    minutes: int = product.DEFAULT_FOCUS_MINUTES
+    block_minutes: int = product.DEFAULT_BLOCK_MINUTES
+    break_minutes: int = product.DEFAULT_BREAK_MINUTES
     checkins: bool = True
 
 
@@ -337,13 +331,13 @@ class FocusService:
             return await self.repo.resume(fresh, now, planned_end, next_due)
 
     async def extend(self, session: Session, minutes: int) -> Session | int | None:
-        """Add planned focus. The longer session; or, past the 180-minute total, the minutes
+        """Add planned focus. The longer session; or, past the total's maximum, the minutes
         that may still be added; None when the session is not running."""
         async with self.locked(session.id):
             fresh, records = await self.repo.session_and_deliveries(session.id)
             if fresh is None or not fresh.running:
                 return None
-            room = max(0, MAX_TOTAL_MINUTES - fresh.planned_minutes)
+            room = max(0, product.MAX_TOTAL_MINUTES - fresh.planned_minutes)
             if minutes > room:
                 return room
             now = self.clock.now()
@@ -467,7 +461,8 @@ class FocusService:
 
     async def scorable(self, user_id: int, chat_id: int) -> Session | None:
         """The session a plain ``1``-``5`` reply scores, if any."""
-        return await self.repo.scorable_session(user_id, chat_id, self.clock.now() - SCORE_WINDOW)
+        since = self.clock.now() - product.SCORE_REPLY_WINDOW
+        return await self.repo.scorable_session(user_id, chat_id, since)
 
     # --- views --------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.insights import Stats
 from bot.parsing import FOCUS_FORMS
-from bot.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
+from bot.service import SessionDefaults, StatusView, SummaryView
 from bot.timefmt import clock_time, minutes_text, zone
+from nudges import limits as product
 from storage import Outcome, Session, User
 
 __all__ = [
@@ -79,7 +80,8 @@ def welcome_text(first_name: str) -> str:
         "Tell me what you're working on and for how long — "
         "<code>/focus 45 write the report</code> — and I'll check in now and then, call your "
         "breaks, and when time is up send a short summary and ask how focused you were.\n\n"
-        "I never send more than one message every 5 minutes, nor more than 8 in a session.\n"
+        f"I never send more than one message every {product.MIN_GAP_MINUTES} minutes, "
+        f"nor more than {product.MAX_MESSAGES} in a session.\n"
         "/help lists every command."
     )
 
@@ -92,7 +94,8 @@ def help_text() -> str:
         + "\n".join(lines)
         + "\n\n<b>Starting a session</b>\n"
         + html.escape(FOCUS_FORMS)
-        + "\n\nAfter a session, reply with a number 1–5 (or press a button) to rate your focus."
+        + f"\n\nAfter a session, reply with a number {product.SCORE} (or press a button) to rate "
+        "your focus."
     )
 
 
@@ -261,8 +264,9 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     if view.streak_days:
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
-    lines.append("\nHow focused were you? Tap 1–5 or reply with a number.")
-    keyboard = buttons([(str(n), f"sc:{s.id}:{n}") for n in range(1, 6)])
+    lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
+    scores = range(product.SCORE.low, product.SCORE.high + 1)
+    keyboard = buttons([(str(n), f"sc:{s.id}:{n}") for n in scores])
     return "\n".join(lines), keyboard
 
 
@@ -285,14 +289,14 @@ def extended(session: Session, minutes: int, tz: tzinfo) -> str:
 
 
 def extend_refused(room: int) -> str:
-    """/extend past the 180-minute total."""
-    if room < 5:
+    """/extend past the total's maximum (``room``: the minutes that may still be added)."""
+    if room < product.EXTEND_MINUTES.low:
         return (
-            f"This session is already at the {MAX_TOTAL_MINUTES}-minute maximum. "
+            f"This session is already at the {product.MAX_TOTAL_MINUTES}-minute maximum. "
             "Finish it and start another!"
         )
     return (
-        f"A session can plan at most {MAX_TOTAL_MINUTES} minutes; "
+        f"A session can plan at most {product.MAX_TOTAL_MINUTES} minutes; "
         f"you can still add up to {room} min."
     )
 
@@ -307,6 +311,12 @@ def text_hint(was_number: bool) -> str:
     )
 
 
+SCORE_OUT_OF_RANGE = (
+    f"Scores go from {product.SCORE.low} (scattered) to {product.SCORE.high} (deep focus) — "
+    "which was it?"
+)
+
+
 def score_ack(score: int, previous: int | None, label: str | None = None) -> str:
     """The answer to a score (plain text: it is also a callback answer)."""
     of = f" for “{label[:40]}”" if label else ""
@@ -314,7 +324,7 @@ def score_ack(score: int, previous: int | None, label: str | None = None) -> str
         return f"Updated your focus score{of} from {previous} to {score}."
     if previous == score:
         return f"Your focus score{of} is still {score}."
-    return f"Saved: focus {score}/5{of}. Thanks!"
+    return f"Saved: focus {score}/{product.SCORE.high}{of}. Thanks!"
 
 
 # --- settings, history, data -----------------------------------------------------------------
@@ -340,7 +350,8 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
         "/timezone Europe/Berlin (or /timezone +02:00)\n"
         "/settings default 45 · /settings block 30 · /settings break 10\n"
         "/settings nudges quiet (or normal)\n"
-        "<i>Limits no setting can loosen: one message per 5 minutes, 8 per session.</i>"
+        "<i>Limits no setting can loosen: one message per "
+        f"{product.MIN_GAP_MINUTES} minutes, {product.MAX_MESSAGES} per session.</i>"
     )
 
 
@@ -380,14 +391,12 @@ TIMEZONE_HELP = (
     "/timezone America/New_York, or as an offset like /timezone +02:00."
 )
 
-HISTORY_PAGE = 10
-
 
 def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> str:
     """One page of /history."""
     if total == 0:
         return "No sessions yet. Start one with /focus 45 write the report."
-    pages = (total + HISTORY_PAGE - 1) // HISTORY_PAGE
+    pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
     lines = [f"🗂 <b>Your sessions</b> (page {page + 1} of {pages}, {total} in all)"]
     for s in sessions:
         when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
@@ -409,7 +418,7 @@ def history_keyboard(user_id: int, page: int, total: int) -> InlineKeyboardMarku
     row = []
     if page > 0:
         row.append(InlineKeyboardButton("◀ Newer", callback_data=f"hist:{user_id}:p{page - 1}"))
-    if (page + 1) * HISTORY_PAGE < total:
+    if (page + 1) * product.HISTORY_PAGE_SIZE < total:
         row.append(InlineKeyboardButton("Older ▶", callback_data=f"hist:{user_id}:p{page + 1}"))
     return InlineKeyboardMarkup([row]) if row else None
 
@@ -472,7 +481,7 @@ def stats_text(stats: Stats) -> str:
         unrated = f" ({stats.unscored} not rated)" if stats.unscored else ""
         lines.append(f"Focus score: {stats.average_score:.1f} average{unrated}")
     else:
-        lines.append("Focus score: none rated yet — rate a session 1–5 after it ends")
+        lines.append(f"Focus score: none rated yet — rate a session {product.SCORE} after it ends")
     if stats.average_interruptions is not None:
         lines.append(f"Interruptions: {stats.average_interruptions:.1f} per session")
     if stats.estimate_accuracy is not None:

@@ -16,9 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.parsing import (
-    MAX_LABEL,
-    MAX_MINUTES,
-    MIN_MINUTES,
     ParseError,
     parse_callback,
     parse_extend,
@@ -27,7 +24,10 @@ from bot.parsing import (
     parse_setting,
 )
 from bot.timefmt import parse_zone, zone
+from nudges.limits import FOCUS_MINUTES, LABEL_MAX_CHARS
 from tests.harness import USER, BotHarness
+
+MIN_MINUTES, MAX_MINUTES, MAX_LABEL = FOCUS_MINUTES.low, FOCUS_MINUTES.high, LABEL_MAX_CHARS
 
 # Text as people (and attackers) type it: any unicode, with digits, units and spaces mixed in.
 words = st.one_of(
