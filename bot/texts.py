@@ -127,7 +127,11 @@ def card_keyboard(session: Session) -> str:
 def start_card(
     session: Session, tz: tzinfo, tz_name: str, *, checkins: bool, defaulted: bool = False
 ) -> str:
-    """The session's card, as it stands: running (with its end), paused, or ended."""
+    """The session's card, as it stands: running (with its end), paused, or ended.
+
+    ``defaulted``: the session was started without a length, so it has the user's default
+    (theirs from /settings, or the operator's), and a tip says so.
+    """
     head = f"{who(session)}<b>Focus: {session.planned_minutes} min</b>{_label(session)}"
     if not session.running:
         done = session.outcome is Outcome.COMPLETED
@@ -150,7 +154,10 @@ def start_card(
         else "I'll stay quiet until the end. /status any time.",
     ]
     if defaulted:
-        lines.append("<i>Tip: /focus 45 sets the length; 25 minutes is the default.</i>")
+        lines.append(
+            f"<i>Tip: {session.planned_minutes} minutes is your default — /focus 1h sets "
+            "another length; /settings changes the default.</i>"
+        )
     return "\n".join(lines)
 
 
