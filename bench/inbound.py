@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot.app import build_application, close_application, open_application
+from bot.callbacks import CardButton, ScoreButton, decode
 from bot.clock import SystemClock
 from bot.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.ordering import RUNNING
@@ -114,10 +115,10 @@ class _Users:
         buttons = msg.buttons()
         if not buttons:
             return
-        data = buttons[0][1]
-        if data.startswith(("p:", "r:")):
+        data = decode(buttons[0][1])
+        if isinstance(data, CardButton):
             self.card[msg.chat_id] = msg.message_id
-        elif data.startswith("sc:"):
+        elif isinstance(data, ScoreButton):
             self.summary[msg.chat_id] = msg.message_id
 
     def start(self) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bot.app import close_application, open_application  # noqa: E402
+from bot.callbacks import CheckinButton, ScoreButton, decode  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.local_api import LocalBotApi, OutgoingMessage  # noqa: E402
 from bot.scheduler import JOB_NAME, DispatchReport  # noqa: E402
@@ -45,11 +46,11 @@ __all__ = ["main", "message_kind"]
 def message_kind(msg: OutgoingMessage) -> str:
     """What a message the bot sent is: checkin, break, back, summary, or other."""
     buttons = msg.buttons()
-    data = buttons[0][1] if buttons else ""
+    data = decode(buttons[0][1]) if buttons else None
     text = msg.text or ""
-    if data.startswith("ci:"):
+    if isinstance(data, CheckinButton):
         return "checkin"
-    if data.startswith("sc:"):
+    if isinstance(data, ScoreButton):
         return "summary"
     if text.startswith("☕"):
         return "break"

@@ -7,6 +7,7 @@ import html
 import logging
 import re
 from datetime import timedelta
+from typing import assert_never
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
@@ -15,13 +16,25 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
 from bot.api import Markup, edit_html, send_html
+from bot.callbacks import (
+    AccountButton,
+    CardAction,
+    CardButton,
+    CheckinButton,
+    DeleteButton,
+    HistoryButton,
+    OfferButton,
+    QuietButton,
+    ScoreButton,
+    SessionButton,
+    SettingButton,
+    decode,
+)
 from bot.context import FocusContext
 from bot.insights import Period
 from bot.parsing import (
-    Callback,
     FocusRequest,
     ParseError,
-    parse_callback,
     parse_extend,
     parse_focus,
     parse_score,
@@ -438,11 +451,11 @@ async def on_button(update: Update, context: FocusContext) -> None:
     """Every inline button: checked for owner and state, then routed."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - registered for callback queries only
-    data = parse_callback(query.data)
+    data = decode(query.data)
     if data is None:
         await query.answer("This button has expired.")
         return
-    if data.action in ("set", "hist", "del"):
+    if isinstance(data, AccountButton):
         if data.owner != query.from_user.id:
             await query.answer("That button belongs to someone else.")
             return
@@ -459,43 +472,23 @@ async def on_button(update: Update, context: FocusContext) -> None:
     await query.answer(answer)
 
 
-# Settings buttons: code -> (column, name in SETTING_MINUTES).
-_SETTING_BUTTON = {
-    "d": ("default_minutes", "default"),
-    "b": ("block_minutes", "block"),
-    "k": ("break_minutes", "break"),
-}
-
-
-async def _account_button(query: CallbackQuery, context: FocusContext, data: Callback) -> str:
+async def _account_button(query: CallbackQuery, context: FocusContext, data: AccountButton) -> str:
     """Settings steps, history pages and the delete confirmation; returns the answer."""
-    user_id, code, value = data.owner, data.arg[:1], data.arg[1:]
-    if data.action == "del":
-        if _older_than(query, context, product.DELETE_CONFIRM_WINDOW):
-            await _edit(query, "That confirmation expired — send /delete_me again.")
-            return "Expired."
-        if data.arg != "yes":
-            await _edit(query, "Kept. Nothing was deleted.")
-            return "Nothing deleted."
-        erased = await context.service.erase(user_id)
-        await _edit(query, texts.deleted(erased))
-        return "Deleted."
-    if not value.isdigit():
-        return "This button has expired."
-    if data.action == "hist":
-        text, keyboard = await _history_page(context, user_id, int(value))
-        await _edit(query, text, keyboard)
-        return ""
+    user_id = data.owner
     setting: int | bool
-    if code == "q" and value in ("0", "1"):
-        column, setting = "quiet", value == "1"
-    elif code in _SETTING_BUTTON:
-        column, name = _SETTING_BUTTON[code]
-        if int(value) not in product.SETTING_MINUTES[name]:
-            return "This button has expired."
-        setting = int(value)
-    else:
-        return "This button has expired."
+    match data:
+        case DeleteButton(confirm=confirm):
+            return await _delete_button(query, context, user_id, confirm=confirm)
+        case HistoryButton(page=page):
+            text, keyboard = await _history_page(context, user_id, page)
+            await _edit(query, text, keyboard)
+            return ""
+        case QuietButton(quiet=quiet):
+            column, setting = "quiet", quiet
+        case SettingButton(setting=name, minutes=minutes):
+            column, setting = _SETTING_COLUMN[name.value], minutes
+        case _:
+            assert_never(data)
     user = await context.service.update_settings(user_id, **{column: setting})
     _, shape = await context.service.settings_of(user_id)
     now = context.service.clock.now()
@@ -503,25 +496,44 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Cal
     return "Saved."
 
 
+async def _delete_button(
+    query: CallbackQuery, context: FocusContext, user_id: int, *, confirm: bool
+) -> str:
+    if _older_than(query, context, product.DELETE_CONFIRM_WINDOW):
+        await _edit(query, "That confirmation expired — send /delete_me again.")
+        return "Expired."
+    if not confirm:
+        await _edit(query, "Kept. Nothing was deleted.")
+        return "Nothing deleted."
+    erased = await context.service.erase(user_id)
+    await _edit(query, texts.deleted(erased))
+    return "Deleted."
+
+
 async def _route_button(
-    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+    query: CallbackQuery, context: FocusContext, data: SessionButton, session: Session
 ) -> str:
     """Do what the button says; returns the short callback answer."""
-    if data.action == "sc":
-        return await _score_button(query, context, data, session)
+    if isinstance(data, ScoreButton):
+        return await _score_button(query, context, data.score, session)
     if not session.running:
         return "This session has already ended."
-    if data.action == "p":
+    match data:
+        case CardButton(action=action):
+            return await _card_button(context, session, action)
+        case CheckinButton(on_track=on_track):
+            return await _checkin_button(query, context, session, on_track=on_track)
+        case OfferButton(replace=replace):
+            return await _offer_button(query, context, session, replace=replace)
+    assert_never(data)
+
+
+async def _card_button(context: FocusContext, session: Session, action: CardAction) -> str:
+    if action is CardAction.PAUSE:
         return _strip_html(await _pause(context, session))
-    if data.action == "r":
+    if action is CardAction.RESUME:
         return _strip_html(await _resume(context, session))
-    if data.action == "e":
-        return "Session ended." if await _end(context, session) else "Already ended."
-    if data.action == "ci" and data.arg in ("ok", "dis"):
-        return await _checkin_button(query, context, session, on_track=data.arg == "ok")
-    if data.action in ("new", "keep"):
-        return await _offer_button(query, context, session, replace=data.action == "new")
-    return "This button has expired."
+    return "Session ended." if await _end(context, session) else "Already ended."
 
 
 async def _checkin_button(
@@ -538,16 +550,14 @@ async def _checkin_button(
 
 
 async def _score_button(
-    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+    query: CallbackQuery, context: FocusContext, score: int, session: Session
 ) -> str:
-    if not data.arg.isdigit() or int(data.arg) not in product.SCORE:
-        return "This button has expired."
     if session.running:
         return "This session is still running."
-    result, previous = await context.service.score(session.id, query.from_user.id, int(data.arg))
+    result, previous = await context.service.score(session.id, query.from_user.id, score)
     if result is ScoreResult.NOT_FOUND:
         return "That session is gone."
-    return texts.score_ack(int(data.arg), previous, session.label)
+    return texts.score_ack(score, previous, session.label)
 
 
 async def _offer_button(

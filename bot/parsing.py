@@ -1,4 +1,7 @@
-"""Parsing what people type: ``/focus`` arguments, ``/extend`` minutes, scores, button data."""
+"""Parsing what people type: ``/focus`` arguments, ``/extend`` minutes, scores, settings.
+
+Button data is read by its own codec, ``bot.callbacks``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,8 @@ from dataclasses import dataclass
 from nudges import limits as product
 
 __all__ = [
-    "Callback",
     "FocusRequest",
     "ParseError",
-    "parse_callback",
     "parse_extend",
     "parse_focus",
     "parse_score",
@@ -149,26 +150,6 @@ def parse_score(text: str) -> int | None:
     return int(match.group(1).replace("−", "-"))
 
 
-@dataclass(frozen=True)
-class Callback:
-    """Button data: an action, a number (usually the session's id), an optional argument."""
-
-    action: str
-    session_id: int
-    arg: str = ""
-
-    @property
-    def owner(self) -> int:
-        """The user an account button belongs to (its number)."""
-        return self.session_id
-
-
-# Session buttons carry the session id; account buttons (set, hist, del) the owner's user id
-# and what to do: set …:d45 (default), b30 (block), k10 (break), q1 (quiet); hist …:p3 (page);
-# del …:yes / …:no.
-_CALLBACK = re.compile(r"^(p|r|e|ci|sc|new|keep|set|hist|del):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
-
-
 def parse_setting(args: str) -> tuple[str, int | bool]:
     """``/settings default 45``, ``block 30``, ``break 10``, ``nudges quiet|normal``."""
     words = _clean(args).lower().split()
@@ -186,13 +167,3 @@ def parse_setting(args: str) -> tuple[str, int | bool]:
     if minutes is None or minutes not in bound:
         raise ParseError(f"{name.capitalize()} can be {bound} minutes.")
     return name, minutes
-
-
-def parse_callback(data: str | None) -> Callback | None:
-    """Parse button data we made; anything else (forged, stale format) is None."""
-    if not data:
-        return None
-    match = _CALLBACK.match(data)
-    if not match:
-        return None
-    return Callback(match.group(1), int(match.group(2)), match.group(3) or "")

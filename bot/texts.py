@@ -9,6 +9,20 @@ from datetime import datetime, timedelta, tzinfo
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import (
+    ButtonData,
+    CardAction,
+    CardButton,
+    CheckinButton,
+    DeleteButton,
+    HistoryButton,
+    OfferButton,
+    QuietButton,
+    ScoreButton,
+    Setting,
+    SettingButton,
+    encode,
+)
 from bot.insights import Stats
 from bot.parsing import FOCUS_FORMS
 from bot.service import SessionDefaults, StatusView, SummaryView
@@ -104,24 +118,27 @@ def focus_usage(reason: str) -> str:
     return f"{html.escape(reason)}\n\nTry one of these:\n{html.escape(FOCUS_FORMS)}"
 
 
-def buttons(*rows: list[tuple[str, str]]) -> str:
-    """Rows of (label, callback data) as the Bot API's ``reply_markup`` JSON.
+def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
+    """Rows of (label, what the button means) as the Bot API's ``reply_markup`` JSON; the
+    meaning is written as callback data by the one codec, ``bot.callbacks``.
 
     The buttons of every session message (card, check-in, summary) are built this way rather
     than as ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a
     quarter of the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md).
     """
-    keyboard = [[{"text": text, "callback_data": data} for text, data in row] for row in rows]
+    keyboard = [
+        [{"text": text, "callback_data": encode(data)} for text, data in row] for row in rows
+    ]
     return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False)
 
 
 def card_keyboard(session: Session) -> str:
     """⏸ Pause · ⏹ End (▶ Resume while paused)."""
     if session.paused_at is not None:
-        first = ("▶ Resume", f"r:{session.id}")
+        first = ("▶ Resume", CardButton(CardAction.RESUME, session.id))
     else:
-        first = ("⏸ Pause", f"p:{session.id}")
-    return buttons([first, ("⏹ End", f"e:{session.id}")])
+        first = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
+    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))])
 
 
 def start_card(
@@ -168,10 +185,16 @@ def already_running(session: Session) -> tuple[str, InlineKeyboardMarkup]:
         [
             [
                 InlineKeyboardButton(
-                    "End it and start the new one", callback_data=f"new:{session.id}"
+                    "End it and start the new one",
+                    callback_data=encode(OfferButton(session.id, replace=True)),
                 )
             ],
-            [InlineKeyboardButton("Keep the current one", callback_data=f"keep:{session.id}")],
+            [
+                InlineKeyboardButton(
+                    "Keep the current one",
+                    callback_data=encode(OfferButton(session.id, replace=False)),
+                )
+            ],
         ]
     )
     return text, keyboard
@@ -216,7 +239,10 @@ def checkin_message(session: Session, slot: str) -> tuple[str, str]:
     """A check-in nudge with 👍 On track · 😵 Distracted; the wording varies by slot."""
     line = _CHECKINS[zlib.crc32(f"{session.id}:{slot}".encode()) % len(_CHECKINS)]
     keyboard = buttons(
-        [("👍 On track", f"ci:{session.id}:ok"), ("😵 Distracted", f"ci:{session.id}:dis")]
+        [
+            ("👍 On track", CheckinButton(session.id, on_track=True)),
+            ("😵 Distracted", CheckinButton(session.id, on_track=False)),
+        ]
     )
     return f"👀 {who(session)}{line}{_label(session)}", keyboard
 
@@ -273,7 +299,7 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
-    keyboard = buttons([(str(n), f"sc:{s.id}:{n}") for n in scores])
+    keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
     return "\n".join(lines), keyboard
 
 
@@ -368,17 +394,21 @@ def settings_keyboard(user: User, shape: SessionDefaults) -> InlineKeyboardMarku
     block = _next_in(_CYCLES["block"], shape.block_minutes)
     pause = _next_in(_CYCLES["break"], shape.break_minutes)
     # Account buttons carry the owner's user id: in a group, only they can press them.
-    owner = f"set:{user.id}"
-    quiet = InlineKeyboardButton(
+    owner = user.id
+
+    def step(label: str, data: ButtonData) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=encode(data))
+
+    quiet = step(
         "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet",
-        callback_data=f"{owner}:q{0 if user.quiet else 1}",
+        QuietButton(owner, quiet=not user.quiet),
     )
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(f"Default → {default} min", callback_data=f"{owner}:d{default}")],
+            [step(f"Default → {default} min", SettingButton(owner, Setting.DEFAULT, default))],
             [
-                InlineKeyboardButton(f"Block → {block} min", callback_data=f"{owner}:b{block}"),
-                InlineKeyboardButton(f"Break → {pause} min", callback_data=f"{owner}:k{pause}"),
+                step(f"Block → {block} min", SettingButton(owner, Setting.BLOCK, block)),
+                step(f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
             ],
             [quiet],
         ]
@@ -424,9 +454,11 @@ def history_keyboard(user_id: int, page: int, total: int) -> InlineKeyboardMarku
     """◀ ▶ buttons, only where there is a page to go to."""
     row = []
     if page > 0:
-        row.append(InlineKeyboardButton("◀ Newer", callback_data=f"hist:{user_id}:p{page - 1}"))
+        newer = encode(HistoryButton(user_id, page - 1))
+        row.append(InlineKeyboardButton("◀ Newer", callback_data=newer))
     if (page + 1) * product.HISTORY_PAGE_SIZE < total:
-        row.append(InlineKeyboardButton("Older ▶", callback_data=f"hist:{user_id}:p{page + 1}"))
+        older = encode(HistoryButton(user_id, page + 1))
+        row.append(InlineKeyboardButton("Older ▶", callback_data=older))
     return InlineKeyboardMarkup([row]) if row else None
 
 
@@ -440,10 +472,16 @@ def delete_confirm(user_id: int) -> tuple[str, InlineKeyboardMarkup]:
             [
                 [
                     InlineKeyboardButton(
-                        "Yes, delete everything", callback_data=f"del:{user_id}:yes"
+                        "Yes, delete everything",
+                        callback_data=encode(DeleteButton(user_id, confirm=True)),
                     )
                 ],
-                [InlineKeyboardButton("No, keep my data", callback_data=f"del:{user_id}:no")],
+                [
+                    InlineKeyboardButton(
+                        "No, keep my data",
+                        callback_data=encode(DeleteButton(user_id, confirm=False)),
+                    )
+                ],
             ]
         ),
     )

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.callbacks import AccountButton, decode, encode
 from bot.parsing import (
     ParseError,
-    parse_callback,
     parse_extend,
     parse_focus,
     parse_score,
@@ -81,10 +81,11 @@ def test_other_parsers_accept_or_explain(text: str) -> None:
 )
 @settings(max_examples=400, deadline=None)
 def test_callback_parser_never_trusts_junk(data: str) -> None:
-    parsed = parse_callback(data)
+    parsed = decode(data)
     if parsed is not None:
-        assert parsed.session_id >= 0
-        assert len(parsed.arg) <= 8
+        number = parsed.owner if isinstance(parsed, AccountButton) else parsed.session_id
+        assert number >= 0
+        assert len(encode(parsed).encode()) <= 64
 
 
 # --- the handlers ----------------------------------------------------------------------------
