@@ -9,13 +9,13 @@ import re
 from datetime import timedelta
 from typing import assert_never
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
-from bot.api import Markup, edit_html, send_html
+from bot.api import Markup, edit_html, edit_inline_html, send_html
 from bot.callbacks import (
     AccountButton,
     CardAction,
@@ -379,9 +379,7 @@ async def history(update: Update, context: FocusContext) -> None:
     await _reply(update, text, reply_markup=keyboard)
 
 
-async def _history_page(
-    context: FocusContext, user_id: int, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _history_page(context: FocusContext, user_id: int, page: int) -> tuple[str, Markup]:
     sessions, total = await context.service.history(user_id, page, product.HISTORY_PAGE_SIZE)
     tz = zone(await context.service.timezone_of(user_id))
     return texts.history_text(sessions, page, total, tz), texts.history_keyboard(
@@ -579,16 +577,14 @@ async def _offer_button(
     return "Started."
 
 
-async def _edit(
-    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
-) -> None:
+async def _edit(query: CallbackQuery, text: str, keyboard: Markup = None) -> None:
     """Replace a button message's text (and its buttons: none unless given), best effort."""
     message = query.message  # a Message, or one too old to be sent along (chat and id only)
     try:
         if message is not None:
             await edit_html(query.get_bot(), message.chat.id, message.message_id, text, keyboard)
-        else:  # a message sent inline: PTB edits it by its inline message id
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        elif query.inline_message_id is not None:  # a message sent in inline mode
+            await edit_inline_html(query.get_bot(), query.inline_message_id, text, keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
 

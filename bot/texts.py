@@ -7,7 +7,7 @@ import json
 import zlib
 from datetime import datetime, timedelta, tzinfo
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import BotCommand
 
 from bot.callbacks import (
     ButtonData,
@@ -122,9 +122,10 @@ def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
     """Rows of (label, what the button means) as the Bot API's ``reply_markup`` JSON; the
     meaning is written as callback data by the one codec, ``bot.callbacks``.
 
-    The buttons of every session message (card, check-in, summary) are built this way rather
-    than as ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a
-    quarter of the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md).
+    Every keyboard of the bot is built here, in this one form, rather than as
+    ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a quarter of
+    the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md), and one form means
+    one path to test (``bot.api`` sends it as it is).
     """
     keyboard = [
         [{"text": text, "callback_data": encode(data)} for text, data in row] for row in rows
@@ -178,24 +179,12 @@ def start_card(
     return "\n".join(lines)
 
 
-def already_running(session: Session) -> tuple[str, InlineKeyboardMarkup]:
+def already_running(session: Session) -> tuple[str, str]:
     """A second /focus while one runs: end it and start the new one, or keep it."""
     text = f"{who(session)}A session is already running{_label(session)}. What should I do?"
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    "End it and start the new one",
-                    callback_data=encode(OfferButton(session.id, replace=True)),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    "Keep the current one",
-                    callback_data=encode(OfferButton(session.id, replace=False)),
-                )
-            ],
-        ]
+    keyboard = buttons(
+        [("End it and start the new one", OfferButton(session.id, replace=True))],
+        [("Keep the current one", OfferButton(session.id, replace=False))],
     )
     return text, keyboard
 
@@ -388,30 +377,21 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
     )
 
 
-def settings_keyboard(user: User, shape: SessionDefaults) -> InlineKeyboardMarkup:
+def settings_keyboard(user: User, shape: SessionDefaults) -> str:
     """Buttons that step each setting to its next common value."""
     default = _next_in(_CYCLES["default"], shape.minutes)
     block = _next_in(_CYCLES["block"], shape.block_minutes)
     pause = _next_in(_CYCLES["break"], shape.break_minutes)
     # Account buttons carry the owner's user id: in a group, only they can press them.
     owner = user.id
-
-    def step(label: str, data: ButtonData) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=encode(data))
-
-    quiet = step(
-        "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet",
-        QuietButton(owner, quiet=not user.quiet),
-    )
-    return InlineKeyboardMarkup(
+    quiet = "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet"
+    return buttons(
+        [(f"Default → {default} min", SettingButton(owner, Setting.DEFAULT, default))],
         [
-            [step(f"Default → {default} min", SettingButton(owner, Setting.DEFAULT, default))],
-            [
-                step(f"Block → {block} min", SettingButton(owner, Setting.BLOCK, block)),
-                step(f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
-            ],
-            [quiet],
-        ]
+            (f"Block → {block} min", SettingButton(owner, Setting.BLOCK, block)),
+            (f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
+        ],
+        [(quiet, QuietButton(owner, quiet=not user.quiet))],
     )
 
 
@@ -450,39 +430,25 @@ def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> 
     return "\n".join(lines)
 
 
-def history_keyboard(user_id: int, page: int, total: int) -> InlineKeyboardMarkup | None:
+def history_keyboard(user_id: int, page: int, total: int) -> str | None:
     """◀ ▶ buttons, only where there is a page to go to."""
-    row = []
+    row: list[tuple[str, ButtonData]] = []
     if page > 0:
-        newer = encode(HistoryButton(user_id, page - 1))
-        row.append(InlineKeyboardButton("◀ Newer", callback_data=newer))
+        row.append(("◀ Newer", HistoryButton(user_id, page - 1)))
     if (page + 1) * product.HISTORY_PAGE_SIZE < total:
-        older = encode(HistoryButton(user_id, page + 1))
-        row.append(InlineKeyboardButton("Older ▶", callback_data=older))
-    return InlineKeyboardMarkup([row]) if row else None
+        row.append(("Older ▶", HistoryButton(user_id, page + 1)))
+    return buttons(row) if row else None
 
 
-def delete_confirm(user_id: int) -> tuple[str, InlineKeyboardMarkup]:
+def delete_confirm(user_id: int) -> tuple[str, str]:
     """The /delete_me question."""
     return (
         "⚠️ This erases <b>everything</b> I store about you: every session, its events, your "
         "scores and settings. A running session ends without a summary. It can't be undone — "
         "/export first if you want a copy.",
-        InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "Yes, delete everything",
-                        callback_data=encode(DeleteButton(user_id, confirm=True)),
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        "No, keep my data",
-                        callback_data=encode(DeleteButton(user_id, confirm=False)),
-                    )
-                ],
-            ]
+        buttons(
+            [("Yes, delete everything", DeleteButton(user_id, confirm=True))],
+            [("No, keep my data", DeleteButton(user_id, confirm=False))],
         ),
     )
 

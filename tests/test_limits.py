@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.callbacks import MAX_DATA_BYTES
 from bot.parsing import ParseError, parse_setting
 from bot.settings import Settings
 from nudges import Limits
@@ -131,6 +132,7 @@ README_CLAIMS: list[tuple[str, tuple[int, ...]]] = [
         (L.MAX_MESSAGES, L.MIN_GAP_MINUTES),
     ),
     (r"while inside its (\d+)-minute window", (L.LATE_WINDOW_MINUTES,)),
+    (r"Telegram's 1–(\d+) bytes of `callback_data`", (MAX_DATA_BYTES,)),
 ]
 
 ENV_CLAIMS: list[tuple[str, tuple[int, ...]]] = [
@@ -192,6 +194,7 @@ def test_env_example_states_the_limits_of_the_code(pattern: str, expected: tuple
 _NOT_OURS = {
     "20–200",  # microseconds a storage call takes (Architecture)
     "1–256",  # Telegram's rule for a webhook secret token
+    f"1–{MAX_DATA_BYTES}",  # Telegram's bytes of callback data (checked above)
 }
 
 
