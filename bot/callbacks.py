@@ -195,15 +195,16 @@ _SETTING_OF_CODE: Final = {code: setting for setting, code in _SETTING_CODE.item
 
 def encode(button: ButtonData) -> str:
     """The ``callback_data`` of ``button``; ValueError if it would not fit Telegram's 64 bytes."""
+    # The buttons of proactive messages (summary, check-in, card) first: they are the hot path.
     match button:
+        case ScoreButton(session_id=session_id, score=score):
+            data = f"sc:{session_id}:{score}"
+        case CheckinButton(session_id=session_id, on_track=on_track):
+            data = f"ci:{session_id}:{'ok' if on_track else 'dis'}"
         case CardButton(action=action, session_id=session_id):
             data = f"{action.value}:{session_id}"
         case OfferButton(session_id=session_id, replace=replace):
             data = f"{'new' if replace else 'keep'}:{session_id}"
-        case CheckinButton(session_id=session_id, on_track=on_track):
-            data = f"ci:{session_id}:{'ok' if on_track else 'dis'}"
-        case ScoreButton(session_id=session_id, score=score):
-            data = f"sc:{session_id}:{score}"
         case SettingButton(owner=owner, setting=setting, minutes=minutes):
             data = f"set:{owner}:{_SETTING_CODE[setting]}{minutes}"
         case QuietButton(owner=owner, quiet=quiet):

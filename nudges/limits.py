@@ -66,11 +66,7 @@ class Bound:
 
     def __contains__(self, value: object) -> bool:
         """Whether ``value`` is a whole number in the range (``True`` is not a number here)."""
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and self.low <= value <= self.high
-        )
+        return type(value) is int and self.low <= value <= self.high
 
     def __str__(self) -> str:
         """The range as the texts and the README write it: ``5–90``."""
