@@ -210,7 +210,8 @@ async def status(update: Update, context: FocusContext) -> None:
 
 
 async def extend(update: Update, context: FocusContext) -> None:
-    """/extend [minutes]: add some minutes (within the product's limits) to the running one."""
+    """/extend [minutes]: add focus to the running session (limits.EXTEND_MINUTES at a time,
+    up to limits.MAX_TOTAL_MINUTES in all)."""
     assert update.effective_message is not None  # noqa: S101
     try:
         minutes = parse_extend(_args(update.effective_message))
