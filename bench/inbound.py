@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot.core.clock import SystemClock
 from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
+from bot.telegram.callbacks import CardButton, ScoreButton, decode
 from bot.telegram.ordering import RUNNING
 from tests.support.standin import BotApiStandin
 
@@ -114,10 +115,10 @@ class _Users:
         buttons = msg.buttons()
         if not buttons:
             return
-        data = buttons[0][1]
-        if data.startswith(("p:", "r:")):
+        data = decode(buttons[0][1])
+        if isinstance(data, CardButton):
             self.card[msg.chat_id] = msg.message_id
-        elif data.startswith("sc:"):
+        elif isinstance(data, ScoreButton):
             self.summary[msg.chat_id] = msg.message_id
 
     def start(self) -> None:

@@ -33,6 +33,7 @@ from typing import Any  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.offline.local_api import LocalBotApi, OutgoingMessage  # noqa: E402
 from bot.telegram.app import close_application, open_application  # noqa: E402
+from bot.telegram.callbacks import CheckinButton, ScoreButton, decode  # noqa: E402
 from bot.telegram.dispatcher import JOB_NAME, DispatchReport  # noqa: E402
 
 from .common import local_application  # noqa: E402
@@ -45,11 +46,11 @@ __all__ = ["main", "message_kind"]
 def message_kind(msg: OutgoingMessage) -> str:
     """What a message the bot sent is: checkin, break, back, summary, or other."""
     buttons = msg.buttons()
-    data = buttons[0][1] if buttons else ""
+    data = decode(buttons[0][1]) if buttons else None
     text = msg.text or ""
-    if data.startswith("ci:"):
+    if isinstance(data, CheckinButton):
         return "checkin"
-    if data.startswith("sc:"):
+    if isinstance(data, ScoreButton):
         return "summary"
     if text.startswith("☕"):
         return "break"

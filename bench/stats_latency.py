@@ -20,8 +20,8 @@ from typing import Any
 from bot.core.clock import SystemClock
 from bot.core.insights import Period
 from bot.core.service import FocusService
-from bot.telegram.texts import HISTORY_PAGE
 from nudges import Limits
+from nudges.limits import HISTORY_PAGE_SIZE
 from storage import open_storage
 
 from .common import create_database, percentile, to_ms, writer
@@ -117,7 +117,7 @@ async def run_stats(database: Path, total: int, heavy: int, users: int, calls: i
         for period in periods:
             timings[period] = await _time(lambda p=period: service.stats(HEAVY_USER, p), calls)
         timings["history"] = await _time(
-            lambda: service.history(HEAVY_USER, 0, HISTORY_PAGE), calls
+            lambda: service.history(HEAVY_USER, 0, HISTORY_PAGE_SIZE), calls
         )
         numbers = await service.stats(HEAVY_USER, "all")
         from bot.telegram.charts import render_stats_chart  # matplotlib: only this figure needs it

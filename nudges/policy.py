@@ -34,6 +34,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nudges import limits as product
+
 __all__ = [
     "Decision",
     "Delivery",
@@ -55,17 +57,21 @@ __all__ = [
 
 
 class Limits(BaseModel):
-    """Every number the policy uses, in nominal minutes, with the time scale that shrinks them."""
+    """Every number the policy uses, in nominal minutes, with the time scale that shrinks them.
+
+    The defaults are the product's guardrails (:mod:`nudges.limits`); tests pass other values
+    to explore the policy, the bot never does.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    min_gap_minutes: float = Field(default=5, gt=0)
-    max_messages: int = Field(default=8, ge=0)
-    first_delay_minutes: float = Field(default=5, ge=0)
-    checkin_interval_minutes: float = Field(default=15, gt=0)
-    late_window_minutes: float = Field(default=2, gt=0)
-    pause_limit_minutes: float = Field(default=30, gt=0)
-    time_scale: float = Field(default=1, gt=0, le=3600)
+    min_gap_minutes: float = Field(default=product.MIN_GAP_MINUTES, gt=0)
+    max_messages: int = Field(default=product.MAX_MESSAGES, ge=0)
+    first_delay_minutes: float = Field(default=product.FIRST_DELAY_MINUTES, ge=0)
+    checkin_interval_minutes: float = Field(default=product.CHECKIN_INTERVAL_MINUTES, gt=0)
+    late_window_minutes: float = Field(default=product.LATE_WINDOW_MINUTES, gt=0)
+    pause_limit_minutes: float = Field(default=product.PAUSE_LIMIT_MINUTES, gt=0)
+    time_scale: float = Field(default=1, gt=0, le=product.MAX_TIME_SCALE)
 
     def span(self, minutes: float) -> timedelta:
         """Real duration of ``minutes`` nominal minutes under the time scale."""
@@ -170,8 +176,8 @@ class SessionState(BaseModel):
 
     started_at: datetime
     planned_minutes: int = Field(gt=0)
-    block_minutes: int = Field(default=25, gt=0)
-    break_minutes: int = Field(default=5, ge=0)
+    block_minutes: int = Field(default=product.DEFAULT_BLOCK_MINUTES, gt=0)
+    break_minutes: int = Field(default=product.DEFAULT_BREAK_MINUTES, ge=0)
     checkins: bool = True
     paused_at: datetime | None = None
     paused: timedelta = timedelta(0)  # completed pauses

@@ -20,6 +20,7 @@ from nudges import (
     decide,
     make_plan,
 )
+from nudges import limits as product
 from storage import SUMMARY_SLOT, DeliveryRecord, Session, Storage
 
 __all__ = ["ServiceBase", "SessionDefaults"]
@@ -29,9 +30,9 @@ __all__ = ["ServiceBase", "SessionDefaults"]
 class SessionDefaults:
     """How a new session is shaped when the user does not say."""
 
-    minutes: int = 25
-    block_minutes: int = 25
-    break_minutes: int = 5
+    minutes: int = product.DEFAULT_FOCUS_MINUTES
+    block_minutes: int = product.DEFAULT_BLOCK_MINUTES
+    break_minutes: int = product.DEFAULT_BREAK_MINUTES
     checkins: bool = True
 
 

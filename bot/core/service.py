@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
@@ -26,6 +26,7 @@ from nudges import (
     SlotKind,
     make_plan,
 )
+from nudges import limits as product
 from nudges.lifecycle import (
     Ending,
     abandoned,
@@ -39,7 +40,6 @@ from nudges.lifecycle import (
 from storage import DeliveryRecord, Outcome, Session
 
 __all__ = [
-    "MAX_TOTAL_MINUTES",
     "ExtendResult",
     "Extended",
     "FocusService",
@@ -51,12 +51,6 @@ __all__ = [
     "SummaryView",
     "TooLong",
 ]
-
-MAX_TOTAL_MINUTES = 180
-"""A session, extensions included, never plans more focus than this."""
-
-SCORE_WINDOW = timedelta(hours=24)
-"""A plain reply ``1``-``5`` scores a session that ended at most this long ago."""
 
 
 @dataclass(frozen=True)
@@ -183,12 +177,12 @@ class FocusService(InsightViews, AccountUseCases):
         return await self._changed(changed)
 
     async def extend(self, session: Session, minutes: int) -> ExtendResult:
-        """Add planned focus, up to the 180-minute total."""
+        """Add planned focus, up to the total's maximum (``nudges.limits``)."""
         async with self.locked(session.id):
             fresh, records = await self.store.sessions.session_and_deliveries(session.id)
             if fresh is None or not fresh.running:
                 return NotRunning()
-            room = extension_room(fresh.planned_minutes, MAX_TOTAL_MINUTES)
+            room = extension_room(fresh.planned_minutes, product.MAX_TOTAL_MINUTES)
             if minutes > room:
                 return TooLong(room)
             now = self.clock.now()
@@ -304,5 +298,5 @@ class FocusService(InsightViews, AccountUseCases):
     async def scorable(self, user_id: int, chat_id: int) -> Session | None:
         """The session a plain ``1``-``5`` reply scores, if any."""
         return await self.store.sessions.scorable_session(
-            user_id, chat_id, self.clock.now() - SCORE_WINDOW
+            user_id, chat_id, self.clock.now() - product.SCORE_REPLY_WINDOW
         )

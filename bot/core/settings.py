@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nudges import Limits
+from nudges import limits as product
 
 __all__ = ["Settings"]
 
@@ -26,11 +27,25 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     focus_database: Path = Path("focus.db")
-    focus_time_scale: float = Field(default=1.0, gt=0, le=3600)
+    focus_time_scale: float = Field(default=1.0, gt=0, le=product.MAX_TIME_SCALE)
     focus_allowed_users: Annotated[frozenset[int], NoDecode] = frozenset()
-    focus_default_minutes: int = Field(default=25, ge=5, le=90)
-    focus_block_minutes: int = Field(default=25, ge=5, le=90)
-    focus_break_minutes: int = Field(default=5, ge=5, le=30)
+    # The user's /settings share these ranges (nudges/limits.py): what an operator sets for
+    # everyone, each user can choose back.
+    focus_default_minutes: int = Field(
+        default=product.DEFAULT_FOCUS_MINUTES,
+        ge=product.FOCUS_MINUTES.low,
+        le=product.FOCUS_MINUTES.high,
+    )
+    focus_block_minutes: int = Field(
+        default=product.DEFAULT_BLOCK_MINUTES,
+        ge=product.BLOCK_MINUTES.low,
+        le=product.BLOCK_MINUTES.high,
+    )
+    focus_break_minutes: int = Field(
+        default=product.DEFAULT_BREAK_MINUTES,
+        ge=product.BREAK_MINUTES.low,
+        le=product.BREAK_MINUTES.high,
+    )
     log_level: LogLevel = "INFO"
     # Webhook mode: set the public URL Telegram should post updates to.
     focus_webhook_url: str | None = None

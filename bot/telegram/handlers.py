@@ -7,10 +7,10 @@ import html
 import logging
 import re
 from datetime import timedelta
-from typing import NoReturn
+from typing import NoReturn, assert_never
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import ApplicationHandlerStop, CommandHandler
 
@@ -18,20 +18,32 @@ from bot.core.insights import Period
 from bot.core.service import Extended, NotRunning, ScoreResult, TooLong
 from bot.core.timefmt import clock_time, parse_zone, zone
 from bot.telegram import texts
+from bot.telegram.callbacks import (
+    AccountButton,
+    CardAction,
+    CardButton,
+    CheckinButton,
+    DeleteButton,
+    HistoryButton,
+    OfferButton,
+    QuietButton,
+    ScoreButton,
+    SessionButton,
+    SettingButton,
+    decode,
+)
 from bot.telegram.context import FocusContext
 from bot.telegram.identity import is_shared_sender
 from bot.telegram.parsing import (
-    SETTING_RANGES,
-    Callback,
     FocusRequest,
     ParseError,
-    parse_callback,
     parse_extend,
     parse_focus,
     parse_score,
     parse_setting,
 )
-from bot.telegram.sending import Markup, edit_html, send_html
+from bot.telegram.sending import Markup, edit_html, edit_inline_html, send_html
+from nudges import limits as product
 from storage import ActiveSessionExists, Session
 
 __all__ = [
@@ -258,7 +270,8 @@ async def status(update: Update, context: FocusContext) -> None:
 
 
 async def extend(update: Update, context: FocusContext) -> None:
-    """/extend [minutes]: add 5–45 minutes (default 10), up to 180 in all."""
+    """/extend [minutes]: add focus to the running session (limits.EXTEND_MINUTES at a time,
+    up to limits.MAX_TOTAL_MINUTES in all)."""
     assert update.effective_message is not None  # noqa: S101
     try:
         minutes = parse_extend(_args(update.effective_message))
@@ -391,16 +404,14 @@ async def stats(update: Update, context: FocusContext) -> None:
 
 
 async def history(update: Update, context: FocusContext) -> None:
-    """/history: the user's sessions, 10 a page, with ◀ ▶."""
+    """/history: the user's sessions, a page at a time, with ◀ ▶."""
     user_id, _ = _ids(update)
     text, keyboard = await _history_page(context, user_id, 0)
     await _reply(update, text, reply_markup=keyboard)
 
 
-async def _history_page(
-    context: FocusContext, user_id: int, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    sessions, total = await context.service.history(user_id, page, texts.HISTORY_PAGE)
+async def _history_page(context: FocusContext, user_id: int, page: int) -> tuple[str, Markup]:
+    sessions, total = await context.service.history(user_id, page, product.HISTORY_PAGE_SIZE)
     tz = zone(await context.service.timezone_of(user_id))
     return texts.history_text(sessions, page, total, tz), texts.history_keyboard(
         user_id, page, total
@@ -454,8 +465,8 @@ async def on_text(update: Update, context: FocusContext) -> None:
         if chat.type == ChatType.PRIVATE:
             await _reply(update, texts.text_hint(number is not None))
         return
-    if not 1 <= number <= 5:
-        await _reply(update, "Scores go from 1 (scattered) to 5 (deep focus) — which was it?")
+    if number not in product.SCORE:
+        await _reply(update, texts.SCORE_OUT_OF_RANGE)
         return
     result, previous = await context.service.score(target.id, user_id, number)
     if result is not ScoreResult.NOT_FOUND:
@@ -469,11 +480,11 @@ async def on_button(update: Update, context: FocusContext) -> None:
     """Every inline button: checked for owner and state, then routed."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - registered for callback queries only
-    data = parse_callback(query.data)
+    data = decode(query.data)
     if data is None:
         await query.answer("This button has expired.")
         return
-    if data.action in ("set", "hist", "del"):
+    if isinstance(data, AccountButton):
         if data.owner != query.from_user.id:
             await query.answer("That button belongs to someone else.")
             return
@@ -490,44 +501,23 @@ async def on_button(update: Update, context: FocusContext) -> None:
     await query.answer(answer)
 
 
-# Settings buttons: code -> (column, name in SETTING_RANGES).
-_SETTING_BUTTON = {
-    "d": ("default_minutes", "default"),
-    "b": ("block_minutes", "block"),
-    "k": ("break_minutes", "break"),
-}
-
-
-async def _account_button(query: CallbackQuery, context: FocusContext, data: Callback) -> str:
+async def _account_button(query: CallbackQuery, context: FocusContext, data: AccountButton) -> str:
     """Settings steps, history pages and the delete confirmation; returns the answer."""
-    user_id, code, value = data.owner, data.arg[:1], data.arg[1:]
-    if data.action == "del":
-        if _older_than(query, context, DELETE_CONFIRM_WINDOW):
-            await _edit(query, "That confirmation expired — send /delete_me again.")
-            return "Expired."
-        if data.arg != "yes":
-            await _edit(query, "Kept. Nothing was deleted.")
-            return "Nothing deleted."
-        erased = await context.service.erase(user_id)
-        await _edit(query, texts.deleted(erased))
-        return "Deleted."
-    if not value.isdigit():
-        return "This button has expired."
-    if data.action == "hist":
-        text, keyboard = await _history_page(context, user_id, int(value))
-        await _edit(query, text, keyboard)
-        return ""
+    user_id = data.owner
     setting: int | bool
-    if code == "q" and value in ("0", "1"):
-        column, setting = "quiet", value == "1"
-    elif code in _SETTING_BUTTON:
-        column, name = _SETTING_BUTTON[code]
-        low, high = SETTING_RANGES[name]
-        if not low <= int(value) <= high:
-            return "This button has expired."
-        setting = int(value)
-    else:
-        return "This button has expired."
+    match data:
+        case DeleteButton(confirm=confirm):
+            return await _delete_button(query, context, user_id, confirm=confirm)
+        case HistoryButton(page=page):
+            text, keyboard = await _history_page(context, user_id, page)
+            await _edit(query, text, keyboard)
+            return ""
+        case QuietButton(quiet=quiet):
+            column, setting = "quiet", quiet
+        case SettingButton(setting=name, minutes=minutes):
+            column, setting = _SETTING_COLUMN[name.value], minutes
+        case _:
+            assert_never(data)
     user = await context.service.update_settings(user_id, **{column: setting})
     _, shape = await context.service.settings_of(user_id)
     now = context.service.clock.now()
@@ -535,25 +525,44 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Cal
     return "Saved."
 
 
+async def _delete_button(
+    query: CallbackQuery, context: FocusContext, user_id: int, *, confirm: bool
+) -> str:
+    if _older_than(query, context, product.DELETE_CONFIRM_WINDOW):
+        await _edit(query, "That confirmation expired — send /delete_me again.")
+        return "Expired."
+    if not confirm:
+        await _edit(query, "Kept. Nothing was deleted.")
+        return "Nothing deleted."
+    erased = await context.service.erase(user_id)
+    await _edit(query, texts.deleted(erased))
+    return "Deleted."
+
+
 async def _route_button(
-    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+    query: CallbackQuery, context: FocusContext, data: SessionButton, session: Session
 ) -> str:
     """Do what the button says; returns the short callback answer."""
-    if data.action == "sc":
-        return await _score_button(query, context, data, session)
+    if isinstance(data, ScoreButton):
+        return await _score_button(query, context, data.score, session)
     if not session.running:
         return "This session has already ended."
-    if data.action == "p":
+    match data:
+        case CardButton(action=action):
+            return await _card_button(context, session, action)
+        case CheckinButton(on_track=on_track):
+            return await _checkin_button(query, context, session, on_track=on_track)
+        case OfferButton(replace=replace):
+            return await _offer_button(query, context, session, replace=replace)
+    assert_never(data)
+
+
+async def _card_button(context: FocusContext, session: Session, action: CardAction) -> str:
+    if action is CardAction.PAUSE:
         return _strip_html(await _pause(context, session))
-    if data.action == "r":
+    if action is CardAction.RESUME:
         return _strip_html(await _resume(context, session))
-    if data.action == "e":
-        return "Session ended." if await _end(context, session) else "Already ended."
-    if data.action == "ci" and data.arg in ("ok", "dis"):
-        return await _checkin_button(query, context, session, on_track=data.arg == "ok")
-    if data.action in ("new", "keep"):
-        return await _offer_button(query, context, session, replace=data.action == "new")
-    return "This button has expired."
+    return "Session ended." if await _end(context, session) else "Already ended."
 
 
 async def _checkin_button(
@@ -570,16 +579,14 @@ async def _checkin_button(
 
 
 async def _score_button(
-    query: CallbackQuery, context: FocusContext, data: Callback, session: Session
+    query: CallbackQuery, context: FocusContext, score: int, session: Session
 ) -> str:
-    if not data.arg.isdigit() or not 1 <= int(data.arg) <= 5:
-        return "This button has expired."
     if session.running:
         return "This session is still running."
-    result, previous = await context.service.score(session.id, query.from_user.id, int(data.arg))
+    result, previous = await context.service.score(session.id, query.from_user.id, score)
     if result is ScoreResult.NOT_FOUND:
         return "That session is gone."
-    return texts.score_ack(int(data.arg), previous, session.label)
+    return texts.score_ack(score, previous, session.label)
 
 
 async def _offer_button(
@@ -601,21 +608,16 @@ async def _offer_button(
     return "Started."
 
 
-async def _edit(
-    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
-) -> None:
+async def _edit(query: CallbackQuery, text: str, keyboard: Markup = None) -> None:
     """Replace a button message's text (and its buttons: none unless given), best effort."""
     message = query.message  # a Message, or one too old to be sent along (chat and id only)
     try:
         if message is not None:
             await edit_html(query.get_bot(), message.chat.id, message.message_id, text, keyboard)
-        else:  # a message sent inline: PTB edits it by its inline message id
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        elif query.inline_message_id is not None:  # a message sent in inline mode
+            await edit_inline_html(query.get_bot(), query.inline_message_id, text, keyboard)
     except BadRequest as error:
         log.debug("button message not edited: %s", error)
-
-
-DELETE_CONFIRM_WINDOW = timedelta(minutes=10)
 
 
 def _older_than(query: CallbackQuery, context: FocusContext, age: timedelta) -> bool:

@@ -1,4 +1,7 @@
-"""Parsing what people type: ``/focus`` arguments, ``/extend`` minutes, scores, button data."""
+"""Parsing what people type: ``/focus`` arguments, ``/extend`` minutes, scores, settings.
+
+Button data is read by its own codec, ``bot.telegram.callbacks``.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +9,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from nudges import limits as product
+
 __all__ = [
-    "MAX_LABEL",
-    "MAX_MINUTES",
-    "MIN_MINUTES",
-    "Callback",
     "FocusRequest",
     "ParseError",
-    "parse_callback",
     "parse_extend",
     "parse_focus",
     "parse_score",
     "parse_setting",
 ]
-
-MIN_MINUTES = 5
-MAX_MINUTES = 90
-MAX_LABEL = 200
-EXTEND_MIN, EXTEND_MAX, EXTEND_DEFAULT = 5, 45, 10
 
 # 45 · 45m · 45min · 1h · 1h30 · 1h30m · 90m · 1.5h is not accepted (say 1h30).
 _DURATION = re.compile(
@@ -35,11 +30,12 @@ _DURATION = re.compile(
 _NUMBERISH = re.compile(r"^[+\-−]?\d")
 
 FOCUS_FORMS = (
-    "/focus — 25 minutes\n"
+    "/focus — your default length (/settings shows it)\n"
     "/focus 45 — 45 minutes\n"
     "/focus 45 write the report — with a label\n"
     "/focus 1h30 · /focus 90m · /focus 1h\n"
-    f"Sessions run {MIN_MINUTES}–{MAX_MINUTES} minutes; a label is up to {MAX_LABEL} characters."
+    f"Sessions run {product.FOCUS_MINUTES} minutes; "
+    f"a label is up to {product.LABEL_MAX_CHARS} characters."
 )
 
 
@@ -119,25 +115,27 @@ def parse_focus(args: str) -> FocusRequest:
     if minutes is None and _NUMBERISH.match(first):
         raise ParseError(f"I couldn't read “{first[:20]}” as a duration.")
     label = (rest if minutes is not None else text).strip() or None
-    if minutes is not None and not MIN_MINUTES <= minutes <= MAX_MINUTES:
+    if minutes is not None and minutes not in product.FOCUS_MINUTES:
         raise ParseError(
-            f"A session runs {MIN_MINUTES}–{MAX_MINUTES} minutes; {minutes} is out of range."
+            f"A session runs {product.FOCUS_MINUTES} minutes; {minutes} is out of range."
         )
-    if label is not None and len(label) > MAX_LABEL:
-        raise ParseError(f"A label can be up to {MAX_LABEL} characters; yours has {len(label)}.")
+    if label is not None and len(label) > product.LABEL_MAX_CHARS:
+        raise ParseError(
+            f"A label can be up to {product.LABEL_MAX_CHARS} characters; yours has {len(label)}."
+        )
     return FocusRequest(minutes, label)
 
 
 def parse_extend(args: str) -> int:
-    """Minutes to add from the text after ``/extend`` (default 10)."""
+    """Minutes to add from the text after ``/extend`` (without any: the default 10)."""
     text = _clean(args)
     if not text:
-        return EXTEND_DEFAULT
+        return product.DEFAULT_EXTEND_MINUTES
     minutes = parse_duration(text)
     if minutes is None:
         raise ParseError(f"I couldn't read “{text[:20]}” as minutes.")
-    if not EXTEND_MIN <= minutes <= EXTEND_MAX:
-        raise ParseError(f"You can extend by {EXTEND_MIN}–{EXTEND_MAX} minutes at a time.")
+    if minutes not in product.EXTEND_MINUTES:
+        raise ParseError(f"You can extend by {product.EXTEND_MINUTES} minutes at a time.")
     return minutes
 
 
@@ -152,29 +150,6 @@ def parse_score(text: str) -> int | None:
     return int(match.group(1).replace("−", "-"))
 
 
-@dataclass(frozen=True)
-class Callback:
-    """Button data: an action, a number (usually the session's id), an optional argument."""
-
-    action: str
-    session_id: int
-    arg: str = ""
-
-    @property
-    def owner(self) -> int:
-        """The user an account button belongs to (its number)."""
-        return self.session_id
-
-
-# Session buttons carry the session id; account buttons (set, hist, del) the owner's user id
-# and what to do: set …:d45 (default), b30 (block), k10 (break), q1 (quiet); hist …:p3 (page);
-# del …:yes / …:no.
-_CALLBACK = re.compile(r"^(p|r|e|ci|sc|new|keep|set|hist|del):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
-
-
-SETTING_RANGES = {"default": (5, 90), "block": (10, 90), "break": (5, 30)}
-
-
 def parse_setting(args: str) -> tuple[str, int | bool]:
     """``/settings default 45``, ``block 30``, ``break 10``, ``nudges quiet|normal``."""
     words = _clean(args).lower().split()
@@ -185,20 +160,10 @@ def parse_setting(args: str) -> tuple[str, int | bool]:
         if value not in ("quiet", "normal"):
             raise ParseError("Nudges are either normal or quiet: /settings nudges quiet.")
         return "quiet", value == "quiet"
-    if name not in SETTING_RANGES:
+    bound = product.SETTING_MINUTES.get(name)
+    if bound is None:
         raise ParseError(f"I don't have a setting called “{name[:20]}”.")
     minutes = parse_duration(value)
-    low, high = SETTING_RANGES[name]
-    if minutes is None or not low <= minutes <= high:
-        raise ParseError(f"{name.capitalize()} can be {low}–{high} minutes.")
+    if minutes is None or minutes not in bound:
+        raise ParseError(f"{name.capitalize()} can be {bound} minutes.")
     return name, minutes
-
-
-def parse_callback(data: str | None) -> Callback | None:
-    """Parse button data we made; anything else (forged, stale format) is None."""
-    if not data:
-        return None
-    match = _CALLBACK.match(data)
-    if not match:
-        return None
-    return Callback(match.group(1), int(match.group(2)), match.group(3) or "")

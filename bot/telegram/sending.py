@@ -12,11 +12,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.warnings import PTBUserWarning
 
-__all__ = ["edit_html", "send_html"]
+__all__ = ["Markup", "edit_html", "edit_inline_html", "send_html"]
 
 # PTB suggests its typed method whenever do_api_request names one; here that is on purpose.
 warnings.filterwarnings(
@@ -25,8 +25,10 @@ warnings.filterwarnings(
     category=PTBUserWarning,
 )
 
-Markup = InlineKeyboardMarkup | str | None
-"""Buttons: PTB's object, or the Bot API's JSON for it (built by ``bot.telegram.texts``)."""
+Markup = str | None
+"""Buttons: the Bot API's ``reply_markup`` JSON, as ``bot.telegram.texts.buttons`` builds every
+keyboard (one form; PTB's ``InlineKeyboardMarkup`` cost more to serialise than the rest of a
+message)."""
 
 
 async def send_html(
@@ -65,6 +67,21 @@ async def edit_html(
         {
             "chat_id": chat_id,
             "message_id": message_id,
+            "text": text,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": markup,
+        },
+    )
+
+
+async def edit_inline_html(
+    bot: Bot, inline_message_id: str, text: str, markup: Markup = None
+) -> None:
+    """The same for a message sent in inline mode, known only by its inline message id."""
+    await bot.do_api_request(
+        "editMessageText",
+        {
+            "inline_message_id": inline_message_id,
             "text": text,
             "parse_mode": ParseMode.HTML,
             "reply_markup": markup,

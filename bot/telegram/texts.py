@@ -7,12 +7,27 @@ import json
 import zlib
 from datetime import datetime, timedelta, tzinfo
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import BotCommand
 
 from bot.core.insights import Stats
-from bot.core.service import MAX_TOTAL_MINUTES, SessionDefaults, StatusView, SummaryView
+from bot.core.service import SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
+from bot.telegram.callbacks import (
+    ButtonData,
+    CardAction,
+    CardButton,
+    CheckinButton,
+    DeleteButton,
+    HistoryButton,
+    OfferButton,
+    QuietButton,
+    ScoreButton,
+    Setting,
+    SettingButton,
+    encode,
+)
 from bot.telegram.parsing import FOCUS_FORMS
+from nudges import limits as product
 from storage import Outcome, Session, User
 
 __all__ = [
@@ -90,7 +105,8 @@ def welcome_text(first_name: str) -> str:
         "Tell me what you're working on and for how long — "
         "<code>/focus 45 write the report</code> — and I'll check in now and then, call your "
         "breaks, and when time is up send a short summary and ask how focused you were.\n\n"
-        "I never send more than one message every 5 minutes, nor more than 8 in a session.\n"
+        f"I never send more than one message every {product.MIN_GAP_MINUTES} minutes, "
+        f"nor more than {product.MAX_MESSAGES} in a session.\n"
         "/help lists every command."
     )
 
@@ -103,7 +119,8 @@ def help_text() -> str:
         + "\n".join(lines)
         + "\n\n<b>Starting a session</b>\n"
         + html.escape(FOCUS_FORMS)
-        + "\n\nAfter a session, reply with a number 1–5 (or press a button) to rate your focus."
+        + f"\n\nAfter a session, reply with a number {product.SCORE} (or press a button) to rate "
+        "your focus."
     )
 
 
@@ -112,30 +129,38 @@ def focus_usage(reason: str) -> str:
     return f"{html.escape(reason)}\n\nTry one of these:\n{html.escape(FOCUS_FORMS)}"
 
 
-def buttons(*rows: list[tuple[str, str]]) -> str:
-    """Rows of (label, callback data) as the Bot API's ``reply_markup`` JSON.
+def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
+    """Rows of (label, what the button means) as the Bot API's ``reply_markup`` JSON; the
+    meaning is written as callback data by the one codec, ``bot.telegram.callbacks``.
 
-    The buttons of every session message (card, check-in, summary) are built this way rather
-    than as ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a
-    quarter of the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md).
+    Every keyboard of the bot is built here, in this one form, rather than as
+    ``InlineKeyboardMarkup``: PTB's generic serialisation of those objects was a quarter of
+    the cost of a proactive message (~0.25 ms, measured in BENCHMARKS.md), and one form means
+    one path to test (``bot.telegram.sending`` sends it as it is).
     """
-    keyboard = [[{"text": text, "callback_data": data} for text, data in row] for row in rows]
+    keyboard = [
+        [{"text": text, "callback_data": encode(data)} for text, data in row] for row in rows
+    ]
     return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False)
 
 
 def card_keyboard(session: Session) -> str:
     """⏸ Pause · ⏹ End (▶ Resume while paused)."""
     if session.paused_at is not None:
-        first = ("▶ Resume", f"r:{session.id}")
+        first = ("▶ Resume", CardButton(CardAction.RESUME, session.id))
     else:
-        first = ("⏸ Pause", f"p:{session.id}")
-    return buttons([first, ("⏹ End", f"e:{session.id}")])
+        first = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
+    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))])
 
 
 def start_card(
     session: Session, tz: tzinfo, tz_name: str, *, checkins: bool, defaulted: bool = False
 ) -> str:
-    """The session's card, as it stands: running (with its end), paused, or ended."""
+    """The session's card, as it stands: running (with its end), paused, or ended.
+
+    ``defaulted``: the session was started without a length, so it has the user's default
+    (theirs from /settings, or the operator's), and a tip says so.
+    """
     head = f"{who(session)}<b>Focus: {session.planned_minutes} min</b>{_label(session)}"
     if not session.running:
         done = session.outcome is Outcome.COMPLETED
@@ -158,22 +183,19 @@ def start_card(
         else "I'll stay quiet until the end. /status any time.",
     ]
     if defaulted:
-        lines.append("<i>Tip: /focus 45 sets the length; 25 minutes is the default.</i>")
+        lines.append(
+            f"<i>Tip: {session.planned_minutes} minutes is your default — /focus 1h sets "
+            "another length; /settings changes the default.</i>"
+        )
     return "\n".join(lines)
 
 
-def already_running(session: Session) -> tuple[str, InlineKeyboardMarkup]:
+def already_running(session: Session) -> tuple[str, str]:
     """A second /focus while one runs: end it and start the new one, or keep it."""
     text = f"{who(session)}A session is already running{_label(session)}. What should I do?"
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    "End it and start the new one", callback_data=f"new:{session.id}"
-                )
-            ],
-            [InlineKeyboardButton("Keep the current one", callback_data=f"keep:{session.id}")],
-        ]
+    keyboard = buttons(
+        [("End it and start the new one", OfferButton(session.id, replace=True))],
+        [("Keep the current one", OfferButton(session.id, replace=False))],
     )
     return text, keyboard
 
@@ -217,7 +239,10 @@ def checkin_message(session: Session, slot: str) -> tuple[str, str]:
     """A check-in nudge with 👍 On track · 😵 Distracted; the wording varies by slot."""
     line = _CHECKINS[zlib.crc32(f"{session.id}:{slot}".encode()) % len(_CHECKINS)]
     keyboard = buttons(
-        [("👍 On track", f"ci:{session.id}:ok"), ("😵 Distracted", f"ci:{session.id}:dis")]
+        [
+            ("👍 On track", CheckinButton(session.id, on_track=True)),
+            ("😵 Distracted", CheckinButton(session.id, on_track=False)),
+        ]
     )
     return f"👀 {who(session)}{line}{_label(session)}", keyboard
 
@@ -272,8 +297,9 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     if view.streak_days:
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
-    lines.append("\nHow focused were you? Tap 1–5 or reply with a number.")
-    keyboard = buttons([(str(n), f"sc:{s.id}:{n}") for n in range(1, 6)])
+    lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
+    scores = range(product.SCORE.low, product.SCORE.high + 1)
+    keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
     return "\n".join(lines), keyboard
 
 
@@ -296,14 +322,14 @@ def extended(session: Session, minutes: int, tz: tzinfo) -> str:
 
 
 def extend_refused(room: int) -> str:
-    """/extend past the 180-minute total."""
-    if room < 5:
+    """/extend past the total's maximum (``room``: the minutes that may still be added)."""
+    if room < product.EXTEND_MINUTES.low:
         return (
-            f"This session is already at the {MAX_TOTAL_MINUTES}-minute maximum. "
+            f"This session is already at the {product.MAX_TOTAL_MINUTES}-minute maximum. "
             "Finish it and start another!"
         )
     return (
-        f"A session can plan at most {MAX_TOTAL_MINUTES} minutes; "
+        f"A session can plan at most {product.MAX_TOTAL_MINUTES} minutes; "
         f"you can still add up to {room} min."
     )
 
@@ -318,6 +344,12 @@ def text_hint(was_number: bool) -> str:
     )
 
 
+SCORE_OUT_OF_RANGE = (
+    f"Scores go from {product.SCORE.low} (scattered) to {product.SCORE.high} (deep focus) — "
+    "which was it?"
+)
+
+
 def score_ack(score: int, previous: int | None, label: str | None = None) -> str:
     """The answer to a score (plain text: it is also a callback answer)."""
     of = f" for “{label[:40]}”" if label else ""
@@ -325,7 +357,7 @@ def score_ack(score: int, previous: int | None, label: str | None = None) -> str
         return f"Updated your focus score{of} from {previous} to {score}."
     if previous == score:
         return f"Your focus score{of} is still {score}."
-    return f"Saved: focus {score}/5{of}. Thanks!"
+    return f"Saved: focus {score}/{product.SCORE.high}{of}. Thanks!"
 
 
 # --- settings, history, data -----------------------------------------------------------------
@@ -351,30 +383,26 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
         "/timezone Europe/Berlin (or /timezone +02:00)\n"
         "/settings default 45 · /settings block 30 · /settings break 10\n"
         "/settings nudges quiet (or normal)\n"
-        "<i>Limits no setting can loosen: one message per 5 minutes, 8 per session.</i>"
+        "<i>Limits no setting can loosen: one message per "
+        f"{product.MIN_GAP_MINUTES} minutes, {product.MAX_MESSAGES} per session.</i>"
     )
 
 
-def settings_keyboard(user: User, shape: SessionDefaults) -> InlineKeyboardMarkup:
+def settings_keyboard(user: User, shape: SessionDefaults) -> str:
     """Buttons that step each setting to its next common value."""
     default = _next_in(_CYCLES["default"], shape.minutes)
     block = _next_in(_CYCLES["block"], shape.block_minutes)
     pause = _next_in(_CYCLES["break"], shape.break_minutes)
     # Account buttons carry the owner's user id: in a group, only they can press them.
-    owner = f"set:{user.id}"
-    quiet = InlineKeyboardButton(
-        "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet",
-        callback_data=f"{owner}:q{0 if user.quiet else 1}",
-    )
-    return InlineKeyboardMarkup(
+    owner = user.id
+    quiet = "🔔 Nudges: normal" if user.quiet else "🔕 Nudges: quiet"
+    return buttons(
+        [(f"Default → {default} min", SettingButton(owner, Setting.DEFAULT, default))],
         [
-            [InlineKeyboardButton(f"Default → {default} min", callback_data=f"{owner}:d{default}")],
-            [
-                InlineKeyboardButton(f"Block → {block} min", callback_data=f"{owner}:b{block}"),
-                InlineKeyboardButton(f"Break → {pause} min", callback_data=f"{owner}:k{pause}"),
-            ],
-            [quiet],
-        ]
+            (f"Block → {block} min", SettingButton(owner, Setting.BLOCK, block)),
+            (f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
+        ],
+        [(quiet, QuietButton(owner, quiet=not user.quiet))],
     )
 
 
@@ -391,14 +419,12 @@ TIMEZONE_HELP = (
     "/timezone America/New_York, or as an offset like /timezone +02:00."
 )
 
-HISTORY_PAGE = 10
-
 
 def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> str:
     """One page of /history."""
     if total == 0:
         return "No sessions yet. Start one with /focus 45 write the report."
-    pages = (total + HISTORY_PAGE - 1) // HISTORY_PAGE
+    pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
     lines = [f"🗂 <b>Your sessions</b> (page {page + 1} of {pages}, {total} in all)"]
     for s in sessions:
         when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
@@ -415,31 +441,25 @@ def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> 
     return "\n".join(lines)
 
 
-def history_keyboard(user_id: int, page: int, total: int) -> InlineKeyboardMarkup | None:
+def history_keyboard(user_id: int, page: int, total: int) -> str | None:
     """◀ ▶ buttons, only where there is a page to go to."""
-    row = []
+    row: list[tuple[str, ButtonData]] = []
     if page > 0:
-        row.append(InlineKeyboardButton("◀ Newer", callback_data=f"hist:{user_id}:p{page - 1}"))
-    if (page + 1) * HISTORY_PAGE < total:
-        row.append(InlineKeyboardButton("Older ▶", callback_data=f"hist:{user_id}:p{page + 1}"))
-    return InlineKeyboardMarkup([row]) if row else None
+        row.append(("◀ Newer", HistoryButton(user_id, page - 1)))
+    if (page + 1) * product.HISTORY_PAGE_SIZE < total:
+        row.append(("Older ▶", HistoryButton(user_id, page + 1)))
+    return buttons(row) if row else None
 
 
-def delete_confirm(user_id: int) -> tuple[str, InlineKeyboardMarkup]:
+def delete_confirm(user_id: int) -> tuple[str, str]:
     """The /delete_me question."""
     return (
         "⚠️ This erases <b>everything</b> I store about you: every session, its events, your "
         "scores and settings. A running session ends without a summary. It can't be undone — "
         "/export first if you want a copy.",
-        InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "Yes, delete everything", callback_data=f"del:{user_id}:yes"
-                    )
-                ],
-                [InlineKeyboardButton("No, keep my data", callback_data=f"del:{user_id}:no")],
-            ]
+        buttons(
+            [("Yes, delete everything", DeleteButton(user_id, confirm=True))],
+            [("No, keep my data", DeleteButton(user_id, confirm=False))],
         ),
     )
 
@@ -483,7 +503,7 @@ def stats_text(stats: Stats) -> str:
         unrated = f" ({stats.unscored} not rated)" if stats.unscored else ""
         lines.append(f"Focus score: {stats.average_score:.1f} average{unrated}")
     else:
-        lines.append("Focus score: none rated yet — rate a session 1–5 after it ends")
+        lines.append(f"Focus score: none rated yet — rate a session {product.SCORE} after it ends")
     if stats.average_interruptions is not None:
         lines.append(f"Interruptions: {stats.average_interruptions:.1f} per session")
     if stats.estimate_accuracy is not None:

@@ -73,6 +73,23 @@ async def test_settings_by_command_and_bad_values(bot: BotHarness) -> None:
     assert user is not None and (user.block_minutes, user.break_minutes) == (45, None)
 
 
+async def test_start_card_tip_states_the_users_own_default(bot: BotHarness) -> None:
+    await bot.send("/settings default 45")
+    [card] = await bot.send("/focus")
+    text = card.shown_text or ""
+    assert "Focus: 45 min" in text
+    assert "45 minutes is your default" in text
+    assert "25 minutes" not in text
+
+
+async def test_start_card_tip_states_the_operators_default(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path / "op.db", focus_default_minutes=40) as bot:
+        [card] = await bot.send("/focus")
+        assert "40 minutes is your default" in (card.shown_text or "")
+        [card] = await bot.send("/focus 30", chat_id=-5, chat_type="group")
+        assert "default" not in (card.shown_text or "")  # a length was given: no tip
+
+
 async def test_someone_elses_settings_button_changes_nothing(bot: BotHarness) -> None:
     group = -42
     [reply] = await bot.send("/settings", chat_id=group, chat_type="group")

@@ -16,18 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.timefmt import parse_zone, zone
+from bot.telegram.callbacks import AccountButton, decode, encode
 from bot.telegram.parsing import (
-    MAX_LABEL,
-    MAX_MINUTES,
-    MIN_MINUTES,
     ParseError,
-    parse_callback,
     parse_extend,
     parse_focus,
     parse_score,
     parse_setting,
 )
+from nudges.limits import FOCUS_MINUTES, LABEL_MAX_CHARS
 from tests.support.harness import USER, BotHarness
+
+MIN_MINUTES, MAX_MINUTES, MAX_LABEL = FOCUS_MINUTES.low, FOCUS_MINUTES.high, LABEL_MAX_CHARS
 
 # Text as people (and attackers) type it: any unicode, with digits, units and spaces mixed in.
 words = st.one_of(
@@ -81,10 +81,11 @@ def test_other_parsers_accept_or_explain(text: str) -> None:
 )
 @settings(max_examples=400, deadline=None)
 def test_callback_parser_never_trusts_junk(data: str) -> None:
-    parsed = parse_callback(data)
+    parsed = decode(data)
     if parsed is not None:
-        assert parsed.session_id >= 0
-        assert len(parsed.arg) <= 8
+        number = parsed.owner if isinstance(parsed, AccountButton) else parsed.session_id
+        assert number >= 0
+        assert len(encode(parsed).encode()) <= 64
 
 
 # --- the handlers ----------------------------------------------------------------------------

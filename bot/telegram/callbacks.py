@@ -1,0 +1,262 @@
+"""Button data: the one codec that writes and reads every inline button's ``callback_data``.
+
+Each kind of button is a small frozen type, valid by construction (a score is 1–5, a setting's
+minutes are within that setting's range, ids fit SQLite's integers); :func:`encode` turns one
+into the string Telegram carries and :func:`decode` turns any string back into one, or into
+None for anything we would not have written (forged, stale, foreign). Nothing else in the bot
+spells callback data.
+
+The wire format is the first version's, so the buttons of cards already in people's chats keep
+their meaning across an upgrade and a restart::
+
+    p:12  r:12  e:12          pause, resume, end session 12 (its card)
+    new:12  keep:12           a second /focus: replace session 12, or keep it
+    ci:12:ok  ci:12:dis       a check-in: on track, distracted
+    sc:12:4                   score session 12 (1-5)
+    set:42:d45  b30  k10      user 42's default length, focus block, break (minutes)
+    set:42:q1  set:42:q0      user 42's nudges quiet, normal
+    hist:42:p3                user 42's /history, page 3 (from 0)
+    del:42:yes  del:42:no     user 42's /delete_me confirmation
+
+Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
+group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
+refuses anything longer, ``decode`` ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from nudges.limits import SCORE, SETTING_MINUTES, Bound
+
+__all__ = [
+    "MAX_DATA_BYTES",
+    "AccountButton",
+    "ButtonData",
+    "CardAction",
+    "CardButton",
+    "CheckinButton",
+    "DeleteButton",
+    "HistoryButton",
+    "OfferButton",
+    "QuietButton",
+    "ScoreButton",
+    "SessionButton",
+    "Setting",
+    "SettingButton",
+    "decode",
+    "encode",
+]
+
+MAX_DATA_BYTES: Final = 64
+"""Telegram's limit on ``callback_data`` (and it needs at least 1 byte)."""
+
+_ID: Final = Bound(0, 2**63 - 1)  # session and user ids are looked up in SQLite (64-bit)
+_PAGE: Final = Bound(0, 9_999_999)  # the first version's 8-character argument: "p" + 7 digits
+
+
+def _check(value: int, bound: Bound, what: str) -> None:
+    if value not in bound:
+        raise ValueError(f"{what} {value!r} is outside {bound}")
+
+
+class CardAction(StrEnum):
+    """The buttons of a session's start card (the value is the wire action)."""
+
+    PAUSE = "p"
+    RESUME = "r"
+    END = "e"
+
+
+class Setting(StrEnum):
+    """A session-shape setting a button steps (the value is its ``/settings`` name)."""
+
+    DEFAULT = "default"
+    BLOCK = "block"
+    BREAK = "break"
+
+
+@dataclass(frozen=True, slots=True)
+class CardButton:
+    """⏸ Pause, ▶ Resume or ⏹ End on a session's card."""
+
+    action: CardAction
+    session_id: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferButton:
+    """A second ``/focus`` while one runs: end it and start the new one, or keep it."""
+
+    session_id: int
+    replace: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinButton:
+    """👍 On track or 😵 Distracted under a check-in."""
+
+    session_id: int
+    on_track: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreButton:
+    """One of the summary's 1–5 focus-score buttons."""
+
+    session_id: int
+    score: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+        _check(self.score, SCORE, "score")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingButton:
+    """A ``/settings`` button that sets one of the session's minutes."""
+
+    owner: int
+    setting: Setting
+    minutes: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction: the minutes are within that setting's range."""
+        _check(self.owner, _ID, "user id")
+        _check(self.minutes, SETTING_MINUTES[self.setting.value], f"{self.setting} minutes")
+
+
+@dataclass(frozen=True, slots=True)
+class QuietButton:
+    """The ``/settings`` button that makes nudges quiet, or normal again."""
+
+    owner: int
+    quiet: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryButton:
+    """◀ Newer or Older ▶ under ``/history``: the page to show (from 0)."""
+
+    owner: int
+    page: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.page, _PAGE, "page")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteButton:
+    """The ``/delete_me`` confirmation: erase everything, or keep it."""
+
+    owner: int
+    confirm: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+
+
+SessionButton = CardButton | OfferButton | CheckinButton | ScoreButton
+"""Buttons about one session: only the session's owner may press them."""
+
+AccountButton = SettingButton | QuietButton | HistoryButton | DeleteButton
+"""Buttons about a user's own account: only that user may press them."""
+
+ButtonData = SessionButton | AccountButton
+"""Whatever a button of ours can mean."""
+
+# One letter per setting on the wire (the first version's); "q" is the quiet switch.
+_SETTING_CODE: Final = {Setting.DEFAULT: "d", Setting.BLOCK: "b", Setting.BREAK: "k"}
+_SETTING_OF_CODE: Final = {code: setting for setting, code in _SETTING_CODE.items()}
+
+
+def encode(button: ButtonData) -> str:
+    """The ``callback_data`` of ``button``; ValueError if it would not fit Telegram's 64 bytes."""
+    # The buttons of proactive messages (summary, check-in, card) first: they are the hot path.
+    match button:
+        case ScoreButton(session_id=session_id, score=score):
+            data = f"sc:{session_id}:{score}"
+        case CheckinButton(session_id=session_id, on_track=on_track):
+            data = f"ci:{session_id}:{'ok' if on_track else 'dis'}"
+        case CardButton(action=action, session_id=session_id):
+            data = f"{action.value}:{session_id}"
+        case OfferButton(session_id=session_id, replace=replace):
+            data = f"{'new' if replace else 'keep'}:{session_id}"
+        case SettingButton(owner=owner, setting=setting, minutes=minutes):
+            data = f"set:{owner}:{_SETTING_CODE[setting]}{minutes}"
+        case QuietButton(owner=owner, quiet=quiet):
+            data = f"set:{owner}:q{int(quiet)}"
+        case HistoryButton(owner=owner, page=page):
+            data = f"hist:{owner}:p{page}"
+        case DeleteButton(owner=owner, confirm=confirm):
+            data = f"del:{owner}:{'yes' if confirm else 'no'}"
+    # ASCII only, so characters are bytes.
+    if not 1 <= len(data) <= MAX_DATA_BYTES:
+        raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
+    return data
+
+
+# action:number[:argument], ASCII only (so that characters are bytes).
+_WIRE = re.compile(r"([a-z]{1,4}):([0-9]{1,19})(?::([a-z0-9]+))?")
+
+
+def decode(data: str | None) -> ButtonData | None:
+    """What button data means; None for anything :func:`encode` would not have written.
+
+    Never raises, whatever the string: it comes from the network.
+    """
+    if not data or len(data) > MAX_DATA_BYTES:
+        return None
+    match = _WIRE.fullmatch(data)
+    if match is None:
+        return None
+    action, number, arg = match.group(1), int(match.group(2)), match.group(3)
+    try:
+        return _read(action, number, arg)
+    except ValueError:  # a number out of range: not a button we made
+        return None
+
+
+def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
+    """The button for a well-formed ``action:number[:arg]``; ValueError for bad numbers."""
+    match action, arg:
+        case (("p" | "r" | "e"), None):
+            return CardButton(CardAction(action), number)
+        case (("new" | "keep"), None):
+            return OfferButton(number, replace=action == "new")
+        case "ci", ("ok" | "dis"):
+            return CheckinButton(number, on_track=arg == "ok")
+        case "sc", str(score) if score.isdigit():
+            return ScoreButton(number, int(score))
+        case "set", ("q0" | "q1"):
+            return QuietButton(number, quiet=arg == "q1")
+        case "set", str(code) if code[:1] in _SETTING_OF_CODE and code[1:].isdigit():
+            return SettingButton(number, _SETTING_OF_CODE[code[:1]], int(code[1:]))
+        case "hist", str(page) if page[:1] == "p" and page[1:].isdigit():
+            return HistoryButton(number, int(page[1:]))
+        case "del", ("yes" | "no"):
+            return DeleteButton(number, confirm=arg == "yes")
+    return None

@@ -1,0 +1,161 @@
+"""Every product bound, in one frozen place.
+
+What a person may ask for (a session of 5–90 minutes, a label of up to 200 characters, ...),
+what the operator may set, and the guardrails nothing can loosen. The texts, the parsers, the
+operator's settings (their ``ge``/``le``), the policy's :class:`nudges.policy.Limits` defaults
+and the README all take their numbers from here; ``tests/test_limits.py`` fails when the README
+or the database's CHECK constraints say otherwise.
+
+Minutes are nominal: where a duration actually runs, the time scale shrinks it
+(:meth:`nudges.policy.Limits.span`).
+
+Why ``Final`` constants of a frozen :class:`Bound` rather than one settings object: these are
+not settings (nothing may change them at run time, and the operator's knobs live in
+``bot.core.settings``), and they are needed at class-definition time (pydantic ``Field(ge=...)``,
+default values). ``Final`` makes mypy refuse any rebinding; ``Bound`` is frozen, so it cannot be
+changed in place either; and each range carries its own check and its own "5–90" wording, so a
+message can never state other numbers than the check applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "BLOCK_MINUTES",
+    "BREAK_MINUTES",
+    "CHECKIN_INTERVAL_MINUTES",
+    "DEFAULT_BLOCK_MINUTES",
+    "DEFAULT_BREAK_MINUTES",
+    "DEFAULT_EXTEND_MINUTES",
+    "DEFAULT_FOCUS_MINUTES",
+    "DELETE_CONFIRM_WINDOW",
+    "EXTEND_MINUTES",
+    "FIRST_DELAY_MINUTES",
+    "FOCUS_MINUTES",
+    "HISTORY_PAGE_SIZE",
+    "LABEL_MAX_CHARS",
+    "LATE_WINDOW_MINUTES",
+    "MAX_MESSAGES",
+    "MAX_TIME_SCALE",
+    "MAX_TOTAL_MINUTES",
+    "MIN_GAP_MINUTES",
+    "PAUSE_LIMIT_MINUTES",
+    "SCORE",
+    "SCORE_REPLY_WINDOW",
+    "SETTING_MINUTES",
+    "Bound",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """An inclusive range of whole numbers, such as 5–90 minutes."""
+
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        """A range with nothing in it is a typo, caught at import."""
+        if self.low > self.high:
+            raise ValueError(f"empty range {self.low}–{self.high}")
+
+    def __contains__(self, value: object) -> bool:
+        """Whether ``value`` is a whole number in the range (``True`` is not a number here)."""
+        return type(value) is int and self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        """The range as the texts and the README write it: ``5–90``."""
+        return f"{self.low}–{self.high}"
+
+
+# --- a session's length ----------------------------------------------------------------------
+
+FOCUS_MINUTES: Final = Bound(5, 90)
+"""``/focus N``; also the range of a default length (``/settings default``,
+``FOCUS_DEFAULT_MINUTES``): a default is a length one could have typed."""
+
+DEFAULT_FOCUS_MINUTES: Final = 25
+"""A ``/focus`` without a duration, until the operator or the user chooses otherwise."""
+
+EXTEND_MINUTES: Final = Bound(5, 45)
+"""``/extend N``: what one extension may add."""
+
+DEFAULT_EXTEND_MINUTES: Final = 10
+"""A bare ``/extend``."""
+
+MAX_TOTAL_MINUTES: Final = 180
+"""A session, extensions included, never plans more focus than this."""
+
+LABEL_MAX_CHARS: Final = 200
+"""The longest label ``/focus 45 <label>`` keeps."""
+
+# --- a session's shape: focus blocks and breaks ----------------------------------------------
+
+BLOCK_MINUTES: Final = Bound(10, 90)
+"""A focus block, for the operator (``FOCUS_BLOCK_MINUTES``) and the user (``/settings block``)
+alike. Not below 10: 5-minute blocks with 5-minute breaks would spend half a session on breaks
+and its whole message budget on announcing them; and the database refuses a user's block under
+10 (migration 002), so an operator's default under 10 could never be chosen back in /settings."""
+
+DEFAULT_BLOCK_MINUTES: Final = 25
+"""The focus block until the operator or the user chooses otherwise."""
+
+BREAK_MINUTES: Final = Bound(5, 30)
+"""A break (``FOCUS_BREAK_MINUTES``, ``/settings break``): never shorter than the 5-minute gap,
+which its back-to-work message has to keep."""
+
+DEFAULT_BREAK_MINUTES: Final = 5
+"""The break until the operator or the user chooses otherwise."""
+
+SETTING_MINUTES: Final[Mapping[str, Bound]] = MappingProxyType(
+    {"default": FOCUS_MINUTES, "block": BLOCK_MINUTES, "break": BREAK_MINUTES}
+)
+"""The range of each minutes setting, by its ``/settings`` name (the operator's
+``FOCUS_DEFAULT_MINUTES``, ``FOCUS_BLOCK_MINUTES`` and ``FOCUS_BREAK_MINUTES`` share them)."""
+
+# --- scores ----------------------------------------------------------------------------------
+
+SCORE: Final = Bound(1, 5)
+"""How focused it was: 1 (scattered) to 5 (deep focus)."""
+
+SCORE_REPLY_WINDOW: Final = timedelta(hours=24)
+"""A plain reply ``1``–``5`` scores a session that ended at most this long ago (the buttons
+work however late)."""
+
+# --- confirmations ---------------------------------------------------------------------------
+
+DELETE_CONFIRM_WINDOW: Final = timedelta(minutes=10)
+"""The ``/delete_me`` buttons expire this long after they were sent."""
+
+# --- the guardrails: not settings, nothing loosens them --------------------------------------
+
+MIN_GAP_MINUTES: Final = 5
+"""At most one proactive message per session in this many minutes."""
+
+MAX_MESSAGES: Final = 8
+"""At most this many proactive messages per session (the summary is not one of them)."""
+
+FIRST_DELAY_MINUTES: Final = 5
+"""No check-in in a session's first minutes."""
+
+CHECKIN_INTERVAL_MINUTES: Final = 15
+"""One check-in per this many minutes of a focus stretch."""
+
+LATE_WINDOW_MINUTES: Final = 2
+"""A proactive message more than this late is dropped, never sent in a burst."""
+
+PAUSE_LIMIT_MINUTES: Final = 30
+"""A pause longer than this ends the session (ended early, with its summary)."""
+
+# --- operation -------------------------------------------------------------------------------
+
+MAX_TIME_SCALE: Final = 3600
+"""``FOCUS_TIME_SCALE`` at most: an hour in a second."""
+
+HISTORY_PAGE_SIZE: Final = 10
+"""Sessions on one page of ``/history``."""
