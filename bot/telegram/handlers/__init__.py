@@ -1,0 +1,41 @@
+"""Telegram handlers by area: parse, call the core, reply. No SQL, no clock, no business rules.
+
+The wiring (``bot.telegram.app``) registers them from here."""
+
+from bot.telegram.handlers.access import error_handler, gatekeeper
+from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
+from bot.telegram.handlers.buttons import on_button
+from bot.telegram.handlers.messages import on_text
+from bot.telegram.handlers.session import (
+    extend,
+    focus,
+    help_command,
+    pause,
+    resume,
+    start,
+    status,
+    stop,
+    unknown_command,
+)
+
+__all__ = [
+    "delete_me",
+    "error_handler",
+    "export",
+    "extend",
+    "focus",
+    "gatekeeper",
+    "help_command",
+    "history",
+    "on_button",
+    "on_text",
+    "pause",
+    "resume",
+    "settings",
+    "start",
+    "stats",
+    "status",
+    "stop",
+    "timezone",
+    "unknown_command",
+]

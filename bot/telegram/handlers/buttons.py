@@ -1,0 +1,176 @@
+"""Every inline button: checked for owner and state, then routed to what it says."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from telegram import CallbackQuery, Message, Update
+
+from bot.core.service import ScoreResult
+from bot.telegram import texts
+from bot.telegram.callbacks import (
+    AccountButton,
+    CardAction,
+    CardButton,
+    CheckinButton,
+    DeleteButton,
+    HistoryButton,
+    OfferButton,
+    QuietButton,
+    ScoreButton,
+    SessionButton,
+    SettingButton,
+    decode,
+)
+from bot.telegram.context import FocusContext
+from bot.telegram.handlers.account import (
+    SETTING_COLUMN,
+    history_page,
+)
+from bot.telegram.handlers.common import (
+    edit,
+    older_than,
+    strip_html,
+)
+from bot.telegram.handlers.session import (
+    end_session,
+    pause_session,
+    resume_session,
+    start_session,
+)
+from nudges import limits as product
+from storage import Session
+
+__all__ = ["on_button"]
+
+
+async def on_button(update: Update, context: FocusContext) -> None:
+    """Every inline button: checked for owner and state, then routed."""
+    query = update.callback_query
+    assert query is not None  # noqa: S101 - registered for callback queries only
+    data = decode(query.data)
+    if data is None:
+        await query.answer("This button has expired.")
+        return
+    if isinstance(data, AccountButton):
+        if data.owner != query.from_user.id:
+            await query.answer("That button belongs to someone else.")
+            return
+        await query.answer(await _account_button(query, context, data))
+        return
+    session = await context.service.get(data.session_id)
+    if session is None:
+        await query.answer("That session no longer exists.")
+        return
+    if session.user_id != query.from_user.id:
+        await query.answer("That button belongs to someone else's session.")
+        return
+    answer = await _route_button(query, context, data, session)
+    await query.answer(answer)
+
+
+async def _account_button(query: CallbackQuery, context: FocusContext, data: AccountButton) -> str:
+    """Settings steps, history pages and the delete confirmation; returns the answer."""
+    user_id = data.owner
+    setting: int | bool
+    match data:
+        case DeleteButton(confirm=confirm):
+            return await _delete_button(query, context, user_id, confirm=confirm)
+        case HistoryButton(page=page):
+            text, keyboard = await history_page(context, user_id, page)
+            await edit(query, text, keyboard)
+            return ""
+        case QuietButton(quiet=quiet):
+            column, setting = "quiet", quiet
+        case SettingButton(setting=name, minutes=minutes):
+            column, setting = SETTING_COLUMN[name.value], minutes
+        case _:
+            assert_never(data)
+    user = await context.service.update_settings(user_id, **{column: setting})
+    _, shape = await context.service.settings_of(user_id)
+    now = context.service.clock.now()
+    await edit(query, texts.settings_text(user, shape, now), texts.settings_keyboard(user, shape))
+    return "Saved."
+
+
+async def _delete_button(
+    query: CallbackQuery, context: FocusContext, user_id: int, *, confirm: bool
+) -> str:
+    if older_than(query, context, product.DELETE_CONFIRM_WINDOW):
+        await edit(query, "That confirmation expired — send /delete_me again.")
+        return "Expired."
+    if not confirm:
+        await edit(query, "Kept. Nothing was deleted.")
+        return "Nothing deleted."
+    erased = await context.service.erase(user_id)
+    await edit(query, texts.deleted(erased))
+    return "Deleted."
+
+
+async def _route_button(
+    query: CallbackQuery, context: FocusContext, data: SessionButton, session: Session
+) -> str:
+    """Do what the button says; returns the short callback answer."""
+    if isinstance(data, ScoreButton):
+        return await _score_button(query, context, data.score, session)
+    if not session.running:
+        return "This session has already ended."
+    match data:
+        case CardButton(action=action):
+            return await _card_button(context, session, action)
+        case CheckinButton(on_track=on_track):
+            return await _checkin_button(query, context, session, on_track=on_track)
+        case OfferButton(replace=replace):
+            return await _offer_button(query, context, session, replace=replace)
+    assert_never(data)
+
+
+async def _card_button(context: FocusContext, session: Session, action: CardAction) -> str:
+    if action is CardAction.PAUSE:
+        return strip_html(await pause_session(context, session))
+    if action is CardAction.RESUME:
+        return strip_html(await resume_session(context, session))
+    return "Session ended." if await end_session(context, session) else "Already ended."
+
+
+async def _checkin_button(
+    query: CallbackQuery, context: FocusContext, session: Session, *, on_track: bool
+) -> str:
+    if not on_track:  # once per check-in, however often it is tapped
+        message_id = query.message.message_id if query.message else 0
+        await context.service.interruption(session, f"distracted:{message_id}")
+    reply = texts.checkin_reply(on_track)
+    message = query.message
+    original = message.text_html if isinstance(message, Message) and message.text else ""
+    await edit(query, f"{original}\n\n<i>{reply}</i>")
+    return reply
+
+
+async def _score_button(
+    query: CallbackQuery, context: FocusContext, score: int, session: Session
+) -> str:
+    if session.running:
+        return "This session is still running."
+    result, previous = await context.service.score(session.id, query.from_user.id, score)
+    if result is ScoreResult.NOT_FOUND:
+        return "That session is gone."
+    return texts.score_ack(score, previous, session.label)
+
+
+async def _offer_button(
+    query: CallbackQuery, context: FocusContext, session: Session, *, replace: bool
+) -> str:
+    key = (session.user_id, session.chat_id)
+    request = context.bot_data.offers.pop(key, None)
+    if not replace:
+        await edit(query, "Keeping your current session. 👍")
+        return "Keeping the current one."
+    if request is None:
+        await edit(query, "That offer expired — send /focus again.")
+        return "Expired."
+    await end_session(context, session)
+    await edit(query, "Ended the previous session; starting the new one.")
+    await start_session(
+        context, session.user_id, session.chat_id, request, query.from_user.first_name
+    )
+    return "Started."
