@@ -3,7 +3,7 @@
 What a person may ask for (a session of 5–90 minutes, a label of up to 200 characters, ...),
 what the operator may set, and the guardrails nothing can loosen. The texts, the parsers, the
 operator's settings (their ``ge``/``le``), the policy's :class:`nudges.policy.Limits` defaults
-and the README all take their numbers from here; ``tests/test_limits.py`` fails when the README
+and the README all take their numbers from here; ``tests/unit/test_limits.py`` fails when the README
 or the database's CHECK constraints say otherwise.
 
 Minutes are nominal: where a duration actually runs, the time scale shrinks it

@@ -9,8 +9,8 @@ and rendering. A test (or a person in console mode) plays the user side with
 from :attr:`LocalBotApi.sent`, :attr:`LocalBotApi.callback_answers` and friends.
 
 :class:`LocalRequest` plugs a :class:`LocalBotApi` into python-telegram-bot in-process, so a
-``telegram.Bot`` built with it can never reach the network. ``tests/standin.py`` serves the same
-object over HTTP on 127.0.0.1 for end-to-end tests.
+``telegram.Bot`` built with it can never reach the network. ``tests/support/standin.py`` serves
+the same object over HTTP on 127.0.0.1 for end-to-end tests.
 
 Everything here is single-threaded asyncio: call the user-side methods from the event loop's
 thread.

@@ -5,7 +5,7 @@ Telegram gives every anonymous group admin the same user id (GroupAnonymousBot),
 posted "as a channel" another (Channel_Bot), and automatic forwards from a linked channel a
 third (777000). Treating any of them as a person mixes different people's sessions: the
 anonymous admin of one group could read and score another group's. These tests go through the
-real Application, offline (``tests/harness.py``).
+real Application, offline (``tests/support/harness.py``).
 """
 
 from __future__ import annotations
@@ -358,7 +358,9 @@ async def test_updates_the_bot_does_not_use_are_ignored_quietly(
     assert_quiet(logs)
     # One DEBUG line says what was dropped, without any of the text it carried.
     ignored = [
-        r for r in logs.records if r.name == "bot.telegram.handlers.access" and "ignored" in r.message
+        r
+        for r in logs.records
+        if r.name == "bot.telegram.handlers.access" and "ignored" in r.message
     ]
     assert len(ignored) == 1 and ignored[0].levelno == logging.DEBUG
     ours = "\n".join(r.getMessage() for r in logs.records if r.name.startswith("bot"))
