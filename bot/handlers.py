@@ -28,6 +28,7 @@ from bot.parsing import (
     parse_score,
     parse_setting,
 )
+from bot.ratelimit import Lane
 from bot.service import ScoreResult
 from bot.timefmt import clock_time, parse_zone, zone
 from storage import ActiveSessionExists, Session
@@ -231,7 +232,7 @@ async def _end(context: FocusContext, session: Session) -> bool:
     ended = await context.service.stop(session)
     if ended is None:
         return False
-    await context.dispatcher.send_summary(ended.id)
+    await context.dispatcher.send_summary(ended.id, lane=Lane.ANSWER)  # it answers the /stop
     return True
 
 
