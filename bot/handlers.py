@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import texts
 from bot.api import Markup, edit_html, send_html
 from bot.context import FocusContext
-from bot.insights import Period
+from bot.insights import Period, Stats
 from bot.parsing import (
     SETTING_RANGES,
     Callback,
@@ -47,6 +47,7 @@ __all__ = [
     "pause",
     "resume",
     "settings",
+    "slow_down",
     "start",
     "stats",
     "status",
@@ -350,11 +351,20 @@ async def stats(update: Update, context: FocusContext) -> None:
         return
     numbers = await context.service.stats(user_id, period)
     await _reply(update, texts.stats_text(numbers))
-    title = f"Focus {texts.PERIOD_TITLES[period]}"
+    # No focus time, no chart (``charts.chart_panels``): nothing to hand over then.
+    if numbers.focused_minutes > 0 and not context.send_files_later(
+        update, user_id, lambda: _send_chart(context, chat_id, numbers, period)
+    ):
+        await _reply(update, texts.FILES_BUSY)
+
+
+async def _send_chart(context: FocusContext, chat_id: int, numbers: Stats, period: Period) -> None:
+    """The /stats chart, rendered and sent in the background (``bot.bulk``)."""
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
     from bot.charts import render_stats_chart
 
+    title = f"Focus {texts.PERIOD_TITLES[period]}"
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:
         await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")
@@ -378,7 +388,14 @@ async def _history_page(
 
 
 async def export(update: Update, context: FocusContext) -> None:
-    """/export: the user's sessions as CSV, and with their events as JSON."""
+    """/export: the user's sessions as CSV, and with their events as JSON — built and sent in
+    the background, so the files waiting for their turn hold no update slot."""
+    user_id, _ = _ids(update)
+    if not context.send_files_later(update, user_id, lambda: _send_export(update, context)):
+        await _reply(update, texts.FILES_BUSY)
+
+
+async def _send_export(update: Update, context: FocusContext) -> None:
     user_id, chat_id = _ids(update)
     files = await context.service.export(user_id)
     if files is None:
@@ -407,6 +424,24 @@ async def delete_me(update: Update, _context: FocusContext) -> None:
     user_id, _ = _ids(update)
     text, keyboard = texts.delete_confirm(user_id)
     await _reply(update, text, reply_markup=keyboard)
+
+
+async def slow_down(update: object, allowed_users: frozenset[int]) -> None:
+    """Once per burst, when someone's updates come faster than they can be answered and some
+    were skipped (``bot.ordering``): say so. Not to people outside FOCUS_ALLOWED_USERS: they
+    get their one refusal and nothing more."""
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    if allowed_users and (user is None or user.id not in allowed_users):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.SLOW_DOWN)
+        else:
+            await _reply(update, texts.SLOW_DOWN)
+    except TelegramError as error:  # best effort: the updates were skipped either way
+        log.debug("slow-down answer not sent: %s", error)
 
 
 # --- plain messages --------------------------------------------------------------------------
