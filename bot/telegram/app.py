@@ -96,6 +96,10 @@ def build_application(
         if service is not None:
             await service.store.close()
 
+    async def on_overflow(update: object) -> None:
+        """Someone's updates came faster than they can be answered (``bot.telegram.ordering``)."""
+        await handlers.slow_down(update, settings.focus_allowed_users)
+
     builder = (
         ApplicationBuilder()
         .token(bot_token)
@@ -104,7 +108,8 @@ def build_application(
         .context_types(ContextTypes(context=FocusContext, bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .concurrent_updates(PerUserOrder(concurrent_updates))
+        .concurrent_updates(PerUserOrder(concurrent_updates, on_overflow=on_overflow))
+        .application_class(FocusApplication)
     )
     if rate_limiter:
         # Telegram's limits kept ahead of time (29/s, 1/s per chat, 20/min per group); a
@@ -115,7 +120,8 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
-    app: FocusApplication = builder.build()
+    app = builder.build()
+    assert isinstance(app, FocusApplication)  # noqa: S101 - application_class above
     _register(app)
     return app
 

@@ -14,6 +14,7 @@ from bot.core.changes import SessionChange
 from bot.core.timefmt import zone
 from bot.telegram import texts
 from bot.telegram.dispatcher import Dispatcher
+from bot.telegram.ratelimit import Lane
 from bot.telegram.sending import edit_html
 from storage import Session
 
@@ -33,7 +34,9 @@ class TelegramChanges:
         """Arm the dispatcher for the session's next look; then the summary or the card."""
         self.dispatcher.arm(change.wake_at)
         if change.summary:
-            await self.dispatcher.send_summary(change.session.id)
+            # Only a person's /stop or ⏹ ends a session through the port: the summary is
+            # its answer, so it goes in the answers' lane.
+            await self.dispatcher.send_summary(change.session.id, lane=Lane.ANSWER)
         elif change.card:
             await self.refresh_card(change.session)
 

@@ -1,4 +1,5 @@
-"""A typed CallbackContext: handlers reach the service and the dispatcher as attributes."""
+"""A typed CallbackContext: handlers reach the service and the dispatcher as attributes; and
+the Application, whose ``stop`` first drops the work still waiting for its turn."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.core.service import FocusService
+from bot.telegram.bulk import BulkJobs, Job
 from bot.telegram.dispatcher import Dispatcher
+from bot.telegram.ordering import PerUserOrder
 from bot.telegram.parsing import FocusRequest
 
-__all__ = ["BotData", "FocusContext"]
+__all__ = ["BotData", "FocusApplication", "FocusContext"]
 
 
 @dataclass
@@ -29,6 +32,8 @@ class BotData:
     # "End it and start the new one" needs the /focus that was asked for: kept per
     # (user, chat) until answered. It is only an offer; losing it on restart is harmless.
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)
+    # Files (/export, /stats charts) sent in the background, off the update slots.
+    bulk: BulkJobs = field(default_factory=BulkJobs)
 
 
 class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
@@ -50,8 +55,28 @@ class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
             raise RuntimeError("the application was not initialised (post_init did not run)")
         return dispatcher
 
+    def send_files_later(self, update: object, person: int, job: Job) -> bool:
+        """Run ``job`` (it builds and sends ``person``'s files) in the background, off this
+        update's slot (``bot.telegram.bulk``); False if that person's previous files are still on
+        their way. Its errors go to the error handler, with ``update``."""
 
-FocusApplication = Application[
-    ExtBot[None], FocusContext, dict[Any, Any], dict[Any, Any], BotData, Any
-]
-__all__ += ["FocusApplication"]
+        async def on_error(error: Exception) -> None:
+            await self.application.process_error(update, error)
+
+        return self.bot_data.bulk.submit(person, job, on_error)
+
+
+class FocusApplication(
+    Application[ExtBot[None], FocusContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+):
+    """PTB's Application, stopping promptly however much is queued."""
+
+    async def stop(self) -> None:
+        """Drop the updates still waiting for their turn (``PerUserOrder.stop_waiting``), let
+        PTB wait for the running ones, then stop the file sends (``BulkJobs.stop``) — all
+        before ``post_shutdown`` closes storage."""
+        processor = self.update_processor
+        if isinstance(processor, PerUserOrder):
+            processor.stop_waiting()
+        await super().stop()
+        await self.bot_data.bulk.stop()

@@ -33,6 +33,7 @@ from telegram.ext import ContextTypes, JobQueue
 from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
+from bot.telegram.ratelimit import Lane
 from bot.telegram.sending import edit_html, send_html
 from nudges import (
     DeliveryStatus,
@@ -361,7 +362,9 @@ class Dispatcher:
                 report.count_drop("refused by the send gate")
             return _Outcome.STALE
         try:
-            message_id = await send_html(self.bot, session.chat_id, text, markup)
+            message_id = await send_html(
+                self.bot, session.chat_id, text, markup, lane=Lane.PROACTIVE
+            )
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
         now = self.clock.now()
@@ -419,8 +422,9 @@ class Dispatcher:
             return texts.break_message(session, state.wall(plan.break_end(slot.offset)), tz), None
         return texts.back_message(session), None
 
-    async def send_summary(self, session_id: int) -> int:
-        """Send a session's summary if it is pending; 1 if this call sent it."""
+    async def send_summary(self, session_id: int, *, lane: Lane = Lane.PROACTIVE) -> int:
+        """Send a session's summary if it is pending; 1 if this call sent it. ``lane``:
+        ``Lane.ANSWER`` when it answers the person's own /stop or ⏹."""
         session = await self.store.sessions.get_session(session_id)
         if session is None:
             return 0
@@ -430,7 +434,7 @@ class Dispatcher:
         if not await self.store.deliveries.claim_summary(session_id, self.clock.now()):
             return 0
         try:
-            message_id = await send_html(self.bot, session.chat_id, text, markup)
+            message_id = await send_html(self.bot, session.chat_id, text, markup, lane=lane)
         except TelegramError as error:
             now = self.clock.now()
             if isinstance(error, BadRequest | Forbidden | ChatMigrated):
@@ -454,16 +458,16 @@ class Dispatcher:
         await self.store.deliveries.confirm(
             session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )
-        await self.close_card(session)
+        await self.close_card(session, lane=lane)
         return 1
 
-    async def close_card(self, session: Session) -> None:
+    async def close_card(self, session: Session, *, lane: Lane = Lane.PROACTIVE) -> None:
         """Show an ended session's start card as ended, without buttons (best effort)."""
         if session.card_message_id is None:
             return
         tz_name = await self.service.timezone_of(session.user_id)
         card = texts.start_card(session, zone(tz_name), tz_name, checkins=False)
         try:
-            await edit_html(self.bot, session.chat_id, session.card_message_id, card)
+            await edit_html(self.bot, session.chat_id, session.card_message_id, card, lane=lane)
         except TelegramError as error:
             log.debug("card of session %d not updated: %s", session.id, error)

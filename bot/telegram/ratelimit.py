@@ -15,21 +15,42 @@ Each chat may burst 3 (a command's reply
 and a card edit go out together) and then gets 1/s; each group also 20/min. A 429 pauses
 only the chat it came from, for exactly ``retry_after`` (never retried early); when several
 chats get a 429 within a second, the flood is bot-wide and everything waits.
+
+The overall budget is shared by lanes (``Lane``), not first come first served: an answer to
+what a person just typed or tapped goes ahead of the dispatcher's proactive messages, and both
+ahead of files (``/export``, ``/stats`` charts). Without it, 200 people exporting at once put
+400 documents in the one 29-a-second queue, and someone's ``/help`` waited 23.9 s behind them.
+No lane starves: one that has waiters gets at least one slot in ``LANE_SHARE[lane]`` (see
+``PriorityGate``). aiolimiter has no priorities, nor has asynciolimiter (rates only), the
+other maintained asyncio limiter we looked at, so the overall bucket is our own small gate; the
+per-chat and per-group buckets stay aiolimiter's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiolimiter import AsyncLimiter
+from telegram import Bot
 from telegram.error import RetryAfter
-from telegram.ext import BaseRateLimiter
+from telegram.ext import BaseRateLimiter, ExtBot
 
-__all__ = ["FocusRateLimiter"]
+__all__ = [
+    "FILE_ENDPOINTS",
+    "LANE_SHARE",
+    "FocusRateLimiter",
+    "Lane",
+    "PriorityGate",
+    "RateLimitArgs",
+    "lane_args",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +58,138 @@ JSONDict = dict[str, Any]
 Result = bool | JSONDict | list[JSONDict]
 
 
-class FocusRateLimiter(BaseRateLimiter[int]):
+class Lane(enum.Enum):
+    """Which queue a request waits in for the overall budget; listed first served first.
+
+    A plain Enum, not an IntEnum: PTB drops a falsy ``rate_limit_args`` (0) on the way.
+    """
+
+    ANSWER = "answer"
+    """A reply, card edit or callback answer to what a person just typed or tapped."""
+    PROACTIVE = "proactive"
+    """The dispatcher's check-ins, breaks, back-to-work messages and summaries."""
+    BULK = "bulk"
+    """Files: the /export documents and /stats charts."""
+
+
+LANE_SHARE: Mapping[Lane, int] = {Lane.PROACTIVE: 3, Lane.BULK: 6}
+"""A lane with waiters gets at least one slot in N, however busy the lanes above it are.
+
+At 29 a second, answers alone could fill every slot; these keep proactive messages at 9.7 a
+second or more (1,160 due at once still go out within their 2-minute window) and files at 4.8
+or more (an export's two files a fraction of a second each in its lane). An answer waits at
+most two slots (about 70 ms) for them. When two lanes are owed a slot at once, the one first
+served gets it and the other the next slot."""
+
+FILE_ENDPOINTS = frozenset(
+    {
+        "sendDocument",
+        "sendPhoto",
+        "sendMediaGroup",
+        "sendVideo",
+        "sendAudio",
+        "sendAnimation",
+        "sendVoice",
+    }
+)
+"""Endpoints that carry files: the bulk lane unless a call says otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitArgs:
+    """What a Bot API call passes as ``rate_limit_args``: its lane (None: ``Lane.BULK`` for a
+    file endpoint, else ``Lane.ANSWER``) and its retries after a 429 (None: the limiter's)."""
+
+    lane: Lane | None = None
+    max_retries: int | None = None
+
+
+_LANE_ARGS = {lane: {"rate_limit_args": RateLimitArgs(lane)} for lane in Lane}
+
+
+def lane_args(bot: Bot, lane: Lane) -> dict[str, Any]:
+    """``rate_limit_args`` for a call in ``lane``, as keyword arguments: none for a bot without
+    a rate limiter (console mode, tests), where PTB refuses the argument."""
+    if isinstance(bot, ExtBot) and bot.rate_limiter is not None:
+        return _LANE_ARGS[lane]
+    return {}
+
+
+class PriorityGate:
+    """Evenly spaced slots, ``rate`` a second with no burst, handed out by lane.
+
+    When the next slot opens, it goes to the first-served lane with a waiter, unless a lane
+    below it has been passed over ``LANE_SHARE[lane] - 1`` times in a row while it waited: then
+    to that lane. A lane with no waiter builds up no credit (it cannot burst later). Within a
+    lane, first come, first served. Slots are never closer than ``1 / rate``.
+    """
+
+    def __init__(self, rate: float, shares: Mapping[Lane, int] = LANE_SHARE) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._interval = 1 / rate
+        self._shares = shares
+        self._queues: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
+        self._passed = dict.fromkeys(Lane, 0)
+        self._next_at = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+        self.granted = dict.fromkeys(Lane, 0)
+        """Slots given to each lane so far (for tests and the benchmark)."""
+
+    def waiting(self, lane: Lane) -> int:
+        """Requests of ``lane`` waiting for a slot (cancelled ones may be counted until
+        their turn)."""
+        return len(self._queues[lane])
+
+    async def acquire(self, lane: Lane) -> None:
+        """Wait for a slot in ``lane``."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._timer is None and now >= self._next_at and not any(self._queues.values()):
+            self._take(lane, now)
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        self._queues[lane].append(future)
+        self._arm(loop)
+        await future  # cancelled: left in its queue, skipped when its turn comes
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None:
+            self._timer = loop.call_at(max(self._next_at, loop.time()), self._grant, loop)
+
+    def _grant(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        lane = self._pick()
+        if lane is None:
+            return
+        self._queues[lane].popleft().set_result(None)
+        for other in Lane:
+            self._passed[other] = self._passed[other] + 1 if self._queues[other] else 0
+        self._passed[lane] = 0
+        self._take(lane, loop.time())
+        if any(self._queues.values()):
+            self._arm(loop)
+
+    def _pick(self) -> Lane | None:
+        """The lane the next slot goes to, or None when nobody waits."""
+        waiting = []
+        for lane, queue in self._queues.items():
+            while queue and queue[0].done():  # cancelled while waiting
+                queue.popleft()
+            if queue:
+                waiting.append(lane)
+        for lane in waiting:
+            share = self._shares.get(lane)
+            if share is not None and self._passed[lane] >= share - 1:
+                return lane
+        return waiting[0] if waiting else None
+
+    def _take(self, lane: Lane, now: float) -> None:
+        self.granted[lane] += 1
+        self._next_at = max(now, self._next_at) + self._interval
+
+
+class FocusRateLimiter(BaseRateLimiter[RateLimitArgs | int]):
     """Overall, per-chat and per-group limits, and 429s that pause only their chat."""
 
     def __init__(
@@ -51,8 +203,8 @@ class FocusRateLimiter(BaseRateLimiter[int]):
         global_flood_chats: int = 3,
         max_buckets: int = 4096,
     ) -> None:
-        # Capacity 1, draining at the rate: never more than the rate within any second.
-        self._overall = AsyncLimiter(1, 1 / overall_per_second)
+        # No burst, evenly spaced: never more than the rate within any second.
+        self.overall = PriorityGate(overall_per_second)
         self._chat_rate = (chat_burst, chat_burst / chat_per_second)
         self._group_rate = (1.0, 60 / group_per_minute)
         self._chats: dict[int | str, AsyncLimiter] = {}
@@ -113,14 +265,24 @@ class FocusRateLimiter(BaseRateLimiter[int]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: RateLimitArgs | int | None,
     ) -> Result:
-        """Wait for every bucket that applies, send, and wait out a 429 before retrying."""
+        """Wait for every bucket that applies, send, and wait out a 429 before retrying.
+
+        ``rate_limit_args``: a ``RateLimitArgs`` (lane, retries), or an int (retries, as PTB's
+        own limiter reads it), or None (the lane from the endpoint, the limiter's retries).
+        """
         chat: int | str | None = data.get("chat_id")
         with contextlib.suppress(TypeError, ValueError):
             chat = int(chat)  # type: ignore[arg-type]
         is_group = isinstance(chat, str) or (isinstance(chat, int) and chat < 0)
-        retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        given = (
+            rate_limit_args
+            if isinstance(rate_limit_args, RateLimitArgs)
+            else RateLimitArgs(max_retries=rate_limit_args)
+        )
+        retries = given.max_retries if given.max_retries is not None else self._max_retries
+        lane = given.lane or (Lane.BULK if endpoint in FILE_ENDPOINTS else Lane.ANSWER)
         for attempt in range(retries + 1):
             await self._wait_out_floods(chat)
             async with contextlib.AsyncExitStack() as stack:
@@ -131,7 +293,7 @@ class FocusRateLimiter(BaseRateLimiter[int]):
                     await stack.enter_async_context(
                         self._bucket(self._chats, chat, self._chat_rate)
                     )
-                    await stack.enter_async_context(self._overall)
+                    await self.overall.acquire(lane)
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:

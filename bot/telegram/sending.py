@@ -16,6 +16,8 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.warnings import PTBUserWarning
 
+from bot.telegram.ratelimit import Lane, lane_args
+
 __all__ = ["Markup", "edit_html", "edit_inline_html", "send_html"]
 
 # PTB suggests its typed method whenever do_api_request names one; here that is on purpose.
@@ -39,9 +41,11 @@ async def send_html(
     *,
     thread_id: int | None = None,
     reply_to: int | None = None,
+    lane: Lane = Lane.ANSWER,
 ) -> int:
     """Send an HTML message (into a forum topic, with ``thread_id``; as a reply to a message
-    of the chat, with ``reply_to``, sent anyway if that one is gone); its message id."""
+    of the chat, with ``reply_to``, sent anyway if that one is gone); its message id.
+    ``lane``: its place in the rate limiter's queue (``bot.telegram.ratelimit``)."""
     answer: Any = await bot.do_api_request(
         "sendMessage",
         {
@@ -54,12 +58,19 @@ async def send_html(
             if reply_to is None
             else {"message_id": reply_to, "allow_sending_without_reply": True},
         },
+        **lane_args(bot, lane),
     )
     return int(answer["message_id"])
 
 
 async def edit_html(
-    bot: Bot, chat_id: int, message_id: int, text: str, markup: Markup = None
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: Markup = None,
+    *,
+    lane: Lane = Lane.ANSWER,
 ) -> None:
     """Replace a message's text and buttons (none unless given)."""
     await bot.do_api_request(
@@ -71,6 +82,7 @@ async def edit_html(
             "parse_mode": ParseMode.HTML,
             "reply_markup": markup,
         },
+        **lane_args(bot, lane),
     )
 
 

@@ -349,6 +349,16 @@ SCORE_OUT_OF_RANGE = (
     "which was it?"
 )
 
+SLOW_DOWN = (
+    "Messages are coming in faster than I can answer — I skipped some. "
+    "Give me a moment, then send again whatever still needs an answer."
+)
+"""Sent once per burst when someone's backlog is full (``bot.telegram.ordering``); plain text, under
+200 characters: it is also a callback answer."""
+
+FILES_BUSY = "Your previous files are still on their way — send it again once they're here."
+"""A second /export (or /stats chart) while the person's last files are still being sent."""
+
 
 def score_ack(score: int, previous: int | None, label: str | None = None) -> str:
     """The answer to a score (plain text: it is also a callback answer)."""

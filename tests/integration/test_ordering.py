@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.telegram.ordering import RUNNING, PerUserOrder, order_keys
+from bot.telegram import texts
+from bot.telegram.ordering import BACKLOG, RUNNING, PerUserOrder, order_keys
 from tests.support.faults import FaultyBotApi
 from tests.support.harness import BotHarness
 
@@ -96,7 +97,7 @@ async def test_a_slow_update_holds_back_only_its_own_user() -> None:
 
 
 async def test_no_more_than_running_at_once_and_a_flooding_user_holds_no_slot() -> None:
-    processor, log = PerUserOrder(running=2), Log()
+    processor, log = PerUserOrder(running=2, backlog=64), Log()  # room for all 30 (no drops)
     flood = [submit(processor, log, 1, f"a{n}") for n in range(30)]
     others = [submit(processor, log, user, f"u{user}") for user in range(2, 6)]
     await settle()
@@ -320,3 +321,178 @@ async def test_many_users_at_once_each_in_order_through_the_application(bot: Bot
         assert sessions[0].planned_minutes == 35
         assert sessions[0].ended_at is not None
         assert sessions[0].interruptions == 1
+
+
+# --- a bounded backlog per user and chat, and stopping with one --------------------------------
+
+
+async def test_a_full_line_drops_the_rest_and_answers_once_per_burst() -> None:
+    """Beyond ``backlog`` queued, a user's updates are dropped — closed, never run — and the
+    first drop of the burst is answered once; once the line empties, a new burst may be."""
+    answered: list[int] = []
+
+    async def overflow(update: object) -> None:
+        assert isinstance(update, Update)
+        answered.append(update.update_id)
+
+    processor, log = PerUserOrder(running=4, backlog=3, on_overflow=overflow), Log()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a dropped coroutine left unclosed would fail here
+        flood = [submit(processor, log, 1, f"a{n}") for n in range(10)]
+        other = submit(processor, log, 2, "b")
+        await settle()
+        assert processor.queued(("user", 1)) == 3
+        assert processor.dropped == 7
+        assert len(answered) == 1  # once, not once per dropped update
+        assert all(task.done() for task in flood[3:])  # no task is left waiting
+        assert log.events == ["start a0", "start b"]  # the other user is not held up
+        log.gate("b").set()
+        await done(other)
+        for n in range(10):
+            log.gate(f"a{n}").set()
+        await done(*flood)
+        gc.collect()
+    assert [e for e in log.events if e.startswith("start a")] == [
+        "start a0",
+        "start a1",
+        "start a2",
+    ]
+    assert processor.waiting_keys == 0
+    again = [submit(processor, log, 1, f"c{n}") for n in range(5)]  # a new burst
+    await settle()
+    assert len(answered) == 2
+    for n in range(5):
+        log.gate(f"c{n}").set()
+    await done(*again)
+
+
+async def test_a_group_chat_has_a_line_of_its_own() -> None:
+    """Many people in one group fill the group's line: each of them sends one update, and
+    what comes beyond the backlog is dropped there too, however many senders it has."""
+    processor, log = PerUserOrder(backlog=4), Log()
+    group = [submit(processor, log, user, f"g{user}", group=-100) for user in range(1, 9)]
+    await settle()
+    assert processor.queued(("chat", -100)) == 4
+    assert processor.dropped == 4
+    for user in range(1, 9):
+        log.gate(f"g{user}").set()
+    await done(*group)
+    assert [e for e in log.events if e.startswith("start")] == [f"start g{u}" for u in (1, 2, 3, 4)]
+
+
+async def test_stop_waiting_drops_what_waits_and_everything_after_but_lets_the_running_finish() -> (
+    None
+):
+    processor, log = PerUserOrder(running=1), Log()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line = [submit(processor, log, 1, f"a{n}") for n in range(5)]  # a1..a4 wait for a0
+        slot = submit(processor, log, 2, "b")  # waits for the one slot
+        await settle()
+        processor.stop_waiting()
+        late = submit(processor, log, 3, "c")  # handed in while stopping
+        await asyncio.wait_for(asyncio.gather(*line[1:], slot, late, return_exceptions=True), 5)
+        assert log.events == ["start a0"]
+        log.gate("a0").set()
+        await done(line[0])
+        await settle()  # the dropped ones' places are given up in turn, after a0's
+        gc.collect()
+    assert log.events == ["start a0", "end a0"]
+    assert processor.dropped == 6
+    assert processor.waiting_keys == 0
+
+
+def test_backlog_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        PerUserOrder(backlog=0)
+
+
+FLOODER = 6001
+
+
+async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll ``predicate`` (it reads the processor, which tells nobody when it changes)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def _flood(bot: BotHarness, count: int) -> list[int]:
+    ids = []
+    for n in range(count):
+        payload = bot.api.user_message(user_id=FLOODER, text=f"hello {n}")
+        ids.append(int(payload["update_id"]))
+        await bot.app.update_queue.put(Update.de_json(payload, bot.app.bot))
+    return ids
+
+
+async def test_a_flood_through_the_application_is_capped_and_answered_once(
+    bot: BotHarness,
+) -> None:
+    """200 messages from one user while their first is still being handled: BACKLOG stay
+    queued, the rest are dropped with one "slow down" answer, other users are answered
+    meanwhile, and what runs runs in order."""
+    gate, ran = asyncio.Event(), []
+
+    async def hold(update: Update, _context: object) -> None:
+        if update.effective_user is not None and update.effective_user.id == FLOODER:
+            ran.append(update.update_id)
+            await gate.wait()
+
+    bot.app.add_handler(TypeHandler(Update, hold), group=-1000)
+    ids = await _flood(bot, 200)
+    others = (6101, 6102, 6103)
+    for user in others:
+        payload = bot.api.user_message(user_id=user, text="/help")
+        await bot.app.update_queue.put(Update.de_json(payload, bot.app.bot))
+    processor = bot.app.update_processor
+    assert isinstance(processor, PerUserOrder)
+    try:
+        await _until(
+            lambda: processor.dropped == 200 - BACKLOG and all(bot.texts(u) for u in others)
+        )
+        assert processor.queued(("user", FLOODER)) == BACKLOG
+        assert ran == ids[:1]
+        assert bot.texts(FLOODER) == [texts.SLOW_DOWN]  # sent while the first is still held
+        for user in others:
+            [shown] = bot.texts(user)
+            assert shown.startswith("Commands\n/focus")
+    finally:
+        gate.set()  # else the fixture's stop would wait for the held update for ever
+    await asyncio.wait_for(bot.app.update_queue.join(), 10)
+    assert ran == ids[:BACKLOG]  # the first BACKLOG, in order
+    shown = bot.texts(FLOODER)
+    assert shown.count(texts.SLOW_DOWN) == 1
+    assert len(shown) == 1 + BACKLOG  # the slow-down answer and one hint per update that ran
+
+
+async def test_stopping_with_a_backlog_runs_none_of_it_and_ends_promptly(tmp_path: Path) -> None:
+    """SIGTERM's path: Application.stop while a user has a backlog of slow updates. Only the
+    running one finishes; the waiting ones are dropped, so stop does not wait for them."""
+    async with BotHarness(tmp_path / "focus.db") as harness:
+        gate, ran = asyncio.Event(), []
+
+        async def slow(update: Update, _context: object) -> None:
+            if update.effective_user is not None and update.effective_user.id == FLOODER:
+                ran.append(update.update_id)
+                if len(ran) == 1:
+                    await gate.wait()
+                else:
+                    await asyncio.sleep(0.5)  # 50 of these one after another: 25 s
+
+        harness.app.add_handler(TypeHandler(Update, slow), group=-1000)
+        await harness.app.start()
+        ids = await _flood(harness, 50)
+        processor = harness.app.update_processor
+        await _until(lambda: harness.app.update_queue.empty() and bool(ran))
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, gate.set)  # the running update ends a moment after stop begins
+        started = loop.time()
+        await asyncio.wait_for(harness.app.stop(), 5)
+        assert loop.time() - started < 2
+        assert ran == ids[:1]
+        assert isinstance(processor, PerUserOrder)
+        assert processor.dropped == 49
+        assert processor.waiting_keys == 0

@@ -108,6 +108,7 @@ class BotHarness:
         for); returns what the bot sent or edited in answer."""
         before = len(self.api.sent)
         await self.app.process_update(Update.de_json(payload, self.app.bot))
+        await self.app.bot_data.bulk.idle()  # files (/export, charts) follow in the background
         return self.api.sent[before:]
 
     async def press(
@@ -126,6 +127,7 @@ class BotHarness:
         )
         before = len(self.api.callback_answers)
         await self.app.process_update(Update.de_json(payload, self.app.bot))
+        await self.app.bot_data.bulk.idle()
         answers = self.api.callback_answers[before:]
         assert len(answers) == 1, f"expected one callback answer, got {answers}"
         return answers[0].text

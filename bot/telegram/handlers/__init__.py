@@ -2,7 +2,7 @@
 
 The wiring (``bot.telegram.app``) registers them from here."""
 
-from bot.telegram.handlers.access import error_handler, gatekeeper
+from bot.telegram.handlers.access import error_handler, gatekeeper, slow_down
 from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.messages import on_text
@@ -32,6 +32,7 @@ __all__ = [
     "pause",
     "resume",
     "settings",
+    "slow_down",
     "start",
     "stats",
     "status",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import NoReturn
 
 from telegram import Update
-from telegram.error import NetworkError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler
 
 from bot.telegram import texts
@@ -116,3 +116,21 @@ async def error_handler(update: object, context: FocusContext) -> None:
             )
         except Exception:  # the apology is best effort; the error is already logged
             log.debug("could not send the apology", exc_info=True)
+
+
+async def slow_down(update: object, allowed_users: frozenset[int]) -> None:
+    """Once per burst, when someone's updates come faster than they can be answered and some
+    were skipped (``bot.telegram.ordering``): say so. Not to people outside
+    FOCUS_ALLOWED_USERS: they get their one refusal and nothing more."""
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    if allowed_users and (user is None or user.id not in allowed_users):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.SLOW_DOWN)
+        else:
+            await reply(update, texts.SLOW_DOWN)
+    except TelegramError as error:  # best effort: the updates were skipped either way
+        log.debug("slow-down answer not sent: %s", error)

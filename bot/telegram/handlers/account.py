@@ -7,7 +7,7 @@ import html
 
 from telegram import Update
 
-from bot.core.insights import Period
+from bot.core.insights import Period, Stats
 from bot.core.timefmt import parse_zone, zone
 from bot.telegram import texts
 from bot.telegram.context import FocusContext
@@ -100,11 +100,20 @@ async def stats(update: Update, context: FocusContext) -> None:
         return
     numbers = await context.service.stats(user_id, period)
     await reply(update, texts.stats_text(numbers))
-    title = f"Focus {texts.PERIOD_TITLES[period]}"
+    # No focus time, no chart (``charts.chart_panels``): nothing to hand over then.
+    if numbers.focused_minutes > 0 and not context.send_files_later(
+        update, user_id, lambda: _send_chart(context, chat_id, numbers, period)
+    ):
+        await reply(update, texts.FILES_BUSY)
+
+
+async def _send_chart(context: FocusContext, chat_id: int, numbers: Stats, period: Period) -> None:
+    """The /stats chart, rendered and sent in the background (``bot.telegram.bulk``)."""
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
     from bot.telegram.charts import render_stats_chart
 
+    title = f"Focus {texts.PERIOD_TITLES[period]}"
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:
         await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")
@@ -126,7 +135,15 @@ async def history_page(context: FocusContext, user_id: int, page: int) -> tuple[
 
 
 async def export(update: Update, context: FocusContext) -> None:
-    """/export: the user's sessions as CSV, and with their events as JSON."""
+    """/export: the user's sessions as CSV, and with their events as JSON — built and sent in
+    the background, so the files waiting for their turn hold no update slot."""
+    user_id, _ = ids(update)
+    if not context.send_files_later(update, user_id, lambda: _send_export(update, context)):
+        await reply(update, texts.FILES_BUSY)
+
+
+async def _send_export(update: Update, context: FocusContext) -> None:
+    """The export's files, built and sent in the background (``bot.telegram.bulk``)."""
     user_id, chat_id = ids(update)
     files = await context.service.export(user_id)
     if files is None:
