@@ -41,6 +41,16 @@ FIGURE_KEYS = (
     "stats_month_p99_ms",
     "stats_all_p99_ms",
     "history_p99_ms",
+    "backlog_rss_before_mib",
+    "backlog_rss_after_mib",
+    "backlog_probe_after_p99_ms",
+    "backlog_intake_s",
+    "backlog_slow_downs",
+    "backlog_sigterm_s",
+    "exports_help_p99_ms",
+    "exports_documents",
+    "exports_bulk_done_s",
+    "exports_proactive_done_s",
 )
 
 SIGNED = frozenset({"memory_small_bytes_per_session", "memory_large_bytes_per_session"})
@@ -73,4 +83,8 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     assert figures["recovery_s"] < figures["recovery_first_pass_done_s"]
     assert figures["inbound_updates_per_s"] > 0 and figures["dispatch_per_s"] > 0
     assert figures["flood_worst_chat_second"] >= 1  # every nudge reached the stand-in
+    assert figures["backlog_slow_downs"] == 1  # one answer for the whole burst
+    assert figures["backlog_probes_unanswered"] == 0
+    assert figures["exports_documents"] == 2 * figures["exports_users"]
+    assert figures["exports_wrong_documents"] == 0
     assert "figure" in done.stdout  # the table came first
