@@ -496,3 +496,12 @@ async def test_stopping_with_a_backlog_runs_none_of_it_and_ends_promptly(tmp_pat
         assert isinstance(processor, PerUserOrder)
         assert processor.dropped == 49
         assert processor.waiting_keys == 0
+        await harness.app.start()  # started again: updates are taken again
+        try:
+            payload = harness.api.user_message(user_id=6003, text="/help")
+            await harness.app.update_queue.put(Update.de_json(payload, harness.app.bot))
+            await asyncio.wait_for(harness.app.update_queue.join(), 5)
+            assert harness.texts(6003)[0].startswith("Commands\n/focus")
+            assert processor.dropped == 49
+        finally:
+            await harness.app.stop()
