@@ -19,7 +19,10 @@ from pathlib import Path
 
 from bot.telegram.ordering import RUNNING
 
+from .backlog import PROBE_EVERY, run_backlog
+from .common import percentile
 from .dispatch import run_dispatch
+from .exports import run_exports
 from .flood import run_flood
 from .inbound import InboundResult, run_inbound
 from .memory import run_memory
@@ -29,7 +32,17 @@ from .webhook import run_webhook_attack
 
 __all__ = ["FIGURES", "Sizes", "main"]
 
-FIGURES = ("inbound", "dispatch", "memory", "recovery", "flood", "stats", "webhook")
+FIGURES = (
+    "inbound",
+    "dispatch",
+    "memory",
+    "recovery",
+    "flood",
+    "stats",
+    "flood_backlog",
+    "exports",
+    "webhook",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,14 @@ class Sizes:
     stall_after: int = 5
     attackers: int = 10
     attack_bytes: int = 95_000_000  # the tester's size: under tornado's 100 MiB default limit
+    backlog_flood: int = 20_000
+    backlog_flood_seconds: float = 2.0
+    backlog_seconds: float = 10.0
+    backlog_after: float = 5.0
+    backlog_second_flood: int = 2_000
+    sigterm_cap: float = 30.0
+    export_users: int = 200
+    export_sessions: int = 3
 
     @property
     def stats_heavy(self) -> int:
@@ -75,6 +96,14 @@ QUICK = Sizes(
     calls=5,
     attackers=2,
     attack_bytes=5_000_000,
+    backlog_flood=300,
+    backlog_flood_seconds=0.5,
+    backlog_seconds=2.0,
+    backlog_after=1.0,
+    backlog_second_flood=100,
+    sigterm_cap=10.0,
+    export_users=5,
+    export_sessions=2,
 )
 
 Figures = dict[str, float]
@@ -383,6 +412,123 @@ async def _webhook(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
     }
 
 
+def _latencies(ms: list[float], unanswered: int = 0) -> str:
+    p50, p99, worst = (percentile(ms, q) for q in (50, 99, 100))
+    lost = f", {unanswered} not" if unanswered else ""
+    return f"{_ms(p50)} / {_ms(p99)} / {_ms(worst)} ({len(ms)} answered{lost})"
+
+
+async def _flood_backlog(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_backlog(
+        work,
+        sizes.backlog_flood,
+        flood_seconds=sizes.backlog_flood_seconds,
+        seconds=sizes.backlog_seconds,
+        after=sizes.backlog_after,
+        second_flood=sizes.backlog_second_flood,
+        sigterm_cap=sizes.sigterm_cap,
+    )
+    mib = 1024
+    exited = result.sigterm_s is not None
+    rows += [
+        Row(
+            f"flood: {result.flood:,} messages from one user in {sizes.backlog_flood_seconds:g} s "
+            "(bot process, HTTP): RSS",
+            f"{result.rss_before_kib / mib:,.0f} → {result.rss_after_kib / mib:,.0f} MiB after "
+            f"{result.seconds:g} s (peak {result.hwm_kib / mib:,.0f} MiB)",
+        ),
+        Row(
+            "  all of it fetched from getUpdates after",
+            f"{result.intake_s:.1f} s" if result.intake_s is not None else "not yet",
+        ),
+        Row(
+            f"  others' /help (one every {PROBE_EVERY:g} s) while it is fetched: p50 / p99 / worst",
+            _latencies(result.probe_ms),
+        ),
+        Row(
+            f"  ... and in the {sizes.backlog_after:g} s after: p50 / p99 / worst",
+            _latencies(result.probe_after_ms, result.probes_unanswered),
+            "p99 <= 250 ms",
+            result.probe_p(99, after=True) <= 250 and result.probes_unanswered == 0,
+        ),
+        Row(
+            "  answers to the flooder / of them 'slow down'",
+            f"{result.flood_answers} / {result.slow_downs}",
+            "1 slow down",
+            result.slow_downs == 1,
+        ),
+        Row(
+            f"  SIGTERM with a backlog ({result.second_flood:,} more fetched): exit after",
+            f"{result.sigterm_s:.2f} s (code {result.exit_code})"
+            if exited
+            else f"still running after {result.sigterm_cap:g} s "
+            f"({result.answers_after_sigterm} answers meanwhile)",
+            "<= 5 s",
+            exited and (result.sigterm_s or 0) <= 5,
+        ),
+    ]
+    return {
+        "backlog_flood": result.flood,
+        "backlog_rss_before_mib": result.rss_before_kib / mib,
+        "backlog_rss_after_mib": result.rss_after_kib / mib,
+        "backlog_rss_peak_mib": result.hwm_kib / mib,
+        "backlog_probe_p50_ms": result.probe_p(50),
+        "backlog_probe_p99_ms": result.probe_p(99),
+        "backlog_probe_max_ms": result.probe_p(100),
+        "backlog_probe_after_p50_ms": result.probe_p(50, after=True),
+        "backlog_probe_after_p99_ms": result.probe_p(99, after=True),
+        "backlog_probe_after_max_ms": result.probe_p(100, after=True),
+        "backlog_probes_unanswered": result.probes_unanswered,
+        "backlog_intake_s": result.intake_s if result.intake_s is not None else -1.0,
+        "backlog_flood_answers": result.flood_answers,
+        "backlog_slow_downs": result.slow_downs,
+        "backlog_sigterm_s": result.sigterm_s if result.sigterm_s is not None else -1.0,
+        "backlog_answers_after_sigterm": result.answers_after_sigterm,
+    }
+
+
+async def _exports(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_exports(work / "exports.db", sizes.export_users, sizes.export_sessions)
+    files = 2 * result.users
+
+    def seconds(value: float | None) -> str:
+        return f"{value:.1f} s" if value is not None else "not done"
+
+    rows += [
+        Row(
+            f"exports: {result.users:,} at once ({result.sessions_each} sessions each): "
+            "/help p50 / p99",
+            f"{_ms(result.help_p(50))} / {_ms(result.help_p(99))} ({len(result.help_ms)} probes)",
+            "p99 <= 1 s",
+            result.help_p(99) <= 1000,
+        ),
+        Row(
+            "  files (bulk lane): all out after / first after",
+            f"{seconds(result.bulk_done_s)} / {seconds(result.first_document_s)} "
+            f"({result.documents} of {files}, {result.wrong_documents} wrong)",
+            "all, none wrong",
+            result.documents == files and result.wrong_documents == 0,
+        ),
+        Row(
+            f"  check-ins due meanwhile (proactive lane): all {result.users} out after",
+            seconds(result.proactive_done_s),
+            "all",
+            result.checkins >= result.users,
+        ),
+    ]
+    return {
+        "exports_users": result.users,
+        "exports_help_p50_ms": result.help_p(50),
+        "exports_help_p99_ms": result.help_p(99),
+        "exports_documents": result.documents,
+        "exports_wrong_documents": result.wrong_documents,
+        "exports_bulk_done_s": result.bulk_done_s if result.bulk_done_s is not None else -1.0,
+        "exports_proactive_done_s": result.proactive_done_s
+        if result.proactive_done_s is not None
+        else -1.0,
+    }
+
+
 _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "inbound": _inbound,
     "dispatch": _dispatch,
@@ -391,6 +537,8 @@ _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "flood": _flood,
     "stats": _stats,
     "webhook": _webhook,
+    "flood_backlog": _flood_backlog,
+    "exports": _exports,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,8 +103,8 @@ class ForgetfulBotApi(LocalBotApi):
     ``on_outgoing`` still sees every message, for the figures that time them.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, clock: Callable[[], datetime], **kwargs: Any) -> None:
+        super().__init__(clock=clock, **kwargs)
         self._message_ids = 0
 
     def _new_message_id(self, chat_id: int) -> int:

@@ -98,6 +98,10 @@ class BulkJobs:
         while self._jobs:
             await asyncio.gather(*list(self._jobs.values()), return_exceptions=True)
 
+    def start_taking(self) -> None:
+        """Take jobs again (an Application started again after a stop)."""
+        self._stopping = False
+
     async def stop(self) -> None:
         """Drop the jobs not started, give the running ones ``grace`` seconds, cancel the
         rest; refuse new ones from now on."""

@@ -71,6 +71,14 @@ class FocusApplication(
 ):
     """PTB's Application, stopping promptly however much is queued."""
 
+    async def start(self) -> None:
+        """PTB's start, taking updates and file jobs again if an earlier ``stop`` refused them."""
+        processor = self.update_processor
+        if isinstance(processor, PerUserOrder):
+            processor.start_taking()
+        self.bot_data.bulk.start_taking()
+        await super().start()
+
     async def stop(self) -> None:
         """Drop the updates still waiting for their turn (``PerUserOrder.stop_waiting``), let
         PTB wait for the running ones, then stop the file sends (``BulkJobs.stop``) — all

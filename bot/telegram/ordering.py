@@ -164,6 +164,10 @@ class PerUserOrder(BaseUpdateProcessor):
         for task in list(self._waiting):
             task.cancel()
 
+    def start_taking(self) -> None:
+        """Queue updates again (an Application started again after a stop)."""
+        self._stopping = False
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the earlier updates of this user and chat, then for a slot, then run;
         or drop the update when its user's or chat's line is full, or the bot is stopping."""

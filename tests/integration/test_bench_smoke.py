@@ -44,6 +44,16 @@ FIGURE_KEYS = (
     "webhook_rss_before_mib",
     "webhook_rss_peak_mib",
     "webhook_rss_after_mib",
+    "backlog_rss_before_mib",
+    "backlog_rss_after_mib",
+    "backlog_probe_after_p99_ms",
+    "backlog_intake_s",
+    "backlog_slow_downs",
+    "backlog_sigterm_s",
+    "exports_help_p99_ms",
+    "exports_documents",
+    "exports_bulk_done_s",
+    "exports_proactive_done_s",
 )
 
 SIGNED = frozenset({"memory_small_bytes_per_session", "memory_large_bytes_per_session"})
@@ -78,4 +88,8 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     assert figures["flood_worst_chat_second"] >= 1  # every nudge reached the stand-in
     assert figures["webhook_refused_403"] == figures["webhook_attackers"]
     assert figures["webhook_exit_code"] == 0
+    assert figures["backlog_slow_downs"] == 1  # one answer for the whole burst
+    assert figures["backlog_probes_unanswered"] == 0
+    assert figures["exports_documents"] == 2 * figures["exports_users"]
+    assert figures["exports_wrong_documents"] == 0
     assert "figure" in done.stdout  # the table came first
