@@ -44,6 +44,7 @@ from storage import (
     UserStore,
     open_storage,
 )
+from storage.errors import StorageUnavailable
 from storage.models import from_ms, to_ms
 from storage.sqlite.db import connect, migrations
 from storage.sqlite.deliveries import SqliteDeliveries
@@ -217,7 +218,7 @@ async def test_newer_schema_version_is_refused(db_path: Path) -> None:
     async with aiosqlite.connect(db_path) as raw:
         await raw.execute(f"PRAGMA user_version = {newer}")
         await raw.commit()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StorageUnavailable, match="newer"):
         await connect(db_path)
     async with aiosqlite.connect(db_path) as raw:
         assert await scalar(raw, "PRAGMA user_version") == newer
@@ -1086,7 +1087,9 @@ async def test_committed_data_is_visible_to_a_second_connection(
     assert await store.deliveries.claim(
         session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN, **GUARDS
     )
-    # A second process opens the file while the first never closed its connection.
+    # A second process opens the file while the first never closed its connection (as after
+    # a SIGKILL: the kernel dropped the first one's process lock).
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         assert await second.sessions.get_session(session.id) == session
@@ -1102,6 +1105,14 @@ async def test_committed_data_is_visible_to_a_second_connection(
         assert await second.integrity_check() == "ok"
     finally:
         await second.close()
+
+
+def _lock_dropped_as_at_death(store: SqliteStorage) -> None:
+    """Let a second store open the file while ``store`` is still open, as the kernel lets a
+    new process in once the old one died (its ``flock`` goes with it)."""
+    lock = store.connection.lock
+    assert lock is not None
+    lock.release()
 
 
 _CRASHING_WRITER = """
@@ -1206,7 +1217,7 @@ async def test_short_operations_run_inline_and_long_ones_take_one_trip(
 
 
 async def test_memory_databases_are_refused() -> None:
-    with pytest.raises(ValueError, match="must be a file"):
+    with pytest.raises(StorageUnavailable, match="needs a file"):
         await connect(":memory:")
 
 
@@ -1263,6 +1274,7 @@ async def test_users_kept_in_memory_follow_every_change(
     assert await store.users.get_user(1) == changed
     assert (changed.timezone, changed.quiet) == ("Europe/Berlin", True)
     # A fresh store on the same file (a restart) reads the same user.
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         assert await second.users.get_user(1) == changed
@@ -1300,6 +1312,7 @@ async def test_concurrent_writes_share_one_commit_and_are_all_visible(
     assert sum(1 for sql in statements if sql.strip().upper() == "COMMIT") == 1
     assert sum(1 for sql in statements if sql.startswith("UPDATE sessions")) == 5
     # Committed by the time the writes returned: another connection sees every one.
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         for s in sessions:
