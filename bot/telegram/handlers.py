@@ -32,7 +32,7 @@ from bot.telegram.parsing import (
     parse_setting,
 )
 from bot.telegram.sending import Markup, edit_html, send_html
-from storage import ActiveSessionExists, Session
+from storage import ActiveSessionExists, Session, StorageError, StorageFull
 
 __all__ = [
     "delete_me",
@@ -641,13 +641,16 @@ async def error_handler(update: object, context: FocusContext) -> None:
         # Polling lost the network for a moment; PTB retries by itself. One line, no trace.
         log.warning("polling: %s: %s", type(context.error).__name__, context.error)
         return
-    log.error("unhandled error on update %s", update_id, exc_info=context.error)
+    if isinstance(context.error, StorageError):
+        # A full disk or another program's lock: storage told the operator already (one line
+        # a minute at most); the person gets an honest answer, not a trace in the log.
+        text = texts.STORAGE_FULL if isinstance(context.error, StorageFull) else texts.STORAGE_BUSY
+        log.debug("update %s: %s", update_id, context.error)
+    else:
+        log.error("unhandled error on update %s", update_id, exc_info=context.error)
+        text = "Sorry — something went wrong on my side. Your sessions are safe; please try again."
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                "Sorry — something went wrong on my side. "
-                "Your sessions are safe; please try again.",
-            )
+            await context.bot.send_message(update.effective_chat.id, text)
         except Exception:  # the apology is best effort; the error is already logged
             log.debug("could not send the apology", exc_info=True)

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-BUSY_WAIT = 10.0
+BUSY_WAIT = 15.0
 """Seconds a write waits (asleep) for another program's write lock before it is refused."""
 BUSY_FIRST_SLEEP = 0.005
 BUSY_MAX_SLEEP = 0.2

@@ -193,6 +193,9 @@ def _check(probe: sqlite3.Connection, database: Path, known_version: int) -> Non
 
 
 def _damaged(name: str, detail: str) -> str:
+    detail = " ".join(detail.replace("*** in database main ***", "").split())  # one line
+    if len(detail) > 120:
+        detail = detail[:119] + "…"
     return (
         f"{name} is damaged (SQLite: {detail}). Restore it from a backup, or recover what "
         f"is readable with: sqlite3 {name} .recover | sqlite3 recovered.db"
