@@ -1,6 +1,6 @@
-"""The real ``python -m bot`` on a database it can't use: one line, exit code 1, the file
-untouched — and one process per file (a second one is refused, a SIGKILLed one's lock file
-does not block the next).
+"""The real ``python -m bot`` on a database it can't use, or with a Bot API failing at start:
+one line, exit code 1, the file untouched — and one process per file (a second one is refused,
+a SIGKILLed one's lock file does not block the next).
 
 Console mode with stdin closed is the quickest real start (it opens the same storage as the
 bot; on end of input it leaves). Tests run as root, who can read any file: the unreadable and
@@ -10,9 +10,11 @@ read-only files are tried by a child without the capabilities that let root igno
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.offline.local_api import LocalApiError
 from storage.sqlite.db import migrations
+from tests.support.faults import FaultyBotApi
+from tests.support.standin import BotApiStandin
 
 pytestmark = pytest.mark.e2e
 
@@ -301,3 +306,56 @@ def test_a_reader_works_beside_a_running_bot(tmp_path: Path) -> None:
         assert bot.poll() is None
     finally:
         kill(bot)
+
+
+TOKEN = "4839574812:AAFakeTokenForTheEndToEndTests_xyz"  # noqa: S105 - a test token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("unreachable", "Could not reach the Bot API"),
+        ("500", "answered with an error (Internal Server Error)"),
+        ("hang", "did not answer in time"),
+    ],
+)
+async def test_a_bot_api_failing_at_start_is_one_line_and_exit_1(
+    tmp_path: Path, fault: str, says: str
+) -> None:
+    api = FaultyBotApi()
+    if fault == "500":
+        api.fail_next("getMe", LocalApiError(500, "Internal Server Error"), times=100)
+    elif fault == "hang":
+        api.stall_next("getMe", 600, times=100)
+    async with BotApiStandin(api) as server:
+        base_url = (
+            f"http://127.0.0.1:{free_port()}/bot" if fault == "unreachable" else server.base_url
+        )
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": base_url,
+            "FOCUS_DATABASE": str(tmp_path / "focus.db"),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().splitlines()
+    assert proc.returncode == 1, lines
+    assert len(lines) == 1, lines
+    assert says in lines[0] and "Traceback" not in lines[0]
+    assert TOKEN.split(":")[1] not in lines[0]

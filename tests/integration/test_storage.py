@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import logging
 import re
 import signal
 import sqlite3
@@ -1499,3 +1500,23 @@ async def test_stats_aggregates_come_as_named_rows(store: SqliteStorage) -> None
     nothing = await store.reports.stats_aggregates(2, None, T0 + 48 * 60 * MIN, ((), 0), 45)
     assert nothing == StatsTotals(LabelledTotals(0, 0.0), [], [])
     assert nothing.summed() == DayTotals(0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_refused_writes_are_told_once_a_minute_and_their_end_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    health = storage.sqlite.db.WriteHealth("focus.db", monotonic=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="storage.sqlite.db"):
+        for second in range(0, 150):  # a refused write every second for 150 s
+            now[0] = float(second)
+            health.refused("full")
+        now[0] = 151.0
+        health.wrote()
+        health.wrote()  # already fine: nothing more to say
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4, lines  # at 0 s, 60 s, 120 s, and the recovery
+    assert all("the disk is full" in line for line in lines[:3])
+    assert "61 change(s) refused" in lines[1]
+    assert lines[3] == "focus.db: writes work again after 151 s (150 change(s) were refused)"
+    assert health.refusals == 150
