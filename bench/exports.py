@@ -29,6 +29,7 @@ from pathlib import Path
 from bot.core.clock import SystemClock
 from bot.offline.local_api import LocalBotApi, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
+from bot.telegram.callbacks import CheckinButton, decode
 from tests.support.standin import BotApiStandin
 
 from .common import (
@@ -100,7 +101,7 @@ class _Received:
             self.last_document = now
             if not self._own(msg):
                 self.wrong += 1
-        elif msg.buttons() and msg.buttons()[0][1].startswith("ci:"):
+        elif msg.buttons() and isinstance(decode(msg.buttons()[0][1]), CheckinButton):
             self.checkins += 1
             self.last_checkin = now
         if self.documents >= 2 * len(self.users) and self.checkins >= len(self.users):

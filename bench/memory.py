@@ -70,8 +70,11 @@ def _file_bytes(database: Path) -> int:
 async def run_memory(workdir: Path, sizes: list[int]) -> list[MemoryPoint]:
     """Measure ``BASELINES`` empty processes, then one per size in ``sizes``."""
     due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-    empty = workdir / "memory-0.db"
-    await create_database(empty)
+    # One empty file per baseline process: a database file serves one process at a time.
+    empties = [workdir / f"memory-0-{i}.db" for i in range(BASELINES)]
+    for database in empties:
+        await create_database(database)
+    empty = empties[0]
     databases = [workdir / f"memory-{n}.db" for n in sizes]
     for n, database in zip(sizes, databases, strict=True):
         await create_database(database)
@@ -79,7 +82,7 @@ async def run_memory(workdir: Path, sizes: list[int]) -> list[MemoryPoint]:
     # Nothing here is timed, so the processes may share the CPUs.
     at = due + timedelta(seconds=1)
     results = await asyncio.gather(
-        *(asyncio.to_thread(_probe, db, at) for db in [*[empty] * BASELINES, *databases])
+        *(asyncio.to_thread(_probe, db, at) for db in [*empties, *databases])
     )
     baselines = [r["rss_kib"] for r in results[:BASELINES]]
     baseline_kib = statistics.median(baselines)

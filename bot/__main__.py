@@ -58,10 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     level = "WARNING" if console and settings.log_level in ("DEBUG", "INFO") else settings.log_level
     configure_logging(level, [token.get_secret_value()] if token else [])
 
+    from storage import StorageUnavailable
+
+    try:
+        return _run(args.mode, settings, console)
+    except StorageUnavailable as error:
+        # The file can't be used (in use by another bot, damaged, read-only, ...): one line
+        # that says what and what to do; nothing was written to it.
+        print(error, file=sys.stderr)
+        return 1
+
+
+def _run(mode: str, settings: Settings, console: bool) -> int:
+    """Run console mode or the bot (polling or webhook) until it stops; the exit code."""
     if console:
         from bot.offline.console import run_console
 
-        if args.mode != "console":
+        if mode != "console":
             print(BOTFATHER_HELP, file=sys.stderr)
         return asyncio.run(run_console(settings))
 
@@ -89,16 +102,27 @@ def main(argv: list[str] | None = None) -> int:
             print("Check FOCUS_WEBHOOK_URL: it must be a public https URL.", file=sys.stderr)
         return 1
     except NetworkError as error:
-        print(
-            f"Could not reach the Bot API at {settings.telegram_base_url} ({type(error).__name__})."
-            " Check the network, or TELEGRAM_BASE_URL for a self-hosted Bot API server.",
-            file=sys.stderr,
-        )
+        print(_unreachable(settings.telegram_base_url, error), file=sys.stderr)
         return 1
     return 0
 
 
 UPDATES = ["message", "callback_query"]
+
+
+def _unreachable(base_url: str, error: Exception) -> str:
+    """One line for a Bot API that failed at start: no answer (refused, a timeout) or an
+    error answer (a 5xx: python-telegram-bot's NetworkError without a transport cause)."""
+    import httpx
+    from telegram.error import TimedOut
+
+    hint = "Check the network, or TELEGRAM_BASE_URL for a self-hosted Bot API server."
+    if isinstance(error, TimedOut):
+        return f"The Bot API at {base_url} did not answer in time. {hint}"
+    if isinstance(error.__cause__, httpx.HTTPError):
+        cause = type(error.__cause__).__name__
+        return f"Could not reach the Bot API at {base_url} ({cause}). {hint}"
+    return f"The Bot API at {base_url} answered with an error ({error}). {hint}"
 
 
 def _run_webhook(app: FocusApplication, settings: Settings) -> int:

@@ -1,6 +1,7 @@
 """Storage: the only place with SQL. Protocols per aggregate (``storage.ports``), frozen
 models (``storage.models``), and the SQLite backend (``storage.sqlite``) behind one facade."""
 
+from storage.errors import StorageBusy, StorageError, StorageFull, StorageUnavailable
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
@@ -37,6 +38,10 @@ __all__ = [
     "SqliteStorage",
     "StatsTotals",
     "Storage",
+    "StorageBusy",
+    "StorageError",
+    "StorageFull",
+    "StorageUnavailable",
     "User",
     "UserStore",
     "open_storage",

@@ -47,7 +47,7 @@ from nudges import (
     Wait,
     decide,
 )
-from storage import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session
+from storage import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session, StorageError
 
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 JOB_NAME = "focus-dispatch"
 SUMMARY_RETRY = timedelta(seconds=30)
 """How long a summary that surely failed, or a session whose step raised, waits to retry."""
+STORAGE_RETRY_FIRST = timedelta(seconds=1)
+STORAGE_RETRY_MAX = timedelta(seconds=60)
+"""While storage refuses writes (a full disk, another program's lock), the dispatcher tries
+again after 1 s, then twice as long each time, at most a minute apart: a full disk must not
+become a busy loop (or a log storm) that keeps the disk full."""
 _MAX_STEPS = 64  # a session takes a handful of steps per wake-up; this only stops a bug looping
 
 
@@ -69,6 +74,8 @@ class DispatchReport:
     finished: int = 0
     summaries: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    storage_refused: bool = False
+    """Storage refused a write (full disk, lock): the run stopped early, to back off."""
 
     def count_drop(self, reason: str) -> None:
         """Count a dropped message under its reason."""
@@ -148,6 +155,7 @@ class Dispatcher:
         self._run_lock = asyncio.Lock()
         self._armed_at: datetime | None = None
         self._gone_chats: set[int] = set()
+        self._storage_backoff: timedelta | None = None
 
     # --- arming -------------------------------------------------------------------------
 
@@ -200,6 +208,8 @@ class Dispatcher:
                     due = await self.store.deliveries.due_work(self.clock.now(), self.batch)
                     await asyncio.gather(*(self._guarded(s, r, report) for s, r in due))
                     report.sessions += len(due)
+                    if report.storage_refused:
+                        raise StorageError("a step's write was refused")
                     if len(due) < self.batch:
                         break
                 else:
@@ -209,8 +219,12 @@ class Dispatcher:
                 ):
                     report.summaries += await self.send_summary(session_id)
                 await self._end_sessions_in_gone_chats()
+            except StorageError:
+                # Told to the operator by storage (a line a minute at most); nothing half
+                # written. What was not done is still due in the file: done on a later run.
+                report.storage_refused = True
             finally:
-                self.arm(self.clock.now() if backlog else await self.store.deliveries.soonest_due())
+                self.arm(await self._next_run(backlog, report))
         if report.sent or report.dropped or report.finished:
             log.info(
                 "dispatch: %d sessions, %d sent, %d dropped, %d finished",
@@ -221,12 +235,34 @@ class Dispatcher:
             )
         return report
 
+    async def _next_run(self, backlog: bool, report: DispatchReport) -> datetime | None:
+        """When to run again: at once for a backlog, later and later while storage refuses
+        writes, else at the soonest due time."""
+        now = self.clock.now()
+        if report.storage_refused:
+            last = self._storage_backoff
+            backoff = STORAGE_RETRY_FIRST if last is None else min(2 * last, STORAGE_RETRY_MAX)
+            self._storage_backoff = backoff
+            return now + backoff
+        self._storage_backoff = None
+        if backlog:
+            return now
+        try:
+            return await self.store.deliveries.soonest_due()
+        except Exception:  # the dispatcher must never stop: look again in a minute
+            log.exception("could not read the soonest due time")
+            return now + STORAGE_RETRY_MAX
+
     async def _guarded(
         self, session: Session, records: list[DeliveryRecord], report: DispatchReport
     ) -> None:
         async with self._slots:
             try:
                 await self._step(session, records, report)
+            except StorageError:
+                # The file refuses writes now: no defer (it would be refused too), no trace;
+                # the run stops and backs off, and the session is still due in the file.
+                report.storage_refused = True
             except Exception:
                 # One broken session must not stop the others; it is looked at again
                 # later (unconditionally: a version check here could leave it due forever).

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 
 __all__ = ["ExplainedErrors", "RedactingFormatter", "configure_logging"]
 
@@ -35,12 +35,24 @@ class RedactingFormatter(logging.Formatter):
 OUR_PACKAGES = ("bot", "storage", "nudges")
 
 
+_BOOTSTRAP = "Network Retry Loop (Bootstrap"
+"""How python-telegram-bot's start-up calls (getMe, deleteWebhook) log their last failure."""
+
+
 class ExplainedErrors(logging.Filter):
     """Drops the traceback of errors the bot explains itself (a rejected token): PTB logs
     them with a 50-line trace right before our one-line explanation."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep the record, minus the traceback of an explained error."""
+        if (
+            record.exc_info
+            and isinstance(record.exc_info[1], NetworkError)
+            and record.getMessage().startswith(_BOOTSTRAP)
+        ):
+            # The Bot API failed at start (unreachable, a 5xx, a hang): bot/__main__.py
+            # explains it in one line right after; PTB's line would add a 30-100-line trace.
+            return False
         if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
             record.exc_info = None
             record.exc_text = None

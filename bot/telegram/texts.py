@@ -539,3 +539,15 @@ def stats_text(stats: Stats) -> str:
 STATS_USAGE = (
     "Choose a period: /stats today, /stats week (the default), /stats month or /stats all."
 )
+
+
+# --- when storage can't write (a full disk, another program's lock) ---------------------------
+
+STORAGE_FULL = (
+    "I can't save right now — the server's disk is full. Nothing was changed; "
+    "try again in a few minutes."
+)
+STORAGE_BUSY = (
+    "I can't save right now — another program on the server is holding my database. "
+    "Nothing was changed; try again in a minute."
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import logging
 import re
 import signal
 import sqlite3
@@ -44,6 +45,7 @@ from storage import (
     UserStore,
     open_storage,
 )
+from storage.errors import StorageUnavailable
 from storage.models import from_ms, to_ms
 from storage.sqlite.db import connect, migrations
 from storage.sqlite.deliveries import SqliteDeliveries
@@ -217,7 +219,7 @@ async def test_newer_schema_version_is_refused(db_path: Path) -> None:
     async with aiosqlite.connect(db_path) as raw:
         await raw.execute(f"PRAGMA user_version = {newer}")
         await raw.commit()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StorageUnavailable, match="newer"):
         await connect(db_path)
     async with aiosqlite.connect(db_path) as raw:
         assert await scalar(raw, "PRAGMA user_version") == newer
@@ -1086,7 +1088,9 @@ async def test_committed_data_is_visible_to_a_second_connection(
     assert await store.deliveries.claim(
         session.id, "checkin:1.1", "checkin", T0, T0 + 10 * MIN, **GUARDS
     )
-    # A second process opens the file while the first never closed its connection.
+    # A second process opens the file while the first never closed its connection (as after
+    # a SIGKILL: the kernel dropped the first one's process lock).
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         assert await second.sessions.get_session(session.id) == session
@@ -1102,6 +1106,14 @@ async def test_committed_data_is_visible_to_a_second_connection(
         assert await second.integrity_check() == "ok"
     finally:
         await second.close()
+
+
+def _lock_dropped_as_at_death(store: SqliteStorage) -> None:
+    """Let a second store open the file while ``store`` is still open, as the kernel lets a
+    new process in once the old one died (its ``flock`` goes with it)."""
+    lock = store.connection.lock
+    assert lock is not None
+    lock.release()
 
 
 _CRASHING_WRITER = """
@@ -1206,7 +1218,7 @@ async def test_short_operations_run_inline_and_long_ones_take_one_trip(
 
 
 async def test_memory_databases_are_refused() -> None:
-    with pytest.raises(ValueError, match="must be a file"):
+    with pytest.raises(StorageUnavailable, match="needs a file"):
         await connect(":memory:")
 
 
@@ -1263,6 +1275,7 @@ async def test_users_kept_in_memory_follow_every_change(
     assert await store.users.get_user(1) == changed
     assert (changed.timezone, changed.quiet) == ("Europe/Berlin", True)
     # A fresh store on the same file (a restart) reads the same user.
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         assert await second.users.get_user(1) == changed
@@ -1300,6 +1313,7 @@ async def test_concurrent_writes_share_one_commit_and_are_all_visible(
     assert sum(1 for sql in statements if sql.strip().upper() == "COMMIT") == 1
     assert sum(1 for sql in statements if sql.startswith("UPDATE sessions")) == 5
     # Committed by the time the writes returned: another connection sees every one.
+    _lock_dropped_as_at_death(store)
     second = await open_storage(db_path)
     try:
         for s in sessions:
@@ -1486,3 +1500,23 @@ async def test_stats_aggregates_come_as_named_rows(store: SqliteStorage) -> None
     nothing = await store.reports.stats_aggregates(2, None, T0 + 48 * 60 * MIN, ((), 0), 45)
     assert nothing == StatsTotals(LabelledTotals(0, 0.0), [], [])
     assert nothing.summed() == DayTotals(0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_refused_writes_are_told_once_a_minute_and_their_end_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    health = storage.sqlite.db.WriteHealth("focus.db", monotonic=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="storage.sqlite.db"):
+        for second in range(0, 150):  # a refused write every second for 150 s
+            now[0] = float(second)
+            health.refused("full")
+        now[0] = 151.0
+        health.wrote()
+        health.wrote()  # already fine: nothing more to say
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4, lines  # at 0 s, 60 s, 120 s, and the recovery
+    assert all("the disk is full" in line for line in lines[:3])
+    assert "61 change(s) refused" in lines[1]
+    assert lines[3] == "focus.db: writes work again after 151 s (150 change(s) were refused)"
+    assert health.refusals == 150

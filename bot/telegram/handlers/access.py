@@ -17,6 +17,7 @@ from bot.telegram.handlers.common import (
     reply,
 )
 from bot.telegram.identity import is_shared_sender
+from storage import StorageError, StorageFull
 
 __all__ = ["SHARED_NOTICE_EVERY", "error_handler", "gatekeeper"]
 
@@ -106,14 +107,17 @@ async def error_handler(update: object, context: FocusContext) -> None:
         # Polling lost the network for a moment; PTB retries by itself. One line, no trace.
         log.warning("polling: %s: %s", type(context.error).__name__, context.error)
         return
-    log.error("unhandled error on update %s", update_id, exc_info=context.error)
+    if isinstance(context.error, StorageError):
+        # A full disk or another program's lock: storage told the operator already (one line
+        # a minute at most); the person gets an honest answer, not a trace in the log.
+        text = texts.STORAGE_FULL if isinstance(context.error, StorageFull) else texts.STORAGE_BUSY
+        log.debug("update %s: %s", update_id, context.error)
+    else:
+        log.error("unhandled error on update %s", update_id, exc_info=context.error)
+        text = "Sorry — something went wrong on my side. Your sessions are safe; please try again."
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                "Sorry — something went wrong on my side. "
-                "Your sessions are safe; please try again.",
-            )
+            await context.bot.send_message(update.effective_chat.id, text)
         except Exception:  # the apology is best effort; the error is already logged
             log.debug("could not send the apology", exc_info=True)
 
