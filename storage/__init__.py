@@ -16,12 +16,20 @@ from storage.models import (
     StatsTotals,
     User,
 )
-from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.ports import (
+    CompanionStore,
+    DeliveryStore,
+    ReportStore,
+    SessionStore,
+    Storage,
+    UserStore,
+)
 from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CompanionStore",
     "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",

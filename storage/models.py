@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from nudges.companion import Answer, Energy, Reason
 from nudges.policy import DeliveryStatus, SlotKind
 
 __all__ = [
@@ -112,6 +113,10 @@ class Session(_Frozen):
     card_message_id: int | None
     version: int
     owner_name: str | None = None
+    start_energy: Energy | None = None
+    """How the person felt at the start (🔋 🙂 🪫), if they said."""
+    checkin_minutes: int | None = None
+    """The check-in spacing learnt when it started (None: the standard one)."""
 
     @property
     def in_group(self) -> bool:
@@ -187,6 +192,12 @@ class DeliveryRecord(_Frozen):
     at: datetime
     message_id: int | None
     reason: str | None
+    answer: Answer | None = None
+    """What the person answered to it (👍 / 😵 on a check-in; a longer break accepted)."""
+    answer_reason: Reason | None = None
+    answered_at: datetime | None = None
+    answer_active: timedelta | None = None
+    """The session's active time when the answer came."""
 
 
 class Event(_Frozen):
