@@ -4,6 +4,7 @@ models (``storage.models``), and the SQLite backend (``storage.sqlite``) behind 
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    CompanionTotals,
     DayTotals,
     DeliveryRecord,
     Event,
@@ -30,6 +31,7 @@ __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
     "CompanionStore",
+    "CompanionTotals",
     "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",

@@ -19,6 +19,7 @@ from nudges.policy import DeliveryStatus, SlotKind
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CompanionTotals",
     "DayTotals",
     "DeliveryRecord",
     "Event",
@@ -271,3 +272,14 @@ class StatsTotals(NamedTuple):
         columns = zip(*self.days, strict=True)
         next(columns)  # the day numbers: not a total
         return DayTotals(0, *map(sum, columns))
+
+
+class CompanionTotals(NamedTuple):
+    """What /stats adds about the companion over a period (ended sessions started in it)."""
+
+    reasons: list[tuple[Reason | None, int]]
+    """😵 answers by reason (None: no reason given), most first."""
+    energies: list[tuple[Energy | None, int, float]]
+    """(start energy or None, scored sessions, their average score)."""
+    flowing: list[tuple[Session, list[DeliveryRecord]]]
+    """Sessions with two 👍 or more, and their deliveries (flow is derived from them)."""

@@ -16,6 +16,7 @@ from typing import Protocol
 from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
 from storage.models import (
+    CompanionTotals,
     DeliveryRecord,
     Event,
     Outcome,
@@ -339,6 +340,16 @@ class CompanionStore(Protocol):
         self, user_id: int, answers: int, scores: int
     ) -> tuple[list[Answer], list[int]]:
         """The person's last check-in answers and last scores, oldest first."""
+        ...
+
+    async def period_totals(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> CompanionTotals:
+        """For /stats: 😵 reasons, scores by start energy, sessions that may hold flow."""
+        ...
+
+    async def reasons_by_session(self, user_id: int) -> dict[int, list[Reason]]:
+        """For /export: each session's 😵 reasons, in order."""
         ...
 
 

@@ -13,6 +13,8 @@ from datetime import datetime
 
 from bot.core.base import ServiceBase
 from bot.core.changes import SessionChange
+from bot.core.insights import Period, period_bounds
+from bot.core.timefmt import zone
 from nudges import Plan, SessionState, Slot, SlotKind
 from nudges import limits as product
 from nudges.companion import (
@@ -23,11 +25,12 @@ from nudges.companion import (
     adapt_slots,
     cadence_minutes,
     flow_blocks,
+    flow_minutes,
     recovery_offer,
 )
 from storage import DeliveryRecord, Session
 
-__all__ = ["CheckinAnswer", "CompanionUseCases"]
+__all__ = ["CheckinAnswer", "CompanionStats", "CompanionUseCases"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,19 @@ class CheckinAnswer:
     """This check-in's answer put its block in flow."""
     break_ahead: bool
     """A break follows in the plan (flow lasts until it; otherwise until the end)."""
+
+
+@dataclass(frozen=True)
+class CompanionStats:
+    """What /stats adds about the companion for a period."""
+
+    reasons: list[tuple[Reason | None, int]]
+    """😵 answers by reason (None: none given), most first."""
+    distracted: int
+    """😵 answers in all."""
+    flow_minutes: int
+    energies: list[tuple[Energy | None, int, float]]
+    """(start energy or None, scored sessions, average score)."""
 
 
 class CompanionUseCases(ServiceBase):
@@ -176,3 +192,22 @@ class CompanionUseCases(ServiceBase):
         )
         minutes = cadence_minutes(answers, scores)
         return None if minutes == product.CHECKIN_INTERVAL_MINUTES else minutes
+
+    async def companion_stats(self, user_id: int, period: Period) -> CompanionStats:
+        """The period's 😵 reasons, minutes in flow and scores by start energy (ended
+        sessions started in the period, in the user's timezone, as /stats counts)."""
+        tz = zone(await self.timezone_of(user_id))
+        since, until = period_bounds(period, self.clock.now(), tz)
+        totals = await self.store.companion.period_totals(user_id, since, until)
+        flow = 0.0
+        for session, records in totals.flowing:
+            state, plan, limits = self.policy_view(session, records)
+            assert session.ended_at is not None  # noqa: S101 - only ended sessions count
+            ended = state.model_copy(update={"paused_at": None})
+            flow += flow_minutes(ended, plan, limits, ended.active_at(session.ended_at))
+        return CompanionStats(
+            reasons=totals.reasons,
+            distracted=sum(n for _, n in totals.reasons),
+            flow_minutes=round(flow),
+            energies=totals.energies,
+        )

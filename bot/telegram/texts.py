@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from telegram import BotCommand
 
-from bot.core.companion import CheckinAnswer
+from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
 from bot.core.service import SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
@@ -639,7 +639,7 @@ LONGER_BREAK_TAKEN = "Longer break it is. I'll call you back."
 LONGER_BREAK_GONE = "That break can't be changed any more."
 
 
-def strip_tip(reason: Reason) -> str:
+def reason_tip(reason: Reason) -> str:
     """The callback answer to a reason button: its tip (plain text, within 200 characters)."""
     return REFOCUS_TIPS[reason][:200]
 
@@ -647,3 +647,22 @@ def strip_tip(reason: Reason) -> str:
 def ended_on_a_break(session: Session) -> str:
     """A break message whose "end here" was taken."""
     return f"☕ {who(session)}<b>Ended here</b>{_label(session)}. Rest well — the summary follows."
+
+
+def companion_stats_text(stats: CompanionStats) -> str:
+    """What /stats adds (after its own lines): minutes in flow, the 😵 reasons with their
+    share, and the average score by start energy. Empty when there is none of it."""
+    lines = []
+    if stats.flow_minutes:
+        lines.append(f"🌊 In flow: {minutes_text(timedelta(minutes=stats.flow_minutes))}")
+    if stats.distracted:
+        parts = [
+            f"{REASON_LABELS[reason] if reason else 'no reason'} {n} ({n / stats.distracted:.0%})"
+            for reason, n in stats.reasons
+        ]
+        lines.append(f"😵 Distracted {stats.distracted}×: " + ", ".join(parts))
+    said = [(energy, n, average) for energy, n, average in stats.energies if energy is not None]
+    if said:
+        parts = [f"{ENERGY_LABELS[e]} {average:.1f} ({n})" for e, n, average in said]
+        lines.append("Score by start energy: " + " · ".join(parts))
+    return "".join("\n" + line for line in lines)

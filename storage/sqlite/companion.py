@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
+from typing import Any
 
 from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
-from storage.models import DeliveryRecord, Session, to_ms
+from storage.models import CompanionTotals, DeliveryRecord, Session, to_ms
 from storage.ports import CompanionStore
-from storage.sqlite.shared import Aggregate, _fetch_deliveries, _fetch_session
+from storage.sqlite.shared import (
+    _DELIVERY_COLUMNS,
+    _SESSION_COLUMNS,
+    Aggregate,
+    _delivery,
+    _fetch_deliveries,
+    _fetch_session,
+    _session,
+)
 
 __all__ = ["SqliteCompanion"]
 
@@ -101,12 +110,18 @@ class SqliteCompanion(Aggregate, CompanionStore):
         first (for the learnt cadence and the falling-scores sign)."""
 
         def op(c: sqlite3.Connection) -> tuple[list[Answer], list[int]]:
-            given = c.execute(
-                "SELECT d.answer FROM deliveries d JOIN sessions s ON s.id = d.session_id "
-                "WHERE s.user_id = ? AND d.kind = 'checkin' AND d.answer IS NOT NULL "
-                "ORDER BY d.answered_at DESC LIMIT ?",
-                (user_id, answers),
-            ).fetchall()
+            # Newest sessions first along sessions_user_started, so a person with thousands
+            # of sessions is read only as far back as the answers asked for.
+            given = (
+                c.execute(
+                    "SELECT d.answer FROM sessions s JOIN deliveries d ON d.session_id = s.id "
+                    "WHERE s.user_id = ? AND d.kind = 'checkin' AND d.answer IS NOT NULL "
+                    "ORDER BY s.started_at DESC, d.due_at DESC LIMIT ?",
+                    (user_id, answers),
+                ).fetchall()
+                if answers > 0
+                else []
+            )
             scored = c.execute(
                 "SELECT score FROM sessions WHERE user_id = ? AND score IS NOT NULL "
                 "ORDER BY started_at DESC LIMIT ?",
@@ -115,3 +130,73 @@ class SqliteCompanion(Aggregate, CompanionStore):
             return [Answer(r[0]) for r in reversed(given)], [r[0] for r in reversed(scored)]
 
         return await self._look(op)
+
+    async def period_totals(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> CompanionTotals:
+        """For /stats: the 😵 reasons, the scores by start energy, and the sessions that may
+        hold flow (two 👍 at least), with their deliveries, of the ended sessions started in
+        [since, until)."""
+        low = -(2**63) if since is None else to_ms(since)
+        high = to_ms(until)
+        period = (
+            "s.user_id = ? AND s.started_at >= ? AND s.started_at < ? AND s.ended_at IS NOT NULL"
+        )
+
+        def op(c: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+            args = (user_id, low, high)
+            reasons = c.execute(
+                "SELECT coalesce(d.answer_reason, ''), count(*) FROM sessions s "
+                f"JOIN deliveries d ON d.session_id = s.id WHERE {period} "
+                "AND d.answer = 'distracted' GROUP BY 1 ORDER BY 2 DESC, 1",
+                args,
+            ).fetchall()
+            energies = c.execute(
+                "SELECT coalesce(s.start_energy, ''), count(*), avg(s.score) FROM sessions s "
+                f"WHERE {period} AND s.score IS NOT NULL GROUP BY 1 ORDER BY 1",
+                args,
+            ).fetchall()
+            flowing = c.execute(
+                f"SELECT {', '.join('s.' + name.strip() for name in _SESSION_COLUMNS.split(','))} "
+                f"FROM sessions s WHERE {period} AND (SELECT count(*) FROM deliveries d "
+                "WHERE d.session_id = s.id AND d.answer = 'ok') >= 2 ORDER BY s.started_at",
+                args,
+            ).fetchall()
+            ids = [row[0] for row in flowing]
+            records = []
+            for start in range(0, len(ids), 500):  # SQLite's bound variables, a chunk at once
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                records += c.execute(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE session_id IN ({marks})",
+                    chunk,
+                ).fetchall()
+            return reasons, energies, flowing, records
+
+        reasons, energies, flowing, records = await self._run_in_thread(op)
+        by_session: dict[int, list[DeliveryRecord]] = {}
+        for row in records:
+            record = _delivery(row)
+            by_session.setdefault(record.session_id, []).append(record)
+        sessions = [_session(row) for row in flowing]
+        return CompanionTotals(
+            reasons=[(Reason(r) if r else None, n) for r, n in reasons],
+            energies=[(Energy(e) if e else None, n, float(a)) for e, n, a in energies],
+            flowing=[(s, by_session.get(s.id, [])) for s in sessions],
+        )
+
+    async def reasons_by_session(self, user_id: int) -> dict[int, list[Reason]]:
+        """For /export: each session's 😵 reasons, in the order of its check-ins."""
+
+        def op(c: sqlite3.Connection) -> list[Any]:
+            return c.execute(
+                "SELECT d.session_id, d.answer_reason FROM sessions s "
+                "JOIN deliveries d ON d.session_id = s.id WHERE s.user_id = ? "
+                "AND d.answer_reason IS NOT NULL ORDER BY d.session_id, d.due_at",
+                (user_id,),
+            ).fetchall()
+
+        found: dict[int, list[Reason]] = {}
+        for session_id, reason in await self._run_in_thread(op):
+            found.setdefault(session_id, []).append(Reason(reason))
+        return found

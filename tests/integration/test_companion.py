@@ -3,6 +3,9 @@ flow, distraction with its reason and tip, start energy, recovery, the learnt ca
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -280,3 +283,73 @@ async def test_someone_often_distracted_gets_them_a_little_more_often(bot: BotHa
         if m.sent_at >= start and (m.shown_text or "").startswith("👀")
     ]
     assert minutes == [10, 20, 30, 40]  # one per 12 minutes; the standard 15: 12, 25, 37
+
+
+# --- /stats and /export ---------------------------------------------------------------------------
+
+OLD_COLUMNS = (
+    "session_id",
+    "started_at",
+    "ended_at",
+    "label",
+    "planned_minutes",
+    "focused_minutes",
+    "outcome",
+    "interruptions",
+    "breaks",
+    "score",
+    "scored_at",
+)
+
+
+async def _two_sessions(bot: BotHarness) -> None:
+    """A tired 45 distracted by the phone (scored 2), a fresh 50 in flow from 25 (scored 5)."""
+    [card] = await bot.send("/focus 45")
+    await bot.press(card, "tired")
+    await run_minutes(bot, 12)
+    checkin = last_checkin(bot)
+    await bot.press(checkin, "Distracted")
+    await bot.press(checkin, "phone")
+    await run_minutes(bot, 40)
+    await bot.send("2")
+    await bot.send("/settings block 50")
+    [card] = await bot.send("/focus 50")
+    await bot.press(card, "fresh")
+    await run_minutes(bot, 12)
+    await bot.press(last_checkin(bot), "On track")
+    await run_minutes(bot, 13)
+    await bot.press(last_checkin(bot), "On track")
+    await run_minutes(bot, 26)
+    await bot.send("5")
+
+
+async def test_stats_show_flow_reasons_and_score_by_start_energy(bot: BotHarness) -> None:
+    await _two_sessions(bot)
+    [text, *_] = await bot.send("/stats week")
+    shown = text.shown_text or ""
+    assert "🌊 In flow: 25 min" in shown
+    assert "😵 Distracted 1×: 📱 phone 1 (100%)" in shown
+    assert "Score by start energy: 🔋 fresh 5.0 (1) · 🪫 tired 2.0 (1)" in shown
+
+
+async def test_stats_without_answers_add_nothing(bot: BotHarness) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    [text, *_] = await bot.send("/stats week")
+    shown = text.shown_text or ""
+    assert "In flow" not in shown and "Distracted" not in shown and "start energy" not in shown
+
+
+async def test_export_adds_energy_and_reasons_at_the_end(bot: BotHarness) -> None:
+    await _two_sessions(bot)
+    sent = await bot.send("/export")
+    csv_doc, json_doc = [m for m in sent if m.kind == "document"]
+    rows = list(csv.DictReader(io.StringIO((csv_doc.file_bytes or b"").decode())))
+    assert tuple(rows[0])[: len(OLD_COLUMNS)] == OLD_COLUMNS  # the old ones first, in order
+    assert tuple(rows[0])[len(OLD_COLUMNS) :] == ("start_energy", "interruption_reasons")
+    assert [(r["start_energy"], r["interruption_reasons"]) for r in rows] == [
+        ("tired", "phone"),
+        ("fresh", ""),
+    ]
+    sessions = json.loads(json_doc.file_bytes or b"")["sessions"]
+    assert [s["start_energy"] for s in sessions] == ["tired", "fresh"]

@@ -148,3 +148,33 @@ async def test_the_database_checks_what_the_companion_stores(store: SqliteStorag
     ]:
         with pytest.raises(sqlite3.IntegrityError):
             await store.connection.execute(sql)
+
+
+async def test_period_totals_count_ended_sessions_started_in_the_period(
+    store: SqliteStorage,
+) -> None:
+    ended = await start(store, chat=10)
+    running = await start(store, chat=11)
+    for session, message in [(ended, 70), (running, 71)]:
+        await deliver(store, session, "checkin:1.1", SlotKind.CHECKIN, 12, message=message)
+        await store.companion.answer(session.id, message, Answer.DISTRACTED, 12 * MIN, T0)
+        await store.companion.set_reason(session.id, message, Reason.PEOPLE)
+    await store.sessions.end_session(
+        ended.id,
+        ended_at=T0 + 50 * MIN,
+        focused=45 * MIN,
+        breaks_taken=1,
+        outcome=Outcome.COMPLETED,
+        late=False,
+        now=T0 + 50 * MIN,
+    )
+    await store.sessions.set_score(ended.id, 1, 3, T0 + 51 * MIN)
+    totals = await store.companion.period_totals(1, T0 - MIN, T0 + MIN)
+    assert totals.reasons == [(Reason.PEOPLE, 1)]  # the running one does not count yet
+    assert totals.energies == [(None, 1, 3.0)]
+    assert totals.flowing == []
+    assert (await store.companion.period_totals(1, T0 + MIN, T0 + 60 * MIN)).reasons == []
+    assert await store.companion.reasons_by_session(1) == {
+        ended.id: [Reason.PEOPLE],
+        running.id: [Reason.PEOPLE],
+    }

@@ -99,7 +99,8 @@ async def stats(update: Update, context: FocusContext) -> None:
         await reply(update, texts.STATS_USAGE)
         return
     numbers = await context.service.stats(user_id, period)
-    await reply(update, texts.stats_text(numbers))
+    companion = await context.service.companion_stats(user_id, period)
+    await reply(update, texts.stats_text(numbers) + texts.companion_stats_text(companion))
     title = f"Focus {texts.PERIOD_TITLES[period]}"
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).

@@ -43,7 +43,7 @@ async def reason_button(
     if answer is None:
         return CHECKIN_GONE
     await edit(query, *texts.checkin_answered(session, answer))
-    return texts.strip_tip(reason)
+    return texts.reason_tip(reason)
 
 
 async def energy_button(
