@@ -9,7 +9,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nudges import Delivery, DeliveryStatus, Limits, SessionState, SlotKind, Wait, decide
+from nudges import (
+    Delivery,
+    DeliveryStatus,
+    Limits,
+    Plan,
+    SessionState,
+    Slot,
+    SlotKind,
+    Wait,
+    decide,
+)
 from nudges import limits as product
 from nudges.companion import (
     Answer,
@@ -145,7 +155,7 @@ def test_a_moved_checkin_answered_distracted_moves_the_next_one() -> None:
 # --- recovery ------------------------------------------------------------------------------------
 
 
-def _break(s: SessionState, block: int = 1):  # type: ignore[no-untyped-def]
+def _break(s: SessionState, block: int = 1) -> tuple[Plan, Slot]:
     plan = make_plan(s, LIMITS)
     return plan, next(x for x in plan.slots if x.key == f"break:{block}")
 

@@ -53,7 +53,8 @@ async def energy_button(
     if not await context.service.set_energy(session, energy):
         return texts.ENERGY_TOO_LATE
     fresh = await context.service.get(session.id)
-    if fresh is not None:
+    # Only the card itself shows the choice (forged data on another message edits nothing).
+    if fresh is not None and fresh.card_message_id == _message_id(query):
         tz_name = await context.service.timezone_of(fresh.user_id)
         checkins = await context.service.has_checkins(fresh)
         card = texts.start_card(fresh, zone(tz_name), tz_name, checkins=checkins)
