@@ -28,14 +28,24 @@ from typing import Final
 __all__ = [
     "BLOCK_MINUTES",
     "BREAK_MINUTES",
+    "CADENCE_CALM_MINUTES",
+    "CADENCE_CALM_ON_TRACK_SHARE",
+    "CADENCE_CALM_SCORE",
+    "CADENCE_CLOSE_DISTRACTED_SHARE",
+    "CADENCE_CLOSE_MINUTES",
+    "CADENCE_HISTORY_ANSWERS",
+    "CADENCE_HISTORY_SCORES",
+    "CADENCE_MIN_ANSWERS",
     "CHECKIN_INTERVAL_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
     "DEFAULT_FOCUS_MINUTES",
     "DELETE_CONFIRM_WINDOW",
+    "DISTRACTED_FOLLOWUP_MINUTES",
     "EXTEND_MINUTES",
     "FIRST_DELAY_MINUTES",
+    "FLOW_ON_TRACK_IN_A_ROW",
     "FOCUS_MINUTES",
     "HISTORY_PAGE_SIZE",
     "LABEL_MAX_CHARS",
@@ -45,6 +55,9 @@ __all__ = [
     "MAX_TOTAL_MINUTES",
     "MIN_GAP_MINUTES",
     "PAUSE_LIMIT_MINUTES",
+    "RECOVERY_DISTRACTIONS_IN_BLOCK",
+    "RECOVERY_EXTRA_BREAK_MINUTES",
+    "RECOVERY_FALLING_SCORES",
     "SCORE",
     "SCORE_REPLY_WINDOW",
     "SETTING_MINUTES",
@@ -159,3 +172,48 @@ MAX_TIME_SCALE: Final = 3600
 
 HISTORY_PAGE_SIZE: Final = 10
 """Sessions on one page of ``/history``."""
+
+# --- the companion: flow, distraction, recovery, cadence (nudges/companion.py) ----------------
+# These only move or remove proactive messages; the guardrails above still bound them all.
+
+FLOW_ON_TRACK_IN_A_ROW: Final = 2
+"""This many 👍 On track answers in a row (no 😵 between them) mean flow: no more check-ins
+until the next break."""
+
+DISTRACTED_FOLLOWUP_MINUTES: Final = 6
+"""After 😵 Distracted, the next check-in moves to this many minutes after the answer (never
+within the 5-minute gap of the previous message, and at least that gap before the next break)."""
+
+RECOVERY_EXTRA_BREAK_MINUTES: Final = 5
+"""A break offered as longer, when fatigue shows, lasts this much more (5 → 10 minutes)."""
+
+RECOVERY_DISTRACTIONS_IN_BLOCK: Final = 2
+"""This many 😵 answers in one focus block are a sign of fatigue."""
+
+RECOVERY_FALLING_SCORES: Final = 3
+"""The person's last this-many scores, each lower than the one before: a falling trend."""
+
+CADENCE_HISTORY_ANSWERS: Final = 20
+"""The learned cadence reads the person's last this-many check-in answers..."""
+
+CADENCE_HISTORY_SCORES: Final = 5
+"""...and their last this-many scores."""
+
+CADENCE_MIN_ANSWERS: Final = 5
+"""With fewer answers than this on record, the cadence is the standard one."""
+
+CADENCE_CALM_ON_TRACK_SHARE: Final = 0.8
+"""Answered 👍 at least this often, with an average score of at least
+``CADENCE_CALM_SCORE``: check-ins every ``CADENCE_CALM_MINUTES``."""
+
+CADENCE_CALM_SCORE: Final = 4.0
+"""See ``CADENCE_CALM_ON_TRACK_SHARE``."""
+
+CADENCE_CALM_MINUTES: Final = 20
+"""One check-in per this many minutes of focus for someone nearly always on track."""
+
+CADENCE_CLOSE_DISTRACTED_SHARE: Final = 0.4
+"""Answered 😵 at least this often: check-ins every ``CADENCE_CLOSE_MINUTES``."""
+
+CADENCE_CLOSE_MINUTES: Final = 12
+"""One check-in per this many minutes of focus for someone often distracted."""

@@ -34,7 +34,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nudges import companion
 from nudges import limits as product
+from nudges.companion import Answer, Energy, Reason
 
 __all__ = [
     "Decision",
@@ -123,10 +125,14 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Delivery:
-    """A recorded decision about one slot."""
+    """A recorded decision about one slot, and what the person answered to it."""
 
     status: DeliveryStatus
     at: datetime
+    answer: Answer | None = None
+    reason: Reason | None = None
+    answered: timedelta | None = None
+    """The session's active time when the answer came."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,7 @@ class SessionState(BaseModel):
     paused: timedelta = timedelta(0)  # completed pauses
     ended: bool = False
     deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
+    start_energy: Energy | None = None
 
     @field_validator("started_at", "paused_at")
     @classmethod
@@ -224,7 +231,7 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
         for key, delivery in state.deliveries.items()
         if delivery.status is DeliveryStatus.DROPPED and key.startswith(SlotKind.BREAK)
     )
-    return _plan(
+    plan = _plan(
         state.planned_minutes,
         state.block_minutes,
         state.break_minutes,
@@ -232,6 +239,13 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
         dropped,
         limits,
     )
+    # Recovery: a longer break the person accepted stretches that break (nudges.companion).
+    longer = [
+        int(key.split(":")[1])
+        for key, delivery in state.deliveries.items()
+        if delivery.answer is Answer.LONGER_BREAK and key.startswith(SlotKind.BREAK)
+    ]
+    return companion.stretch_breaks(plan, longer, limits.span(product.RECOVERY_EXTRA_BREAK_MINUTES))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -363,7 +377,10 @@ def decide(state: SessionState, limits: Limits, now: datetime) -> Decision:
     plan = make_plan(state, limits)
     active = state.active_at(now)
     end_at = state.wall(plan.total)
-    pending = [s for s in plan.slots if s.key not in state.deliveries]
+    # Flow and distraction move or remove check-ins (nudges.companion); the gate below still
+    # judges every message against what was recorded.
+    slots = companion.adapt_slots(state, plan, limits)
+    pending = [s for s in slots if s.key not in state.deliveries]
     due = next((s for s in pending if s.offset <= active and s.offset < plan.total), None)
     if due is None:
         if active >= plan.total:

@@ -5,6 +5,7 @@ from storage.errors import StorageBusy, StorageError, StorageFull, StorageUnavai
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    CompanionTotals,
     DayTotals,
     DeliveryRecord,
     Event,
@@ -17,12 +18,21 @@ from storage.models import (
     StatsTotals,
     User,
 )
-from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.ports import (
+    CompanionStore,
+    DeliveryStore,
+    ReportStore,
+    SessionStore,
+    Storage,
+    UserStore,
+)
 from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CompanionStore",
+    "CompanionTotals",
     "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",

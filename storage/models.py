@@ -13,11 +13,13 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from nudges.companion import Answer, Energy, Reason
 from nudges.policy import DeliveryStatus, SlotKind
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CompanionTotals",
     "DayTotals",
     "DeliveryRecord",
     "Event",
@@ -112,6 +114,10 @@ class Session(_Frozen):
     card_message_id: int | None
     version: int
     owner_name: str | None = None
+    start_energy: Energy | None = None
+    """How the person felt at the start (🔋 🙂 🪫), if they said."""
+    checkin_minutes: int | None = None
+    """The check-in spacing learnt when it started (None: the standard one)."""
 
     @property
     def in_group(self) -> bool:
@@ -187,6 +193,12 @@ class DeliveryRecord(_Frozen):
     at: datetime
     message_id: int | None
     reason: str | None
+    answer: Answer | None = None
+    """What the person answered to it (👍 / 😵 on a check-in; a longer break accepted)."""
+    answer_reason: Reason | None = None
+    answered_at: datetime | None = None
+    answer_active: timedelta | None = None
+    """The session's active time when the answer came."""
 
 
 class Event(_Frozen):
@@ -260,3 +272,14 @@ class StatsTotals(NamedTuple):
         columns = zip(*self.days, strict=True)
         next(columns)  # the day numbers: not a total
         return DayTotals(0, *map(sum, columns))
+
+
+class CompanionTotals(NamedTuple):
+    """What /stats adds about the companion over a period (ended sessions started in it)."""
+
+    reasons: list[tuple[Reason | None, int]]
+    """😵 answers by reason (None: no reason given), most first."""
+    energies: list[tuple[Energy | None, int, float]]
+    """(start energy or None, scored sessions, their average score)."""
+    flowing: list[tuple[Session, list[DeliveryRecord]]]
+    """Sessions with two 👍 or more, and their deliveries (flow is derived from them)."""

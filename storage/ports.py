@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
 from storage.models import (
+    CompanionTotals,
     DeliveryRecord,
     Event,
     Outcome,
@@ -25,7 +27,14 @@ from storage.models import (
     User,
 )
 
-__all__ = ["DeliveryStore", "ReportStore", "SessionStore", "Storage", "UserStore"]
+__all__ = [
+    "CompanionStore",
+    "DeliveryStore",
+    "ReportStore",
+    "SessionStore",
+    "Storage",
+    "UserStore",
+]
 
 
 class UserStore(Protocol):
@@ -66,6 +75,7 @@ class SessionStore(Protocol):
         planned_end_at: datetime,
         next_due_at: datetime,
         owner_name: str | None = None,
+        checkin_minutes: int | None = None,
     ) -> Session:
         """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
         ...
@@ -303,6 +313,46 @@ class ReportStore(Protocol):
         ...
 
 
+class CompanionStore(Protocol):
+    """What the person answers during a session (``nudges.companion`` reads it back)."""
+
+    async def set_energy(self, session_id: int, energy: Energy) -> bool:
+        """Set a running session's start energy, until its first check-in went out."""
+        ...
+
+    async def answer(
+        self,
+        session_id: int,
+        message_id: int,
+        answer: Answer,
+        active: timedelta,
+        now: datetime,
+    ) -> tuple[Session | None, list[DeliveryRecord], bool]:
+        """Record the first answer to a running session's message ``message_id`` (bumping
+        its version); the session and deliveries as now, and whether this call recorded it."""
+        ...
+
+    async def set_reason(self, session_id: int, message_id: int, reason: Reason) -> bool:
+        """Set (or change) the reason of a 😵 answer on a running session's check-in."""
+        ...
+
+    async def answer_history(
+        self, user_id: int, answers: int, scores: int
+    ) -> tuple[list[Answer], list[int]]:
+        """The person's last check-in answers and last scores, oldest first."""
+        ...
+
+    async def period_totals(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> CompanionTotals:
+        """For /stats: 😵 reasons, scores by start energy, sessions that may hold flow."""
+        ...
+
+    async def reasons_by_session(self, user_id: int) -> dict[int, list[Reason]]:
+        """For /export: each session's 😵 reasons, in order."""
+        ...
+
+
 class Storage(Protocol):
     """The one object the application opens (``storage.open_storage``) and closes."""
 
@@ -310,6 +360,7 @@ class Storage(Protocol):
     sessions: SessionStore
     deliveries: DeliveryStore
     reports: ReportStore
+    companion: CompanionStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""

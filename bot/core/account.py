@@ -35,9 +35,10 @@ class AccountUseCases(ServiceBase):
             return None
         tz_name = await self.timezone_of(user_id)
         tz = zone(tz_name)
+        reasons = await self.store.companion.reasons_by_session(user_id)
         return (
-            sessions_csv(sessions, tz),
-            sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now()),
+            sessions_csv(sessions, tz, reasons),
+            sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now(), reasons),
             len(sessions),
         )
 

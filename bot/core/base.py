@@ -78,10 +78,14 @@ class ServiceBase:
                 self._locks[session_id] = (lock, users - 1)
 
     def limits_for(self, session: Session) -> Limits:
-        """The limits under the time scale the session was started with."""
-        if session.time_scale == self.limits.time_scale:
-            return self.limits
-        return self.limits.model_copy(update={"time_scale": session.time_scale})
+        """The limits under the time scale the session was started with, and with the
+        check-in spacing it learnt then (``nudges.companion.cadence_minutes``)."""
+        update: dict[str, float] = {}
+        if session.time_scale != self.limits.time_scale:
+            update["time_scale"] = session.time_scale
+        if session.checkin_minutes is not None:
+            update["checkin_interval_minutes"] = session.checkin_minutes
+        return self.limits.model_copy(update=update) if update else self.limits
 
     def state_of(self, session: Session, records: list[DeliveryRecord]) -> SessionState:
         """The policy's view of a session."""
@@ -95,8 +99,11 @@ class ServiceBase:
             paused=session.paused,
             ended=not session.running,
             deliveries={
-                r.slot: Delivery(r.status, r.at) for r in records if r.slot != SUMMARY_SLOT
+                r.slot: Delivery(r.status, r.at, r.answer, r.answer_reason, r.answer_active)
+                for r in records
+                if r.slot != SUMMARY_SLOT
             },
+            start_energy=session.start_energy,
         )
 
     def policy_view(

@@ -2,7 +2,8 @@
 
 The CSV columns are stable (new ones are only ever appended) and documented in README:
 ``session_id, started_at, ended_at, label, planned_minutes, focused_minutes, outcome,
-interruptions, breaks, score, scored_at``. Times are ISO 8601 with the user's UTC offset.
+interruptions, breaks, score, scored_at, start_energy, interruption_reasons``. Times are ISO
+8601 with the user's UTC offset.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -29,6 +31,8 @@ CSV_COLUMNS = (
     "breaks",
     "score",
     "scored_at",
+    "start_energy",
+    "interruption_reasons",
 )
 
 
@@ -36,7 +40,7 @@ def _iso(moment: datetime | None, tz: tzinfo) -> str:
     return "" if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
 
 
-def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
+def _row(session: Session, tz: tzinfo, reasons: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "session_id": session.id,
         "started_at": _iso(session.started_at, tz),
@@ -49,16 +53,23 @@ def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
         "breaks": session.breaks_taken,
         "score": session.score if session.score is not None else "",
         "scored_at": _iso(session.scored_at, tz),
+        "start_energy": session.start_energy.value if session.start_energy else "",
+        # The reasons given to 😵 answers, in order (pauses have none), joined by ";".
+        "interruption_reasons": ";".join(reasons),
     }
 
 
-def sessions_csv(sessions: list[Session], tz: tzinfo) -> bytes:
-    """One row per session, oldest first, UTF-8 with a header row."""
+def sessions_csv(
+    sessions: list[Session], tz: tzinfo, reasons: Mapping[int, Sequence[str]] | None = None
+) -> bytes:
+    """One row per session, oldest first, UTF-8 with a header row; ``reasons``: each
+    session's 😵 reasons."""
+    reasons = reasons or {}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for session in sessions:
-        writer.writerow(_row(session, tz))
+        writer.writerow(_row(session, tz, reasons.get(session.id, ())))
     return out.getvalue().encode("utf-8")
 
 
@@ -69,8 +80,10 @@ def sessions_json(
     events: list[Event],
     tz: tzinfo,
     now: datetime,
+    reasons: Mapping[int, Sequence[str]] | None = None,
 ) -> bytes:
     """Every session with its event log, as one JSON document."""
+    reasons = reasons or {}
     by_session: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         by_session.setdefault(event.session_id, []).append(
@@ -80,7 +93,12 @@ def sessions_json(
         "exported_at": _iso(now, tz),
         "user": {"id": user_id, "timezone": tz_name},
         "sessions": [
-            {**_row(s, tz), "score": s.score, "events": by_session.get(s.id, [])} for s in sessions
+            {
+                **_row(s, tz, reasons.get(s.id, ())),
+                "score": s.score,
+                "events": by_session.get(s.id, []),
+            }
+            for s in sessions
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")

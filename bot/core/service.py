@@ -16,6 +16,7 @@ from datetime import datetime
 from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
+from bot.core.companion import CompanionUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -83,7 +84,7 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases):
+class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -104,8 +105,14 @@ class FocusService(InsightViews, AccountUseCases):
             break_minutes=d.break_minutes,
             checkins=d.checkins,
         )
-        plan = make_plan(state, self.limits)
-        planned_end, next_due = self.schedule(state, plan, self.limits, now)
+        # The check-in spacing learnt from the person's answers and scores (fixed for the
+        # session, like its shape).
+        checkin_minutes = await self.cadence_for(user_id) if d.checkins else None
+        limits = self.limits
+        if checkin_minutes is not None:
+            limits = limits.model_copy(update={"checkin_interval_minutes": checkin_minutes})
+        plan = make_plan(state, limits)
+        planned_end, next_due = self.schedule(state, plan, limits, now)
         assert planned_end is not None  # noqa: S101 - a new session is not paused
         session = await self.store.sessions.start_session(
             user_id=user_id,
@@ -121,6 +128,7 @@ class FocusService(InsightViews, AccountUseCases):
             next_due_at=next_due,
             # Only groups need it (to say whose session a message is about).
             owner_name=owner_name if chat_id < 0 else None,
+            checkin_minutes=checkin_minutes,
         )
         # Armed before the card is sent: if it cannot be, the session still runs on schedule.
         await self.changes.session_changed(SessionChange(session, card=False))

@@ -18,6 +18,7 @@ from bot.core.insights import (
     tally,
 )
 from bot.core.timefmt import local_date, local_times, zone
+from nudges.companion import flow_minutes
 from storage import DeliveryRecord, Outcome, Session
 from storage.models import to_ms
 
@@ -53,6 +54,7 @@ class SummaryView:
     average_minutes: float | None  # the user's average before this one, from 3 sessions on
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
+    flow_minutes: int = 0  # minutes in flow (nudges.companion)
 
 
 class InsightViews(ServiceBase):
@@ -102,7 +104,18 @@ class InsightViews(ServiceBase):
             average_minutes=average if average is not None and average >= 1 else None,
             streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
+            flow_minutes=self._flow_minutes(
+                session, await self.store.deliveries.deliveries(session.id)
+            ),
         )
+
+    def _flow_minutes(self, session: Session, records: list[DeliveryRecord]) -> int:
+        """Whole minutes the session spent in flow (``nudges.companion``), by its end."""
+        state, plan, limits = self.policy_view(session, records)
+        at = session.ended_at or self.clock.now()
+        if session.ended_at is not None:  # ended: not paused any more
+            state = state.model_copy(update={"paused_at": None})
+        return round(flow_minutes(state, plan, limits, state.active_at(at)))
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:
         """The one per-session insight the user's recent data supports, if any."""

@@ -17,6 +17,9 @@ their meaning across an upgrade and a restart::
     set:42:q1  set:42:q0      user 42's nudges quiet, normal
     hist:42:p3                user 42's /history, page 3 (from 0)
     del:42:yes  del:42:no     user 42's /delete_me confirmation
+    en:12:tired               session 12's start energy (fresh, ok, tired)
+    rs:12:phone               why a 😵 answer on session 12 (phone, people, wandering, tired, other)
+    rb:12:long  rb:12:end     recovery on session 12's break: a longer break, or end here
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from nudges.companion import Energy, Reason
 from nudges.limits import SCORE, SETTING_MINUTES, Bound
 
 __all__ = [
@@ -40,9 +44,12 @@ __all__ = [
     "CardButton",
     "CheckinButton",
     "DeleteButton",
+    "EnergyButton",
     "HistoryButton",
     "OfferButton",
     "QuietButton",
+    "ReasonButton",
+    "RecoveryButton",
     "ScoreButton",
     "SessionButton",
     "Setting",
@@ -179,7 +186,51 @@ class DeleteButton:
         _check(self.owner, _ID, "user id")
 
 
-SessionButton = CardButton | OfferButton | CheckinButton | ScoreButton
+@dataclass(frozen=True, slots=True)
+class EnergyButton:
+    """🔋 fresh · 🙂 ok · 🪫 tired on a session's start card."""
+
+    session_id: int
+    energy: Energy
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonButton:
+    """Why a 😵 Distracted answer: 📱 phone · 💬 people · 🧠 wandering · 😴 tired · other."""
+
+    session_id: int
+    reason: Reason
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryButton:
+    """On a break message that offers recovery: take the longer break, or end here."""
+
+    session_id: int
+    longer: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+SessionButton = (
+    CardButton
+    | OfferButton
+    | CheckinButton
+    | ScoreButton
+    | EnergyButton
+    | ReasonButton
+    | RecoveryButton
+)
 """Buttons about one session: only the session's owner may press them."""
 
 AccountButton = SettingButton | QuietButton | HistoryButton | DeleteButton
@@ -213,11 +264,20 @@ def encode(button: ButtonData) -> str:
             data = f"hist:{owner}:p{page}"
         case DeleteButton(owner=owner, confirm=confirm):
             data = f"del:{owner}:{'yes' if confirm else 'no'}"
+        case EnergyButton(session_id=session_id, energy=energy):
+            data = f"en:{session_id}:{energy.value}"
+        case ReasonButton(session_id=session_id, reason=reason):
+            data = f"rs:{session_id}:{reason.value}"
+        case RecoveryButton(session_id=session_id, longer=longer):
+            data = f"rb:{session_id}:{'long' if longer else 'end'}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
     return data
 
+
+_ENERGIES: Final = frozenset(e.value for e in Energy)
+_REASONS: Final = frozenset(r.value for r in Reason)
 
 # action:number[:argument], ASCII only (so that characters are bytes).
 _WIRE = re.compile(r"([a-z]{1,4}):([0-9]{1,19})(?::([a-z0-9]+))?")
@@ -259,4 +319,10 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return HistoryButton(number, int(page[1:]))
         case "del", ("yes" | "no"):
             return DeleteButton(number, confirm=arg == "yes")
+        case "en", str(energy) if energy in _ENERGIES:
+            return EnergyButton(number, Energy(energy))
+        case "rs", str(reason) if reason in _REASONS:
+            return ReasonButton(number, Reason(reason))
+        case "rb", ("long" | "end"):
+            return RecoveryButton(number, longer=arg == "long")
     return None

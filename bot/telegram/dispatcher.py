@@ -455,7 +455,13 @@ class Dispatcher:
             return texts.checkin_message(session, slot.key)
         if slot.kind is SlotKind.BREAK:
             tz = zone(await self.service.timezone_of(session.user_id))
-            return texts.break_message(session, state.wall(plan.break_end(slot.offset)), tz), None
+            text = texts.break_message(session, state.wall(plan.break_end(slot.offset)), tz)
+            # Recovery: when fatigue shows, the break offers to be longer (nudges.companion).
+            fatigue = await self.service.break_offer(session, slot, state, plan)
+            if fatigue is None:
+                return text, None
+            offer, keyboard = texts.recovery_offer(session, fatigue)
+            return text + offer, keyboard
         return texts.back_message(session), None
 
     async def send_summary(self, session_id: int, *, lane: Lane = Lane.PROACTIVE) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from telegram import BotCommand
 
+from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
 from bot.core.service import SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
@@ -18,9 +19,12 @@ from bot.telegram.callbacks import (
     CardButton,
     CheckinButton,
     DeleteButton,
+    EnergyButton,
     HistoryButton,
     OfferButton,
     QuietButton,
+    ReasonButton,
+    RecoveryButton,
     ScoreButton,
     Setting,
     SettingButton,
@@ -28,6 +32,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.parsing import FOCUS_FORMS
 from nudges import limits as product
+from nudges.companion import Answer, Energy, Fatigue, Reason
 from storage import Outcome, Session, User
 
 __all__ = [
@@ -145,12 +150,12 @@ def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
 
 
 def card_keyboard(session: Session) -> str:
-    """⏸ Pause · ⏹ End (▶ Resume while paused)."""
+    """⏸ Pause · ⏹ End (▶ Resume while paused), and the optional start energy."""
     if session.paused_at is not None:
         first = ("▶ Resume", CardButton(CardAction.RESUME, session.id))
     else:
         first = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
-    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))])
+    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))], energy_row(session))
 
 
 def start_card(
@@ -297,6 +302,8 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     if view.streak_days:
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
+    if view.flow_minutes:
+        lines.append(f"🌊 In flow: {view.flow_minutes} min")
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
     keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
@@ -551,3 +558,133 @@ STORAGE_BUSY = (
     "I can't save right now — another program on the server is holding my database. "
     "Nothing was changed; try again in a minute."
 )
+
+
+# --- the companion: start energy, answers, reasons and tips, flow, recovery -------------------
+
+ENERGY_LABELS = {Energy.FRESH: "🔋 fresh", Energy.OK: "🙂 ok", Energy.TIRED: "🪫 tired"}
+REASON_LABELS = {
+    Reason.PHONE: "📱 phone",
+    Reason.PEOPLE: "💬 people",
+    Reason.WANDERING: "🧠 wandering",
+    Reason.TIRED: "😴 tired",
+    Reason.OTHER: "other",
+}
+REFOCUS_TIPS = {
+    Reason.PHONE: "Put the phone face down, out of reach — or in another room until the break.",
+    Reason.PEOPLE: "Tell them when you'll be free; headphones on is a good signal.",
+    Reason.WANDERING: "Write the stray thought down to deal with later, then pick the next "
+    "small step.",
+    Reason.TIRED: "Stand up, drink some water, take three slow breaths. A longer break may "
+    "help — I'll suggest one.",
+    Reason.OTHER: "Name the very next small step and start just that.",
+}
+FLOW_UNTIL_BREAK = "You're in flow — I'll stay quiet until your break."
+FLOW_UNTIL_END = "You're in flow — I'll stay quiet until the end."
+ENERGY_TOO_LATE = "Your first check-in has come: the start is kept as it was."
+REASON_QUESTION = "What pulled you away?"
+FATIGUE_LINES = {
+    Fatigue.TIRED_START: "You started tired.",
+    Fatigue.TIRED_REASON: "You said you're tired.",
+    Fatigue.DISTRACTIONS: "Focus was hard this block.",
+    Fatigue.FALLING_SCORES: "Your last scores have been dropping.",
+}
+
+
+def energy_row(session: Session) -> list[tuple[str, ButtonData]]:
+    """The start card's optional 🔋 fresh · 🙂 ok · 🪫 tired, the chosen one ticked."""
+    return [
+        (("✓ " if session.start_energy is energy else "") + label, EnergyButton(session.id, energy))
+        for energy, label in ENERGY_LABELS.items()
+    ]
+
+
+def energy_saved(energy: Energy) -> str:
+    """The answer to a start-energy button."""
+    return f"Noted: {ENERGY_LABELS[energy]}."
+
+
+def checkin_answered(session: Session, answer: CheckinAnswer) -> tuple[str, str | None]:
+    """A check-in as it reads once answered: its own text and the answer under it, made from
+    what is recorded — so pressing a button again gives the same message, never a longer one.
+    A 😵 without a reason yet carries the reason buttons."""
+    text, _ = checkin_message(session, answer.slot)
+    if answer.answer is Answer.ON_TRACK:
+        lines = [checkin_reply(on_track=True)]
+        if answer.flow:
+            lines.append(FLOW_UNTIL_BREAK if answer.break_ahead else FLOW_UNTIL_END)
+        return text + "\n\n<i>" + html.escape(" ".join(lines)) + "</i>", None
+    reply = f"{text}\n\n<i>{html.escape(checkin_reply(on_track=False))}</i>"
+    if answer.reason is None:
+        row: list[tuple[str, ButtonData]] = [
+            (label, ReasonButton(session.id, r)) for r, label in REASON_LABELS.items()
+        ]
+        return f"{reply}\n{REASON_QUESTION}", buttons(row[:3], row[3:])
+    tip = f"{REASON_LABELS[answer.reason]} — {REFOCUS_TIPS[answer.reason]}"
+    return f"{reply}\n<i>{html.escape(tip)}</i>", None
+
+
+def checkin_answer_toast(answer: CheckinAnswer) -> str:
+    """The short callback answer to a check-in button (says flow once: it is this answer)."""
+    if answer.answer is Answer.ON_TRACK and answer.flow:
+        return FLOW_UNTIL_BREAK if answer.break_ahead else FLOW_UNTIL_END
+    return checkin_reply(answer.answer is Answer.ON_TRACK)
+
+
+def recovery_offer(session: Session, fatigue: Fatigue) -> tuple[str, str]:
+    """What a break message adds when fatigue shows: a longer break, or ending here."""
+    longer = session.break_minutes + product.RECOVERY_EXTRA_BREAK_MINUTES
+    text = (
+        f"\n{FATIGUE_LINES[fatigue]} How about a <b>{longer}-minute</b> break instead — or "
+        "ending the session here?"
+    )
+    keyboard = buttons(
+        [
+            (f"☕ Take {longer} minutes", RecoveryButton(session.id, longer=True)),
+            ("🏁 End here", RecoveryButton(session.id, longer=False)),
+        ]
+    )
+    return text, keyboard
+
+
+def longer_break_taken(session: Session, until: datetime, tz: tzinfo) -> str:
+    """A break message once its longer break was accepted."""
+    longer = session.break_minutes + product.RECOVERY_EXTRA_BREAK_MINUTES
+    return (
+        f"☕ {who(session)}<b>{longer}-minute break.</b> Rest well — back at "
+        f"{clock_time(until, tz)}."
+    )
+
+
+ENDED_HERE = "Session ended — well done for listening to yourself."
+LONGER_BREAK_TAKEN = "Longer break it is. I'll call you back."
+LONGER_BREAK_GONE = "That break can't be changed any more."
+
+
+def reason_tip(reason: Reason) -> str:
+    """The callback answer to a reason button: its tip (plain text, within 200 characters)."""
+    return REFOCUS_TIPS[reason][:200]
+
+
+def ended_on_a_break(session: Session) -> str:
+    """A break message whose "end here" was taken."""
+    return f"☕ {who(session)}<b>Ended here</b>{_label(session)}. Rest well — the summary follows."
+
+
+def companion_stats_text(stats: CompanionStats) -> str:
+    """What /stats adds (after its own lines): minutes in flow, the 😵 reasons with their
+    share, and the average score by start energy. Empty when there is none of it."""
+    lines = []
+    if stats.flow_minutes:
+        lines.append(f"🌊 In flow: {minutes_text(timedelta(minutes=stats.flow_minutes))}")
+    if stats.distracted:
+        parts = [
+            f"{REASON_LABELS[reason] if reason else 'no reason'} {n} ({n / stats.distracted:.0%})"
+            for reason, n in stats.reasons
+        ]
+        lines.append(f"😵 Distracted {stats.distracted}×: " + ", ".join(parts))
+    said = [(energy, n, average) for energy, n, average in stats.energies if energy is not None]
+    if said:
+        parts = [f"{ENERGY_LABELS[e]} {average:.1f} ({n})" for e, n, average in said]
+        lines.append("Score by start energy: " + " · ".join(parts))
+    return "".join("\n" + line for line in lines)

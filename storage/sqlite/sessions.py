@@ -58,6 +58,7 @@ class SqliteSessions(Aggregate, SessionStore):
         planned_end_at: datetime,
         next_due_at: datetime,
         owner_name: str | None = None,
+        checkin_minutes: int | None = None,
     ) -> Session:
         """Insert a running session; raise ActiveSessionExists if one is running in the chat."""
 
@@ -66,8 +67,8 @@ class SqliteSessions(Aggregate, SessionStore):
             cursor = c.execute(
                 "INSERT INTO sessions (user_id, chat_id, label, planned_minutes, "
                 "block_minutes, break_minutes, checkins, time_scale, started_at, "
-                "planned_end_at, next_due_at, owner_name) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "planned_end_at, next_due_at, owner_name, checkin_minutes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     user_id,
                     chat_id,
@@ -81,6 +82,7 @@ class SqliteSessions(Aggregate, SessionStore):
                     to_ms(planned_end_at),
                     _ceil_ms(next_due_at),
                     owner_name[:64] if owner_name else None,
+                    checkin_minutes,
                 ),
             )
             session_id = cursor.lastrowid

@@ -38,9 +38,12 @@ _SESSION_COLUMNS = (
     "id, user_id, chat_id, label, planned_minutes, block_minutes, break_minutes, checkins, "
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
-    "card_message_id, version, owner_name"
+    "card_message_id, version, owner_name, start_energy, checkin_minutes"
 )
-_DELIVERY_COLUMNS = "session_id, slot, kind, status, due_at, at, message_id, reason"
+_DELIVERY_COLUMNS = (
+    "session_id, slot, kind, status, due_at, at, message_id, reason, "
+    "answer, answer_reason, answered_at, answer_active_ms"
+)
 
 
 class Aggregate:
@@ -112,6 +115,8 @@ def _session(row: Sequence[Any]) -> Session:
         card_message_id=row[22],
         version=row[23],
         owner_name=row[24],
+        start_energy=row[25],
+        checkin_minutes=row[26],
     )
 
 
@@ -125,6 +130,10 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
         at=from_ms(row[5]),
         message_id=row[6],
         reason=row[7],
+        answer=row[8],
+        answer_reason=row[9],
+        answered_at=_opt_dt(row[10]),
+        answer_active=None if row[11] is None else timedelta(milliseconds=row[11]),
     )
 
 

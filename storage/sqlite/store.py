@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.ports import Storage
+from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
 from storage.sqlite.reports import SqliteReports
@@ -24,6 +25,7 @@ class SqliteStorage(Storage):
         self.sessions = SqliteSessions(db)
         self.deliveries = SqliteDeliveries(db)
         self.reports = SqliteReports(db)
+        self.companion = SqliteCompanion(db)
 
     @property
     def connection(self) -> Database:

@@ -25,6 +25,8 @@ from bot.offline.local_api import LocalApiError, OutgoingMessage
 from tests.support.faults import FaultyBotApi
 from tests.support.standin import BotApiStandin
 
+ENERGY = ["🔋 fresh", "🙂 ok", "🪫 tired"]  # the start card's optional start energy
+
 pytestmark = pytest.mark.e2e
 
 SCALE = 120
@@ -130,7 +132,7 @@ async def test_focus_45_checkins_break_summary_and_scores(
     try:
         card = await start_session(api, f"/focus 45 {LABEL}")
         start = card.sent_at
-        assert [b for b, _ in card.buttons()] == ["⏸ Pause", "⏹ End"]
+        assert [b for b, _ in card.buttons()] == ["⏸ Pause", "⏹ End", *ENERGY]
         await until(api, lambda: len(summaries(api)) == 1, 45)
         kinds = [(round(minute(start, m)), (m.shown_text or "")[:1]) for m in proactive(api)]
         assert kinds == [(12, "👀"), (25, "☕"), (30, "🔔"), (40, "👀")]

@@ -13,6 +13,8 @@ from storage import Outcome
 from tests.support.fakes import T0, FakeClock
 from tests.support.harness import USER, BotHarness
 
+ENERGY = ["🔋 fresh", "🙂 ok", "🪫 tired"]  # the start card's optional start energy
+
 
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
@@ -79,7 +81,7 @@ async def test_focus_forms_start_a_session(
     assert session is not None
     assert (session.planned_minutes, session.label) == (minutes, label)
     assert f"Focus: {minutes} min" in (card.shown_text or "")
-    assert [b for b, _ in card.buttons()] == ["⏸ Pause", "⏹ End"]
+    assert [b for b, _ in card.buttons()] == ["⏸ Pause", "⏹ End", *ENERGY]
     assert session.card_message_id == card.message_id
 
 
@@ -163,7 +165,7 @@ async def test_pause_stops_nudges_and_moves_the_end(bot: BotHarness) -> None:
     await bot.tick(minutes=10)
     [reply, _] = [*(await bot.send("/pause")), None][:2]
     assert reply is not None and "Paused" in (reply.shown_text or "")
-    assert [b for b, _ in card.buttons()] == ["▶ Resume", "⏹ End"]
+    assert [b for b, _ in card.buttons()] == ["▶ Resume", "⏹ End", *ENERGY]
     await run_minutes(bot, 20)
     assert proactive(bot) == []  # the check-in due at minute 12 waits for the resume
     [status] = await bot.send("/status")
@@ -250,7 +252,9 @@ async def test_checkin_distracted_counts_an_interruption(bot: BotHarness) -> Non
     assert [b for b, _ in checkin.buttons()] == ["👍 On track", "😵 Distracted"]
     answer = await bot.press(checkin, "Distracted")
     assert answer is not None and "Happens to everyone" in answer
-    assert checkin.buttons() == []  # answered in place
+    assert len(checkin.buttons()) == 5  # answered in place; its reason is asked (optional)
+    await bot.press(checkin, "wandering")
+    assert checkin.buttons() == []
     session = await bot.service.active(USER, USER)
     assert session is not None and session.interruptions == 1
 

@@ -31,6 +31,7 @@ from nudges import DeliveryStatus, SlotKind
 from storage import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    CompanionStore,
     DayTotals,
     DeliveryStore,
     HourTotals,
@@ -47,6 +48,7 @@ from storage import (
 )
 from storage.errors import StorageUnavailable
 from storage.models import from_ms, to_ms
+from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import connect, migrations
 from storage.sqlite.deliveries import SqliteDeliveries
 from storage.sqlite.reports import SqliteReports
@@ -1372,6 +1374,7 @@ def _public(names: Iterable[str]) -> set[str]:
         (SqliteSessions, SessionStore),
         (SqliteDeliveries, DeliveryStore),
         (SqliteReports, ReportStore),
+        (SqliteCompanion, CompanionStore),
     ],
 )
 def test_each_sqlite_aggregate_offers_exactly_its_port(implementation: type, port: type) -> None:
@@ -1385,13 +1388,22 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
     store: SqliteStorage,
 ) -> None:
     port = _public(vars(Storage)) | _public(Storage.__annotations__)
-    assert port == {"users", "sessions", "deliveries", "reports", "close", "integrity_check"}
+    assert port == {
+        "users",
+        "sessions",
+        "deliveries",
+        "reports",
+        "companion",
+        "close",
+        "integrity_check",
+    }
     assert _public(dir(store)) - port == {"connection"}  # for tests that inspect the file
     for aggregate, port_of_it in [
         (store.users, UserStore),
         (store.sessions, SessionStore),
         (store.deliveries, DeliveryStore),
         (store.reports, ReportStore),
+        (store.companion, CompanionStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

@@ -18,15 +18,19 @@ from bot.telegram.callbacks import (
     CardButton,
     CheckinButton,
     DeleteButton,
+    EnergyButton,
     HistoryButton,
     OfferButton,
     QuietButton,
+    ReasonButton,
+    RecoveryButton,
     ScoreButton,
     Setting,
     SettingButton,
     decode,
     encode,
 )
+from nudges.companion import Energy, Reason
 from nudges.limits import SCORE, SETTING_MINUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +100,12 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
         "hist:1:p12345678",  # the first version's argument had 8 characters at most
         "del:1",
         "del:1:maybe",
+        "en:1",
+        "en:1:sleepy",
+        "rs:1",
+        "rs:1:cat",
+        "rb:1",
+        "rb:1:short",
         "p:٤٥",  # Arabic-Indic digits: int() reads them, we never wrote them
         "p:9223372036854775808",  # past SQLite's 64-bit integers
         "p:" + "9" * 30,
@@ -108,6 +118,24 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
 )
 def test_anything_we_did_not_write_is_none(data: str | None) -> None:
     assert decode(data) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "meaning"),
+    [
+        ("en:12:tired", EnergyButton(12, Energy.TIRED)),
+        ("en:12:fresh", EnergyButton(12, Energy.FRESH)),
+        ("rs:12:phone", ReasonButton(12, Reason.PHONE)),
+        ("rs:12:other", ReasonButton(12, Reason.OTHER)),
+        ("rb:12:long", RecoveryButton(12, longer=True)),
+        ("rb:12:end", RecoveryButton(12, longer=False)),
+    ],
+)
+def test_companion_buttons_have_their_own_spelling(data: str, meaning: ButtonData) -> None:
+    assert decode(data) == meaning
+    assert encode(meaning) == data
+    biggest = encode(ReasonButton(2**63 - 1, Reason.WANDERING))
+    assert len(biggest.encode()) <= 64
 
 
 def test_more_than_64_bytes_is_never_trusted() -> None:
@@ -163,6 +191,9 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
     st.builds(QuietButton, ids, st.booleans()),
     st.builds(HistoryButton, ids, st.integers(0, 9_999_999)),
     st.builds(DeleteButton, ids, st.booleans()),
+    st.builds(EnergyButton, ids, st.sampled_from(list(Energy))),
+    st.builds(ReasonButton, ids, st.sampled_from(list(Reason))),
+    st.builds(RecoveryButton, ids, st.booleans()),
 )
 
 
@@ -177,7 +208,7 @@ def test_decode_inverts_encode(button: ButtonData) -> None:
 # Any text, lone surrogates included (they can arrive in JSON as "\ud800").
 any_text = st.text(st.characters(exclude_categories=()), max_size=100)
 near_misses = st.from_regex(
-    r"(p|r|e|ci|sc|new|keep|set|hist|del|[a-z]{1,5}):-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
+    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|[a-z]{1,5}):-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
     fullmatch=True,
 )
 
@@ -202,7 +233,7 @@ def test_every_settings_step_is_a_button_the_codec_accepts() -> None:
             assert decode(encode(button)) == button
 
 
-_SPELLED = re.compile(r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del):""")
+_SPELLED = re.compile(r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb):""")
 _PTB_KEYBOARD = re.compile(r"InlineKeyboard(?:Markup|Button)\b(?!``)")  # ``named`` in prose is fine
 
 

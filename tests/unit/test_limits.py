@@ -164,6 +164,54 @@ ENV_CLAIMS: list[tuple[str, tuple[int, ...]]] = [
 ]
 
 
+# The companion's numbers (README "Companion"; its "two 👍 in a row" and "😵 twice" are words,
+# checked in test_the_companions_counts_in_words).
+README_CLAIMS += [
+    (
+        r"The \*\*next check-in moves\*\* to (\d+) minutes after the answer \(never within "
+        r"(\d+) minutes of the check-in answered\), if it then still leaves (\d+) minutes",
+        (L.DISTRACTED_FOLLOWUP_MINUTES, L.MIN_GAP_MINUTES, L.MIN_GAP_MINUTES),
+    ),
+    (
+        r"answered 😵 twice in the block just ended, or your last (\d+) scores each fell",
+        (L.RECOVERY_FALLING_SCORES,),
+    ),
+    (
+        r"offers ☕ a break (\d+) minutes longer \((\d+) → (\d+) with the default break\)",
+        (
+            L.RECOVERY_EXTRA_BREAK_MINUTES,
+            L.DEFAULT_BREAK_MINUTES,
+            L.DEFAULT_BREAK_MINUTES + L.RECOVERY_EXTRA_BREAK_MINUTES,
+        ),
+    ),
+    (
+        r"comes from your last (\d+) check-in answers and your last (\d+) scores",
+        (L.CADENCE_HISTORY_ANSWERS, L.CADENCE_HISTORY_SCORES),
+    ),
+    (
+        r"\| fewer than (\d+) answers \| (\d+) minutes of focus \(the standard\) \| "
+        r"\| 👍 in at least (\d+)% of the answers, and an average score of (\d+) or more \| "
+        r"(\d+) minutes \| \| 😵 in at least (\d+)% of the answers \| (\d+) minutes \|",
+        (
+            L.CADENCE_MIN_ANSWERS,
+            L.CHECKIN_INTERVAL_MINUTES,
+            round(L.CADENCE_CALM_ON_TRACK_SHARE * 100),
+            round(L.CADENCE_CALM_SCORE),
+            L.CADENCE_CALM_MINUTES,
+            round(L.CADENCE_CLOSE_DISTRACTED_SHARE * 100),
+            L.CADENCE_CLOSE_MINUTES,
+        ),
+    ),
+]
+
+
+def test_the_companions_counts_in_words() -> None:
+    assert "Two 👍 On track answers in a row" in README
+    assert L.FLOW_ON_TRACK_IN_A_ROW == 2
+    assert "answered 😵 twice in the block just ended" in README
+    assert L.RECOVERY_DISTRACTIONS_IN_BLOCK == 2
+
+
 def _claim_id(value: object) -> str | None:
     """A readable test id: the words of the claim, without the regex."""
     if not isinstance(value, str):
@@ -204,7 +252,8 @@ def test_every_range_in_the_readme_is_one_of_ours() -> None:
         str(bound)
         for bound in (L.FOCUS_MINUTES, L.EXTEND_MINUTES, L.BLOCK_MINUTES, L.BREAK_MINUTES, L.SCORE)
     }
-    ranges = set(re.findall(r"(?<![\d-])\d+–\d+(?![\d-])", README))
+    # A decimal ("0.65–1.1 s", a measurement) is not a range of whole minutes.
+    ranges = set(re.findall(r"(?<![\d.-])\d+–\d+(?![\d.-])", README))
     assert ranges - ours - _NOT_OURS == set()
 
 

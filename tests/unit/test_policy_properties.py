@@ -1,11 +1,13 @@
 """Property tests of the nudge policy's guardrails over random sessions (hypothesis).
 
-A random session (length, block, break, time scale) lives through a random sequence of user
-actions (pause, resume, extend, stop) and clock moves. The test plays the dispatcher: after every
-action, at random instants in between, and (when "awake") whenever the policy asked to be woken,
-it calls ``decide`` until the policy waits, recording each Send and Drop in the state. Clock moves
-that are not awake stand for downtime. At the end the guardrails are checked against the run's
-own record of what was sent and of when the session was paused or over, not against the plan.
+A random session (length, block, break, time scale; a start energy and a learnt check-in
+spacing) lives through a random sequence of user actions (pause, resume, extend, stop; 👍 or
+😵 answers with reasons; a longer break accepted) and clock moves. The test plays the
+dispatcher: after every action, at random instants in between, and (when "awake") whenever the
+policy asked to be woken, it calls ``decide`` until the policy waits, recording each Send and
+Drop in the state. Clock moves that are not awake stand for downtime. At the end the guardrails
+are checked against the run's own record of what was sent and of when the session was paused or
+over, not against the plan.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from nudges import limits as product
+from nudges.companion import Answer, Energy, Reason, adapt_slots, flow_blocks
 from nudges.policy import (
     Delivery,
     DeliveryStatus,
@@ -31,6 +35,7 @@ from nudges.policy import (
     SlotKind,
     Wait,
     decide,
+    make_plan,
 )
 from tests.support.fakes import T0
 
@@ -78,7 +83,21 @@ class Stop:
     """The user stops the session."""
 
 
-Action = Advance | Late | Pause | Resume | Extend | Stop
+@dataclass(frozen=True)
+class Reply:
+    """The user answers the latest check-in sent (ignored if it was answered, or none was)."""
+
+    on_track: bool
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True)
+class TakeLonger:
+    """The user accepts a longer break on the latest break message (ignored once it is over,
+    or answered)."""
+
+
+Action = Advance | Late | Pause | Resume | Extend | Stop | Reply | TakeLonger
 
 
 @st.composite
@@ -172,14 +191,26 @@ class Run:
         return moment - self.state.started_at - paused
 
     def end(self) -> timedelta:
-        """Planned focus plus every break that was announced."""
+        """Planned focus plus every break that was announced, and the longer ones taken."""
         breaks = sum(1 for s in self.sent if s.slot.kind is SlotKind.BREAK)
-        return self.limits.span(self.state.planned_minutes + breaks * self.state.break_minutes)
+        longer = sum(1 for d in self.state.deliveries.values() if d.answer is Answer.LONGER_BREAK)
+        return self.limits.span(
+            self.state.planned_minutes
+            + breaks * self.state.break_minutes
+            + longer * product.RECOVERY_EXTRA_BREAK_MINUTES
+        )
 
     # the dispatcher
 
     def record(self, slot: Slot, status: DeliveryStatus) -> None:
         deliveries = {**self.state.deliveries, slot.key: Delivery(status, self.now)}
+        self.state = self.state.model_copy(update={"deliveries": deliveries})
+
+    def answer(self, key: str, answer: Answer, reason: Reason | None) -> None:
+        """Record an answer on a delivered slot, at the run's own active time."""
+        delivered = self.state.deliveries[key]
+        answered = Delivery(delivered.status, delivered.at, answer, reason, self.active(self.now))
+        deliveries = {**self.state.deliveries, key: answered}
         self.state = self.state.model_copy(update={"deliveries": deliveries})
 
     def end_session(self) -> None:
@@ -266,12 +297,37 @@ class Run:
             case Stop() if running:
                 self.end_session()
                 self.stopped = True
+            case Reply(on_track, reason) if running:
+                latest = self._latest(SlotKind.CHECKIN)
+                if latest is not None:
+                    given = Answer.ON_TRACK if on_track else Answer.DISTRACTED
+                    self.answer(latest, given, None if on_track else reason)
+            case TakeLonger() if running and self.paused_since is None:
+                latest = self._latest(SlotKind.BREAK)
+                plan = make_plan(self.state, self.limits)
+                if latest is not None:
+                    start = next(s.offset for s in plan.slots if s.key == latest)
+                    if self.active(self.now) < plan.break_end(start):
+                        self.answer(latest, Answer.LONGER_BREAK, None)
         self.settle()
 
+    def _latest(self, kind: SlotKind) -> str | None:
+        """The latest message of ``kind`` sent, if it has no answer yet."""
+        latest = next((s for s in reversed(self.sent) if s.slot.kind is kind), None)
+        if latest is None or self.state.deliveries[latest.slot.key].answer is not None:
+            return None
+        return latest.slot.key
 
-def play(state: SessionState, scale: int, script: list[Action], final_awake: bool) -> Run:
+
+def play(
+    state: SessionState,
+    scale: int,
+    script: list[Action],
+    final_awake: bool,
+    checkin_minutes: int = product.CHECKIN_INTERVAL_MINUTES,
+) -> Run:
     """Run a session through ``script``, then far past any possible end."""
-    run = Run(state, Limits(time_scale=scale))
+    run = Run(state, Limits(time_scale=scale, checkin_interval_minutes=checkin_minutes))
     run.settle()
     for action in script:
         run.act(action)
@@ -364,3 +420,118 @@ def test_undisturbed_session_sends_its_breaks_and_finishes_on_time(
     decided, finish = run.finishes[0]
     assert (decided, finish.late) == (finish.at, False)
     check_guardrails(run)
+
+
+# --- the companion: answers, reasons, energies, learnt cadences ---------------------------------
+
+reasons = st.one_of(st.none(), st.sampled_from(list(Reason)))
+
+
+@st.composite
+def short_advances(draw: st.DrawFn) -> Advance:
+    """0–15 nominal minutes: answers then come soon after the message they answer."""
+    seconds = draw(st.integers(0, 15 * 60))
+    awake = draw(st.sampled_from([True, True, True, False]))
+    return Advance(seconds, (), awake)
+
+
+@st.composite
+def companion_scripts(draw: st.DrawFn) -> list[Action]:
+    """Clock moves, each followed by a user action or an answer: 👍 and 😵 (with or without a
+    reason) to the latest check-in, a longer break taken, a pause...; now and then a stop.
+
+    Each run answers in one style — always 👍 (flow), always 😵 (moved check-ins, fatigue), or
+    either — so that every rule is reached in a good share of the runs."""
+    on_track = draw(st.sampled_from([st.just(True), st.just(False), st.booleans()]))
+    replies = st.builds(Reply, on_track, reasons)
+    steps = draw(
+        st.lists(
+            st.tuples(
+                # Mostly "to the next thing due, and a little after": the answer then comes
+                # soon after the message it answers, as people's do.
+                st.one_of(
+                    st.builds(Late, st.integers(0, 90)),
+                    st.builds(Late, st.integers(0, 90)),
+                    short_advances(),
+                    advances(),
+                ),
+                st.one_of(replies, replies, replies, st.just(TakeLonger()), user_actions),
+            ),
+            min_size=3,
+            max_size=25,
+        )
+    )
+    script: list[Action] = [action for step in steps for action in step]
+    stop_at = draw(st.one_of(st.none(), st.none(), st.none(), st.integers(0, len(script))))
+    if stop_at is not None:
+        script.insert(stop_at, Stop())
+    return script
+
+
+companion_sessions = st.builds(
+    lambda planned, block, pause, energy: SessionState(
+        started_at=T0,
+        planned_minutes=planned,
+        block_minutes=block,
+        break_minutes=pause,
+        start_energy=energy,
+    ),
+    planned=st.one_of(st.integers(5, 90), st.integers(45, 90)),
+    block=st.one_of(st.just(25), st.just(50), st.just(50), st.integers(10, 90)),
+    pause=st.one_of(st.just(5), st.integers(5, 15)),
+    energy=st.one_of(st.none(), st.sampled_from(list(Energy))),
+)
+
+# What a person's history can teach the cadence (nudges.companion.cadence_minutes).
+cadences = st.sampled_from(
+    [
+        product.CHECKIN_INTERVAL_MINUTES,
+        product.CADENCE_CALM_MINUTES,
+        product.CADENCE_CLOSE_MINUTES,
+    ]
+)
+
+
+def check_only_moves_or_removes(run: Run) -> None:
+    """Adaptive behaviour never adds a check-in: no more go out than the plan, answers
+    aside, holds."""
+    unanswered = {
+        key: Delivery(d.status, d.at)
+        for key, d in run.state.deliveries.items()
+        if not key.endswith("+")
+    }
+    plain = run.state.model_copy(update={"deliveries": unanswered})
+    planned = sum(1 for s in make_plan(plain, run.limits).slots if s.kind is SlotKind.CHECKIN)
+    checkins = sum(1 for s in run.sent if s.slot.kind is SlotKind.CHECKIN)
+    assert checkins <= planned, [s.slot.key for s in run.sent]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    state=companion_sessions,
+    scale=scales,
+    script=companion_scripts(),
+    final_awake=st.sampled_from([True, True, False]),
+    checkin_minutes=cadences,
+)
+def test_guardrails_hold_whatever_the_person_answers(
+    state: SessionState,
+    scale: int,
+    script: list[Action],
+    final_awake: bool,
+    checkin_minutes: int,
+) -> None:
+    """Flow, distraction, recovery and a learnt cadence only move or remove messages: every
+    guardrail holds, the session ends once, and nothing is added beyond the plan."""
+    run = play(state, scale, script, final_awake, checkin_minutes)
+
+    check_guardrails(run)
+    check_ending(run)
+    check_only_moves_or_removes(run)
+    # What the run went through (hypothesis' statistics show the share of each).
+    deliveries = run.state.deliveries.values()
+    slots = adapt_slots(run.state, make_plan(run.state, run.limits), run.limits)
+    event(f"moved check-in sent: {any(s.slot.key.endswith('+') for s in run.sent)}")
+    event(f"longer break taken: {any(d.answer is Answer.LONGER_BREAK for d in deliveries)}")
+    event(f"flow: {bool(flow_blocks(run.state, slots))}")
+    event(f"distracted answered: {any(d.answer is Answer.DISTRACTED for d in deliveries)}")

@@ -99,7 +99,8 @@ async def stats(update: Update, context: FocusContext) -> None:
         await reply(update, texts.STATS_USAGE)
         return
     numbers = await context.service.stats(user_id, period)
-    await reply(update, texts.stats_text(numbers))
+    companion = await context.service.companion_stats(user_id, period)
+    await reply(update, texts.stats_text(numbers) + texts.companion_stats_text(companion))
     # No focus time, no chart (``charts.chart_panels``): nothing to hand over then.
     if numbers.focused_minutes > 0 and not context.send_files_later(
         update, user_id, lambda: _send_chart(context, chat_id, numbers, period)

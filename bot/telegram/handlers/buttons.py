@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Update
 
 from bot.core.service import ScoreResult
 from bot.telegram import texts
@@ -14,9 +14,12 @@ from bot.telegram.callbacks import (
     CardButton,
     CheckinButton,
     DeleteButton,
+    EnergyButton,
     HistoryButton,
     OfferButton,
     QuietButton,
+    ReasonButton,
+    RecoveryButton,
     ScoreButton,
     SessionButton,
     SettingButton,
@@ -31,6 +34,12 @@ from bot.telegram.handlers.common import (
     edit,
     older_than,
     strip_html,
+)
+from bot.telegram.handlers.companion import (
+    checkin_button,
+    energy_button,
+    reason_button,
+    recovery_button,
 )
 from bot.telegram.handlers.session import (
     end_session,
@@ -119,9 +128,15 @@ async def _route_button(
         case CardButton(action=action):
             return await _card_button(context, session, action)
         case CheckinButton(on_track=on_track):
-            return await _checkin_button(query, context, session, on_track=on_track)
+            return await checkin_button(query, context, session, on_track=on_track)
         case OfferButton(replace=replace):
             return await _offer_button(query, context, session, replace=replace)
+        case EnergyButton(energy=energy):
+            return await energy_button(query, context, session, energy)
+        case ReasonButton(reason=reason):
+            return await reason_button(query, context, session, reason)
+        case RecoveryButton(longer=longer):
+            return await recovery_button(query, context, session, longer=longer)
     assert_never(data)
 
 
@@ -131,19 +146,6 @@ async def _card_button(context: FocusContext, session: Session, action: CardActi
     if action is CardAction.RESUME:
         return strip_html(await resume_session(context, session))
     return "Session ended." if await end_session(context, session) else "Already ended."
-
-
-async def _checkin_button(
-    query: CallbackQuery, context: FocusContext, session: Session, *, on_track: bool
-) -> str:
-    if not on_track:  # once per check-in, however often it is tapped
-        message_id = query.message.message_id if query.message else 0
-        await context.service.interruption(session, f"distracted:{message_id}")
-    reply = texts.checkin_reply(on_track)
-    message = query.message
-    original = message.text_html if isinstance(message, Message) and message.text else ""
-    await edit(query, f"{original}\n\n<i>{reply}</i>")
-    return reply
 
 
 async def _score_button(
