@@ -29,6 +29,7 @@ __all__ = [
     "BLOCK_MINUTES",
     "BREAK_MINUTES",
     "CHECKIN_INTERVAL_MINUTES",
+    "CHECKIN_RESERVE",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_TIME_SCALE",
     "MAX_TOTAL_MINUTES",
     "MIN_GAP_MINUTES",
+    "NOTE_MAX_CHARS",
     "PAUSE_LIMIT_MINUTES",
     "SCORE",
     "SCORE_REPLY_WINDOW",
@@ -93,6 +95,9 @@ MAX_TOTAL_MINUTES: Final = 180
 
 LABEL_MAX_CHARS: Final = 200
 """The longest label ``/focus 45 <label>`` keeps."""
+
+NOTE_MAX_CHARS: Final = 500
+"""The longest note (a reply to a session's summary) kept; a longer one is refused, politely."""
 
 # --- a session's shape: focus blocks and breaks ----------------------------------------------
 
@@ -145,6 +150,13 @@ FIRST_DELAY_MINUTES: Final = 5
 
 CHECKIN_INTERVAL_MINUTES: Final = 15
 """One check-in per this many minutes of a focus stretch."""
+
+CHECKIN_RESERVE: Final = 2
+"""Of the session's messages, this many are kept from breaks for check-ins: a plan holds at
+most (8 − 2) / 2 = 3 breaks (4 without check-ins). A session longer than 3 breaks of usual
+blocks allow (over 100 minutes with 25-minute blocks) has its blocks stretched evenly — 120
+minutes: 4 blocks of 30; 180: 4 of 45 — each with one check-in in its middle, as many as the
+budget leaves, spread over the blocks."""
 
 LATE_WINDOW_MINUTES: Final = 2
 """A proactive message more than this late is dropped, never sent in a burst."""

@@ -6,6 +6,7 @@ from storage.models import (
     ActiveSessionExists,
     DayTotals,
     DeliveryRecord,
+    EndedBy,
     Event,
     HourTotals,
     LabelledTotals,
@@ -16,7 +17,7 @@ from storage.models import (
     StatsTotals,
     User,
 )
-from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.ports import DeliveryStore, NoteStore, ReportStore, SessionStore, Storage, UserStore
 from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
@@ -25,9 +26,11 @@ __all__ = [
     "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",
+    "EndedBy",
     "Event",
     "HourTotals",
     "LabelledTotals",
+    "NoteStore",
     "Outcome",
     "ReportStore",
     "Reschedule",

@@ -20,6 +20,7 @@ __all__ = [
     "ActiveSessionExists",
     "DayTotals",
     "DeliveryRecord",
+    "EndedBy",
     "Event",
     "HourTotals",
     "LabelledTotals",
@@ -68,6 +69,15 @@ class Outcome(StrEnum):
     ENDED_EARLY = "ended_early"
 
 
+class EndedBy(StrEnum):
+    """Who or what ended a session (stored from migration 010 on; older ones: unknown)."""
+
+    TIME = "time"
+    STOP = "stop"
+    PAUSE_LIMIT = "pause_limit"
+    GONE = "gone"  # its chat could no longer be reached
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -112,6 +122,9 @@ class Session(_Frozen):
     card_message_id: int | None
     version: int
     owner_name: str | None = None
+    settled_blocks: tuple[int, ...] = ()  # blocks an extension left as they were (minutes)
+    note: str | None = None  # the person's reply to the summary, in their words
+    ended_by: EndedBy | None = None
 
     @property
     def in_group(self) -> bool:

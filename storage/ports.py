@@ -16,6 +16,7 @@ from typing import Protocol
 from nudges.policy import SlotKind
 from storage.models import (
     DeliveryRecord,
+    EndedBy,
     Event,
     Outcome,
     Reschedule,
@@ -25,7 +26,7 @@ from storage.models import (
     User,
 )
 
-__all__ = ["DeliveryStore", "ReportStore", "SessionStore", "Storage", "UserStore"]
+__all__ = ["DeliveryStore", "NoteStore", "ReportStore", "SessionStore", "Storage", "UserStore"]
 
 
 class UserStore(Protocol):
@@ -113,9 +114,11 @@ class SessionStore(Protocol):
         next_due_at: datetime,
         *,
         drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
+        settled_blocks: Sequence[int] = (),
     ) -> Session | None:
         """Add planned focus to a running session, recording ``drops`` (slot, kind, due,
-        reason) as not sent; None if it was not running."""
+        reason) as not sent and ``settled_blocks`` (the lengths of the blocks behind, which
+        the longer plan keeps); None if it was not running."""
         ...
 
     async def reschedule(
@@ -148,9 +151,11 @@ class SessionStore(Protocol):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """End a running session and queue its one summary (``summary``: a reason not to
-        send one); None if it had ended, or changed since ``version``."""
+        send one; ``ended_by``: who or what ended it); None if it had ended, or changed
+        since ``version``."""
         ...
 
     async def set_score(
@@ -303,6 +308,22 @@ class ReportStore(Protocol):
         ...
 
 
+class NoteStore(Protocol):
+    """A session's note: the person's own words, replied to its summary (or a score's answer)."""
+
+    async def remember_target(self, chat_id: int, message_id: int, session_id: int) -> None:
+        """A reply to this message of the chat is a note for this session."""
+        ...
+
+    async def target(self, chat_id: int, message_id: int) -> int | None:
+        """The session a reply to this message is a note for, if any."""
+        ...
+
+    async def set_note(self, session_id: int, user_id: int, note: str) -> tuple[bool, bool]:
+        """Keep the note of this user's ended session: (done, it replaced another)."""
+        ...
+
+
 class Storage(Protocol):
     """The one object the application opens (``storage.open_storage``) and closes."""
 
@@ -310,6 +331,7 @@ class Storage(Protocol):
     sessions: SessionStore
     deliveries: DeliveryStore
     reports: ReportStore
+    notes: NoteStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""

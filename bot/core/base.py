@@ -97,6 +97,7 @@ class ServiceBase:
             deliveries={
                 r.slot: Delivery(r.status, r.at) for r in records if r.slot != SUMMARY_SLOT
             },
+            settled_blocks=session.settled_blocks,
         )
 
     def policy_view(

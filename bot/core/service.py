@@ -35,9 +35,10 @@ from nudges.lifecycle import (
     finished,
     pause_expiry,
     resumed_pauses,
+    settled,
     stopped,
 )
-from storage import DeliveryRecord, Outcome, Session
+from storage import DeliveryRecord, EndedBy, Outcome, Session
 
 __all__ = [
     "ExtendResult",
@@ -186,8 +187,15 @@ class FocusService(InsightViews, AccountUseCases):
             if minutes > room:
                 return TooLong(room)
             now = self.clock.now()
-            _, before, _ = self.policy_view(fresh, records)
-            longer = fresh.model_copy(update={"planned_minutes": fresh.planned_minutes + minutes})
+            current, before, limits = self.policy_view(fresh, records)
+            # The blocks behind keep their lengths; only those ahead may be stretched.
+            behind = settled(before, current, limits, now)
+            longer = fresh.model_copy(
+                update={
+                    "planned_minutes": fresh.planned_minutes + minutes,
+                    "settled_blocks": behind,
+                }
+            )
             state, plan, limits = self.policy_view(longer, records)
             reason = "extension: this break would have started in the past"
             drops = [
@@ -210,7 +218,7 @@ class FocusService(InsightViews, AccountUseCases):
             state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
             changed = await self.store.sessions.extend(
-                fresh.id, minutes, now, planned_end, next_due, drops=drops
+                fresh.id, minutes, now, planned_end, next_due, drops=drops, settled_blocks=behind
             )
         changed = await self._changed(changed)
         return NotRunning() if changed is None else Extended(changed)
@@ -224,7 +232,9 @@ class FocusService(InsightViews, AccountUseCases):
                 return None
             now = self.clock.now()
             state, plan, limits = await self.load_state(fresh)
-            ended = await self._end(fresh, stopped(state, plan, limits, now), now)
+            ending = stopped(state, plan, limits, now)
+            by = EndedBy.TIME if ending.completed else EndedBy.STOP
+            ended = await self._end(fresh, ending, now, ended_by=by)
         if ended is not None:
             await self.changes.session_changed(SessionChange(ended, card=False, summary=True))
         return ended
@@ -237,7 +247,9 @@ class FocusService(InsightViews, AccountUseCases):
                 return None
             now = self.clock.now()
             state, plan, _ = await self.load_state(fresh)
-            return await self._end(fresh, abandoned(state, plan, now), now, summary=reason)
+            return await self._end(
+                fresh, abandoned(state, plan, now), now, summary=reason, ended_by=EndedBy.GONE
+            )
 
     async def finish(
         self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
@@ -248,7 +260,10 @@ class FocusService(InsightViews, AccountUseCases):
         sends the summary itself.
         """
         ending = finished(state, plan, decision)
-        return await self._end(session, ending, self.clock.now(), version=session.version)
+        by = EndedBy.TIME if isinstance(decision, Finish) else EndedBy.PAUSE_LIMIT
+        return await self._end(
+            session, ending, self.clock.now(), version=session.version, ended_by=by
+        )
 
     async def _end(
         self,
@@ -258,6 +273,7 @@ class FocusService(InsightViews, AccountUseCases):
         *,
         summary: str | None = None,
         version: int | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """Record an ending (the one place that does), and keep the streak days in step."""
         return self._ended(
@@ -271,6 +287,7 @@ class FocusService(InsightViews, AccountUseCases):
                 now=now,
                 version=version,
                 summary=summary,
+                ended_by=ended_by,
             )
         )
 

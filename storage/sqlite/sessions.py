@@ -17,6 +17,7 @@ from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
     DeliveryRecord,
+    EndedBy,
     Outcome,
     Session,
     to_ms,
@@ -200,17 +201,25 @@ class SqliteSessions(Aggregate, SessionStore):
         next_due_at: datetime,
         *,
         drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
+        settled_blocks: Sequence[int] = (),
     ) -> Session | None:
         """Add ``minutes`` of planned focus to a running session; ``drops`` are (slot, kind,
-        due, reason) of messages the longer plan puts in the past, recorded as not sent.
+        due, reason) of messages the longer plan puts in the past, recorded as not sent;
+        ``settled_blocks`` the lengths of the blocks behind, which the longer plan keeps.
         The longer session, or None if it was not running."""
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
-                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                "WHERE id = ? AND ended_at IS NULL",
-                (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
+                "planned_end_at = ?, next_due_at = ?, version = version + 1, "
+                "settled_blocks = ? WHERE id = ? AND ended_at IS NULL",
+                (
+                    minutes,
+                    _opt_ms(planned_end_at),
+                    _ceil_ms(next_due_at),
+                    ",".join(str(m) for m in settled_blocks) or None,
+                    session_id,
+                ),
             )
             if cursor.rowcount != 1:
                 return None
@@ -280,17 +289,20 @@ class SqliteSessions(Aggregate, SessionStore):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """End a running session and queue its one summary. None if it had already ended,
         or, when ``version`` is given, if it changed since (a stale decision).
 
         ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
+        ``ended_by``: who or what ended it, for the summary to say.
         """
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
-                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
+                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL, "
+                "ended_by = ? "
                 "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
                 (
                     to_ms(ended_at),
@@ -298,6 +310,7 @@ class SqliteSessions(Aggregate, SessionStore):
                     breaks_taken,
                     outcome.value,
                     int(late),
+                    None if ended_by is None else ended_by.value,
                     session_id,
                     version,
                     version,

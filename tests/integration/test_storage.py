@@ -34,6 +34,7 @@ from storage import (
     DeliveryStore,
     HourTotals,
     LabelledTotals,
+    NoteStore,
     Outcome,
     ReportStore,
     Session,
@@ -47,6 +48,7 @@ from storage import (
 from storage.models import from_ms, to_ms
 from storage.sqlite.db import connect, migrations
 from storage.sqlite.deliveries import SqliteDeliveries
+from storage.sqlite.notes import SqliteNotes
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -1358,6 +1360,7 @@ def _public(names: Iterable[str]) -> set[str]:
         (SqliteSessions, SessionStore),
         (SqliteDeliveries, DeliveryStore),
         (SqliteReports, ReportStore),
+        (SqliteNotes, NoteStore),
     ],
 )
 def test_each_sqlite_aggregate_offers_exactly_its_port(implementation: type, port: type) -> None:
@@ -1371,13 +1374,22 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
     store: SqliteStorage,
 ) -> None:
     port = _public(vars(Storage)) | _public(Storage.__annotations__)
-    assert port == {"users", "sessions", "deliveries", "reports", "close", "integrity_check"}
+    assert port == {
+        "users",
+        "sessions",
+        "deliveries",
+        "reports",
+        "notes",
+        "close",
+        "integrity_check",
+    }
     assert _public(dir(store)) - port == {"connection"}  # for tests that inspect the file
     for aggregate, port_of_it in [
         (store.users, UserStore),
         (store.sessions, SessionStore),
         (store.deliveries, DeliveryStore),
         (store.reports, ReportStore),
+        (store.notes, NoteStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

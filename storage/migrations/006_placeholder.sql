@@ -1,0 +1,1 @@
+-- Placeholder: migration 006 belongs to another branch; this keeps the numbers contiguous locally.

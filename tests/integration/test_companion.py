@@ -1,0 +1,80 @@
+"""Issue "A companion, not only a timer" (plan, summary, notes, /status), through the real
+Application offline: a fake clock, a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.fakes import T0
+from tests.support.harness import USER, BotHarness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    async with BotHarness(tmp_path / "focus.db") as harness:
+        yield harness
+
+
+def proactive(bot: BotHarness) -> list[tuple[int, str]]:
+    """(minute since T0, kind) of every check-in, break and back-to-work message."""
+    kinds = {"👀": "checkin", "☕": "break", "🔔": "back"}
+    return [
+        (round((m.sent_at - T0).total_seconds() / 60), kinds[(m.shown_text or " ")[0]])
+        for m in bot.api.messages_to(USER)
+        if (m.shown_text or " ")[0] in kinds
+    ]
+
+
+async def run_minutes(bot: BotHarness, minutes: int) -> None:
+    for _ in range(minutes):
+        await bot.tick(minutes=1)
+
+
+# --- long sessions ---------------------------------------------------------------------------
+
+
+async def test_extending_to_180_at_the_start_gives_a_sensible_session(bot: BotHarness) -> None:
+    """The report: /focus 90, then /extend 45 twice. Before: 8 breaks messages by minute
+    120, no check-in, then 80 minutes alone; now 3 breaks spread out and 2 check-ins."""
+    await bot.send("/focus 90")
+    await bot.send("/extend 45")
+    await bot.send("/extend 45")
+    await run_minutes(bot, 200)
+    assert proactive(bot) == [
+        (22, "checkin"),
+        (45, "break"),
+        (50, "back"),
+        (95, "break"),
+        (100, "back"),
+        (122, "checkin"),
+        (145, "break"),
+        (150, "back"),
+    ]
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert session.ended_at == T0 + timedelta(minutes=195)
+
+
+async def test_extending_late_keeps_the_blocks_behind(bot: BotHarness) -> None:
+    """Extended at minute 60 of a 90: the breaks at 25 and 55 stay; the 130 minutes left get
+    the one break the budget still holds, in their middle; the blocks behind are stored."""
+    await bot.send("/focus 90")
+    await run_minutes(bot, 60)
+    await bot.send("/extend 45")
+    await bot.send("/extend 45")
+    running = await bot.service.active(USER, USER)
+    assert running is not None and running.settled_blocks == (25, 25)
+    await run_minutes(bot, 140)
+    assert proactive(bot) == [
+        (12, "checkin"),
+        (25, "break"),
+        (30, "back"),
+        (42, "checkin"),
+        (55, "break"),
+        (60, "back"),
+        (125, "break"),
+        (130, "back"),
+    ]
