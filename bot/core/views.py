@@ -40,6 +40,15 @@ class StatusView:
     messages_max: int
     next_break_at: datetime | None
     in_break_until: datetime | None
+    # Nominal time from now to next_break_at / in_break_until (what "in 12 min" says).
+    next_break_in: timedelta | None = None
+    break_ends_in: timedelta | None = None
+    breaks_ahead: int = 0  # breaks still to come (the time left includes them)
+
+    @property
+    def focus_left(self) -> timedelta:
+        """Nominal focus still to do: the plan's focus less what is done (breaks excluded)."""
+        return max(timedelta(0), timedelta(minutes=self.session.planned_minutes) - self.focused)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class InsightViews(ServiceBase):
         next_break = next((start for start, _ in plan.breaks if start > active), None)
         in_break = next((end for start, end in plan.breaks if start <= active < end), None)
         paused = state.paused_at is not None
+        ahead = sum(1 for start, _ in plan.breaks if start > active)
         return StatusView(
             session=session,
             left=(plan.total - active) * scale,
@@ -84,6 +94,9 @@ class InsightViews(ServiceBase):
             messages_max=limits.max_messages,
             next_break_at=None if next_break is None or paused else state.wall(next_break),
             in_break_until=None if in_break is None or paused else state.wall(in_break),
+            next_break_in=None if next_break is None or paused else (next_break - active) * scale,
+            break_ends_in=None if in_break is None or paused else (in_break - active) * scale,
+            breaks_ahead=ahead,
         )
 
     async def summary(self, session: Session) -> SummaryView:

@@ -216,15 +216,38 @@ def status_text(view: StatusView, tz: tzinfo) -> str:
         state = f"☕ On a break until {clock_time(view.in_break_until, tz)}"
     else:
         state = "▶ Focusing"
+    # Focus done and focus left add up to the plan (breaks excluded, each rounded its way);
+    # the end is the whole of what is left, breaks included, and says so.
     lines = [
         f"{state}{_label(s)}",
         f"{_bar(done)} {round(done * 100)}%",
-        f"Time left: <b>{minutes_text(view.left, round_up=True)}</b> "
-        f"(focused {minutes_text(view.focused)} of {s.planned_minutes} min)",
-        f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}",
+        f"Focus: <b>{minutes_text(view.focused)}</b> done · "
+        f"<b>{minutes_text(view.focus_left, round_up=True)}</b> left of {s.planned_minutes} min",
     ]
-    if view.next_break_at is not None:
-        lines.append(f"Next break: {clock_time(view.next_break_at, tz)}")
+    if s.paused_at is None and s.planned_end_at is not None:
+        with_breaks = ""
+        if view.breaks_ahead:
+            n = view.breaks_ahead
+            with_breaks = (
+                f" (with a {s.break_minutes}-min break)"
+                if n == 1
+                else f" (with {n} breaks of {s.break_minutes} min)"
+            )
+        lines.append(
+            f"Ends in {minutes_text(view.left, round_up=True)} · "
+            f"{clock_time(s.planned_end_at, tz)}{with_breaks}"
+        )
+    else:
+        lines.append("The end moves by the length of the pause.")
+    if view.in_break_until is not None and view.break_ends_in is not None:
+        back = minutes_text(view.break_ends_in, round_up=True)
+        lines.append(f"Back to work in {back} · {clock_time(view.in_break_until, tz)}")
+    elif view.next_break_at is not None and view.next_break_in is not None:
+        soon = minutes_text(view.next_break_in, round_up=True)
+        lines.append(f"Break in {soon} · {clock_time(view.next_break_at, tz)}")
+    lines.append(
+        f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}"
+    )
     return "\n".join(lines)
 
 

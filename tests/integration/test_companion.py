@@ -78,3 +78,32 @@ async def test_extending_late_keeps_the_blocks_behind(bot: BotHarness) -> None:
         (125, "break"),
         (130, "back"),
     ]
+
+
+# --- /status ---------------------------------------------------------------------------------
+
+
+async def test_status_says_what_it_counts_and_when(bot: BotHarness) -> None:
+    """The report: "Time left: 45 min (focused under a minute of 40 min)" mixed focus and
+    breaks without saying so. Now focus done and left add up to the plan, and the end (breaks
+    included) says so, with relative and clock times."""
+    await bot.send("/focus 40")  # 25 + 5-min break + 15: ends at 09:45
+    [status] = await bot.send("/status")
+    text = status.shown_text or ""
+    assert "Focus: under a minute done · 40 min left of 40 min" in text
+    assert "Ends in 45 min · 09:45 (with a 5-min break)" in text
+    assert "Break in 25 min · 09:25" in text
+
+
+async def test_status_during_a_break_says_when_it_ends_not_the_next_break(
+    bot: BotHarness,
+) -> None:
+    await bot.send("/focus 90")
+    await run_minutes(bot, 27)  # the break 25–30
+    [status] = await bot.send("/status")
+    text = status.shown_text or ""
+    assert "On a break until 09:30" in text
+    assert "Back to work in 3 min · 09:30" in text
+    assert "Break in" not in text and "Next break" not in text
+    assert "Focus: 25 min done · 1 h 5 min left of 90 min" in text
+    assert "Ends in 1 h 18 min · 10:45 (with 2 breaks of 5 min)" in text
