@@ -26,6 +26,8 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "AVERAGE_MIN_MINUTES",
+    "AVERAGE_MIN_SESSIONS",
     "BLOCK_MINUTES",
     "BREAK_MINUTES",
     "CHECKIN_INTERVAL_MINUTES",
@@ -131,6 +133,16 @@ SCORE: Final = Bound(1, 5)
 SCORE_REPLY_WINDOW: Final = timedelta(hours=24)
 """A plain reply ``1``–``5`` scores a session that ended at most this long ago (the buttons
 work however late)."""
+
+# --- the summary's comparison with the person's own average ------------------------------------
+
+AVERAGE_MIN_SESSIONS: Final = 3
+"""The summary compares a session with the person's average only once this many earlier
+sessions count (fewer say nothing about them: "700% longer than your average (6 min)")."""
+
+AVERAGE_MIN_MINUTES: Final = 10
+"""The sessions that count for that average: earlier *completed* ones of at least this many
+minutes of focus (a session started to try the bot, or stopped at once, is not a habit)."""
 
 # --- confirmations ---------------------------------------------------------------------------
 

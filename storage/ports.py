@@ -265,8 +265,11 @@ class DeliveryStore(Protocol):
 class ReportStore(Protocol):
     """What the user reads back: /stats, history, export, event logs, summary comparisons."""
 
-    async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
-        """(count, average focused ms) of the user's ended sessions before this one."""
+    async def earlier_focus(
+        self, user_id: int, before_session_id: int, *, completed_of_minutes: int | None = None
+    ) -> tuple[int, float]:
+        """(count, average focused ms) of the user's ended sessions before this one; with
+        ``completed_of_minutes``, only the completed ones of at least that much focus."""
         ...
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:

@@ -18,6 +18,7 @@ from bot.core.insights import (
     tally,
 )
 from bot.core.timefmt import local_date, local_times, zone
+from nudges import limits as product
 from storage import DeliveryRecord, Outcome, Session
 from storage.models import to_ms
 
@@ -58,8 +59,8 @@ class SummaryView:
     session: Session
     planned_minutes: int
     focused_minutes: int
-    earlier_sessions: int
-    average_minutes: float | None  # the user's average before this one, from 3 sessions on
+    earlier_sessions: int  # the earlier sessions the average is of (see limits.AVERAGE_*)
+    average_minutes: float | None  # their average focus, once enough of them count
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
 
@@ -101,11 +102,13 @@ class InsightViews(ServiceBase):
 
     async def summary(self, session: Session) -> SummaryView:
         """The numbers of an ended session's summary."""
-        count, average_ms = await self.store.reports.earlier_focus(session.user_id, session.id)
+        count, average_ms = await self.store.reports.earlier_focus(
+            session.user_id, session.id, completed_of_minutes=product.AVERAGE_MIN_MINUTES
+        )
         tz = zone(await self.timezone_of(session.user_id))
         now = self.clock.now()
         days = await self.completed_days(session.user_id, tz, now)
-        average = average_ms / 60000 if count >= 3 else None
+        average = average_ms / 60000 if count >= product.AVERAGE_MIN_SESSIONS else None
         return SummaryView(
             session=session,
             planned_minutes=session.planned_minutes,

@@ -308,13 +308,12 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     ]
     if view.average_minutes is not None and view.average_minutes > 0:
         diff = (view.focused_minutes - view.average_minutes) / view.average_minutes
+        of = f"{view.average_minutes:.0f} min, from {view.earlier_sessions} completed sessions"
         if abs(diff) < 0.05:
-            lines.append(f"Right on your average ({view.average_minutes:.0f} min).")
+            lines.append(f"Right on your average ({of}).")
         else:
             word = "longer" if diff > 0 else "shorter"
-            lines.append(
-                f"{abs(diff):.0%} {word} than your average ({view.average_minutes:.0f} min)."
-            )
+            lines.append(f"{abs(diff):.0%} {word} than your average ({of}).")
     if view.insight:
         lines.append(f"✨ {html.escape(view.insight)}")
     if view.streak_days:
@@ -536,8 +535,9 @@ def stats_text(stats: Stats) -> str:
         lines.append(f"Peak hours: {hours}")
     if stats.peak_weekdays and stats.period in ("month", "all"):
         lines.append("Best days: " + ", ".join(_WEEKDAYS[d] for d, _ in stats.peak_weekdays))
-    days = "day" if stats.current_streak == 1 else "days"
-    lines.append(f"🔥 Streak: {stats.current_streak} {days} (best {stats.best_streak})")
+    if stats.best_streak:  # "Streak: 0 days (best 0)" tells a new user nothing
+        days = "day" if stats.current_streak == 1 else "days"
+        lines.append(f"🔥 Streak: {stats.current_streak} {days} (best {stats.best_streak})")
     if stats.insights:
         lines.append("")
         lines += [f"💡 {html.escape(i)}" for i in stats.insights]

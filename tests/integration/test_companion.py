@@ -107,3 +107,50 @@ async def test_status_during_a_break_says_when_it_ends_not_the_next_break(
     assert "Break in" not in text and "Next break" not in text
     assert "Focus: 25 min done · 1 h 5 min left of 90 min" in text
     assert "Ends in 1 h 18 min · 10:45 (with 2 breaks of 5 min)" in text
+
+
+# --- the summary's comparison and the streak: no noise -----------------------------------------
+
+
+def summaries(bot: BotHarness) -> list[str]:
+    return [t for t in bot.texts() if "How focused were you?" in t]
+
+
+async def test_no_comparison_with_an_average_of_tries(bot: BotHarness) -> None:
+    """The report: "700% longer than your average (6 min)". Sessions of 5 minutes, or one
+    stopped at once, are not an average to compare with (limits.AVERAGE_MIN_MINUTES)."""
+    for _ in range(3):
+        await bot.send("/focus 5")
+        await run_minutes(bot, 6)
+    await bot.send("/focus 10")
+    await run_minutes(bot, 1)
+    await bot.send("/stop")
+    await bot.send("/focus 45")
+    await run_minutes(bot, 51)
+    assert "average" not in summaries(bot)[-1]
+
+
+async def test_the_comparison_counts_completed_sessions_of_ten_minutes(bot: BotHarness) -> None:
+    for minutes in (20, 20, 5, 20):  # the 5 does not count; three do
+        await bot.send(f"/focus {minutes}")
+        await run_minutes(bot, minutes + 1)
+    await bot.send("/focus 30")
+    await run_minutes(bot, 36)
+    assert (
+        "50% longer than your average (20 min, from 3 completed sessions)." in (summaries(bot)[-1])
+    )
+
+
+async def test_stats_shows_no_streak_before_there_is_one(bot: BotHarness) -> None:
+    """The report: "Streak: 0 days (best 0)" for a new user."""
+    await bot.send("/focus 25")
+    await run_minutes(bot, 3)
+    await bot.send("/stop")
+    [stats] = [m for m in await bot.send("/stats") if "Your focus" in (m.shown_text or "")]
+    assert "Sessions: 1" in (stats.shown_text or "")
+    assert "Streak" not in (stats.shown_text or "")
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    await bot.send("/stats")
+    stats_text = [t for t in bot.texts() if "Your focus" in t]
+    assert "🔥 Streak: 1 day (best 1)" in stats_text[-1]

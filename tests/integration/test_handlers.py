@@ -446,13 +446,14 @@ async def test_summary_compares_with_own_average_and_counts_the_streak(bot: BotH
     await run_minutes(bot, 20)
     await bot.send("/stop")
     text = summaries(bot)[-1].shown_text or ""
-    assert "20% shorter than your average (25 min)" in text
+    assert "20% shorter than your average (25 min, from 3 completed sessions)" in text
     bot.clock.advance(hours=20)  # Tuesday
     await bot.send("/focus 25")
     await run_minutes(bot, 26)
     text = summaries(bot)[-1].shown_text or ""
     assert "Streak: 2 days" in text
-    assert "5% longer than your average (24 min)" in text  # 25 vs (25+25+25+20)/4 = 23.75
+    # The stopped 20-minute session does not count (limits.AVERAGE_MIN_MINUTES, completed).
+    assert "Right on your average (25 min, from 3 completed sessions)" in text
 
 
 async def test_a_failing_step_is_retried_later_not_looped(
