@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from nudges import limits as product
 
 __all__ = [
+    "MISSED_REASON",
     "Decision",
     "Delivery",
     "DeliveryStatus",
@@ -405,6 +406,12 @@ class Idle:
 
 
 Decision = Send | Drop | Finish | PauseExpired | Wait | Idle
+
+
+MISSED_REASON = "missed"
+"""How a Drop's reason starts when the message came due while the bot was down (too late to
+send; the gate spells it out): the summary counts such breaks apart, and says why they did
+not happen."""
 
 
 def decide(state: SessionState, limits: Limits, now: datetime) -> Decision:

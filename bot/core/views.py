@@ -18,8 +18,9 @@ from bot.core.insights import (
     tally,
 )
 from bot.core.timefmt import local_date, local_times, zone
+from nudges import MISSED_REASON, DeliveryStatus, SlotKind
 from nudges import limits as product
-from storage import DeliveryRecord, Outcome, Session
+from storage import DeliveryRecord, EndedBy, Outcome, Session
 from storage.models import to_ms
 
 __all__ = ["InsightViews", "StatusView", "SummaryView"]
@@ -63,6 +64,8 @@ class SummaryView:
     average_minutes: float | None  # their average focus, once enough of them count
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
+    breaks_missed: int = 0  # breaks dropped because the bot was down when they were due
+    pause_limit_minutes: float | None = None  # set when the pause limit ended the session
 
 
 class InsightViews(ServiceBase):
@@ -109,6 +112,15 @@ class InsightViews(ServiceBase):
         now = self.clock.now()
         days = await self.completed_days(session.user_id, tz, now)
         average = average_ms / 60000 if count >= product.AVERAGE_MIN_SESSIONS else None
+        records = await self.store.deliveries.deliveries(session.id)
+        missed = sum(
+            1
+            for r in records
+            if r.kind is SlotKind.BREAK
+            and r.status is DeliveryStatus.DROPPED
+            and (r.reason or "").startswith(MISSED_REASON)
+        )
+        by_pause = session.ended_by is EndedBy.PAUSE_LIMIT
         return SummaryView(
             session=session,
             planned_minutes=session.planned_minutes,
@@ -118,6 +130,8 @@ class InsightViews(ServiceBase):
             average_minutes=average if average is not None and average >= 1 else None,
             streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
+            breaks_missed=missed,
+            pause_limit_minutes=self.limits_for(session).pause_limit_minutes if by_pause else None,
         )
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:

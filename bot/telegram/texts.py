@@ -302,9 +302,21 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(
             f"<i>(Sent late: I was offline when it ended at {clock_time(s.ended_at, tz)}.)</i>"
         )
+    if view.pause_limit_minutes is not None:
+        lines.append(
+            f"<i>Ended by the pause limit: paused for {view.pause_limit_minutes:.0f} minutes, "
+            "so I closed it. /focus when you're back.</i>"
+        )
+    breaks = f"Breaks: {s.breaks_taken}"
+    if view.breaks_missed:
+        n = view.breaks_missed
+        breaks += (
+            f" ({n} skipped: I was offline when {'it was' if n == 1 else 'they were'} due, "
+            "and a break is never sent late)"
+        )
     lines += [
         f"Focused <b>{view.focused_minutes} min</b> of {view.planned_minutes} planned",
-        f"Interruptions: {s.interruptions} · Breaks: {s.breaks_taken}",
+        f"Interruptions: {s.interruptions} · {breaks}",
     ]
     if view.average_minutes is not None and view.average_minutes > 0:
         diff = (view.focused_minutes - view.average_minutes) / view.average_minutes

@@ -154,3 +154,37 @@ async def test_stats_shows_no_streak_before_there_is_one(bot: BotHarness) -> Non
     await bot.send("/stats")
     stats_text = [t for t in bot.texts() if "Your focus" in t]
     assert "🔥 Streak: 1 day (best 1)" in stats_text[-1]
+
+
+# --- the summary says why ----------------------------------------------------------------------
+
+
+async def test_a_session_ended_by_the_pause_limit_says_so(bot: BotHarness) -> None:
+    """The report: it just said "Session ended early"."""
+    await bot.send("/focus 45")
+    await run_minutes(bot, 10)
+    await bot.send("/pause")
+    await run_minutes(bot, 31)
+    [summary] = summaries(bot)
+    assert "Session ended early" in summary
+    assert "Ended by the pause limit: paused for 30 minutes" in summary
+
+
+async def test_a_stopped_session_does_not_blame_the_pause_limit(bot: BotHarness) -> None:
+    await bot.send("/focus 45")
+    await run_minutes(bot, 10)
+    await bot.send("/pause")
+    await bot.send("/stop")
+    [summary] = summaries(bot)
+    assert "pause limit" not in summary
+
+
+async def test_a_break_missed_while_the_bot_was_down_is_explained(bot: BotHarness) -> None:
+    """The report: "Breaks: 0" and no word why. The bot is down from minute 20 to 31: the
+    break due at 25 is dropped (never sent late), and the summary says so."""
+    await bot.send("/focus 45")
+    await run_minutes(bot, 20)
+    bot.clock.advance(minutes=11)  # down: nothing runs
+    await run_minutes(bot, 30)
+    [summary] = summaries(bot)
+    assert "Breaks: 0 (1 skipped: I was offline when it was due" in summary
