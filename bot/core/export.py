@@ -2,7 +2,7 @@
 
 The CSV columns are stable (new ones are only ever appended) and documented in README:
 ``session_id, started_at, ended_at, label, planned_minutes, focused_minutes, outcome,
-interruptions, breaks, score, scored_at``. Times are ISO 8601 with the user's UTC offset.
+interruptions, breaks, score, scored_at, note``. Times are ISO 8601 with the user's UTC offset.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ CSV_COLUMNS = (
     "breaks",
     "score",
     "scored_at",
+    "note",
 )
 
 
@@ -49,6 +50,7 @@ def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
         "breaks": session.breaks_taken,
         "score": session.score if session.score is not None else "",
         "scored_at": _iso(session.scored_at, tz),
+        "note": session.note or "",
     }
 
 
@@ -80,7 +82,8 @@ def sessions_json(
         "exported_at": _iso(now, tz),
         "user": {"id": user_id, "timezone": tz_name},
         "sessions": [
-            {**_row(s, tz), "score": s.score, "events": by_session.get(s.id, [])} for s in sessions
+            {**_row(s, tz), "score": s.score, "note": s.note, "events": by_session.get(s.id, [])}
+            for s in sessions
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")

@@ -45,6 +45,7 @@ __all__ = [
     "Extended",
     "FocusService",
     "NotRunning",
+    "NoteResult",
     "ScoreResult",
     "ServiceBase",
     "SessionDefaults",
@@ -74,6 +75,15 @@ class NotRunning:
 
 
 ExtendResult = Extended | TooLong | NotRunning
+
+
+class NoteResult(enum.Enum):
+    """How an attempt to keep a note went."""
+
+    SAVED = "saved"
+    REPLACED = "replaced"
+    TOO_LONG = "too_long"
+    NOT_FOUND = "not_found"
 
 
 class ScoreResult(enum.Enum):
@@ -311,6 +321,28 @@ class FocusService(InsightViews, AccountUseCases):
         if not done:
             return ScoreResult.NOT_FOUND, None
         return (ScoreResult.SCORED if previous is None else ScoreResult.REPLACED), previous
+
+    async def note_target(self, chat_id: int, message_id: int) -> Session | None:
+        """The ended session a reply to this message is a note for (its summary, or the
+        answer to its score), if any."""
+        session_id = await self.store.notes.target(chat_id, message_id)
+        return None if session_id is None else await self.store.sessions.get_session(session_id)
+
+    async def remember_note_target(self, chat_id: int, message_id: int, session_id: int) -> None:
+        """A reply to this message (a score's answer) will be a note for the session."""
+        await self.store.notes.remember_target(chat_id, message_id, session_id)
+
+    async def save_note(self, session: Session, user_id: int, note: str) -> NoteResult:
+        """Keep the person's note of an ended session of theirs (their words, trimmed)."""
+        text = note.strip()
+        if len(text) > product.NOTE_MAX_CHARS:
+            return NoteResult.TOO_LONG
+        if not text or session.user_id != user_id:
+            return NoteResult.NOT_FOUND
+        done, replaced = await self.store.notes.set_note(session.id, user_id, text)
+        if not done:
+            return NoteResult.NOT_FOUND
+        return NoteResult.REPLACED if replaced else NoteResult.SAVED
 
     async def scorable(self, user_id: int, chat_id: int) -> Session | None:
         """The session a plain ``1``-``5`` reply scores, if any."""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 from telegram import BotCommand
 
 from bot.core.insights import Stats
-from bot.core.service import SessionDefaults, StatusView, SummaryView
+from bot.core.service import NoteResult, SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
 from bot.telegram.callbacks import (
     ButtonData,
@@ -332,6 +332,7 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         days = "day" if view.streak_days == 1 else "days"
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
+    lines.append("<i>Reply with a few words to keep them as this session's note.</i>")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
     keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
     return "\n".join(lines), keyboard
@@ -472,6 +473,9 @@ def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> 
         score = f" · ⭐{s.score}" if s.score is not None else ""
         label = f" · {html.escape(s.label[:60])}" if s.label else ""
         lines.append(f"{when}{label} · {focused} · {outcome}{score}")
+        if s.note:
+            cut = "…" if len(s.note) > _NOTE_SHOWN else ""
+            lines.append(f"   📝 <i>{html.escape(s.note[:_NOTE_SHOWN])}{cut}</i>")
     return "\n".join(lines)
 
 
@@ -564,3 +568,24 @@ def stats_text(stats: Stats) -> str:
 STATS_USAGE = (
     "Choose a period: /stats today, /stats week (the default), /stats month or /stats all."
 )
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+_NOTE_SHOWN = 80
+"""Characters of a note /history shows (the export has it whole)."""
+
+NOTE_INVITE = "\n<i>Reply to this with a few words to keep them as the session's note.</i>"
+
+
+def note_ack(result: NoteResult, session: Session) -> str:
+    """The answer to a note (a reply to a summary or to a score's answer)."""
+    of = f" for “{html.escape(session.label[:40])}”" if session.label else ""
+    if result is NoteResult.TOO_LONG:
+        return (
+            f"That's longer than the {product.NOTE_MAX_CHARS} characters a note keeps — "
+            "could you say it shorter?"
+        )
+    if result is NoteResult.REPLACED:
+        return f"📝 Note{of} updated. /history shows it; /export has it whole."
+    return f"📝 Note{of} saved. /history shows it; /export has it whole."

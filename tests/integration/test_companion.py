@@ -3,12 +3,16 @@ Application offline: a fake clock, a real SQLite file."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.offline.local_api import OutgoingMessage
 from tests.support.fakes import T0
 from tests.support.harness import USER, BotHarness
 
@@ -188,3 +192,95 @@ async def test_a_break_missed_while_the_bot_was_down_is_explained(bot: BotHarnes
     await run_minutes(bot, 30)
     [summary] = summaries(bot)
     assert "Breaks: 0 (1 skipped: I was offline when it was due" in summary
+
+
+# --- notes -------------------------------------------------------------------------------------
+
+
+def summary_message(bot: BotHarness) -> OutgoingMessage:
+    return next(m for m in bot.api.messages_to(USER) if "How focused" in (m.shown_text or ""))
+
+
+async def test_a_reply_to_the_summary_is_the_sessions_note(bot: BotHarness) -> None:
+    await bot.send("/focus 25 report")
+    await run_minutes(bot, 26)
+    summary = summary_message(bot)
+    assert "keep them as this session's note" in (summary.shown_text or "")
+    [ack] = await bot.send("phone kept buzzing <b>", reply_to_message_id=summary.message_id)
+    assert "📝 Note for “report” saved" in (ack.shown_text or "")
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert session.note == "phone kept buzzing <b>"
+    [page] = await bot.send("/history")
+    assert "📝 <i>phone kept buzzing &lt;b&gt;</i>" in (page.text or "")
+    [again] = await bot.send("no, the neighbours", reply_to_message_id=summary.message_id)
+    assert "updated" in (again.shown_text or "")
+
+
+async def test_a_reply_to_the_score_answer_is_a_note_too(bot: BotHarness) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    [ack] = await bot.send("4")
+    assert "Saved: focus 4/5" in (ack.shown_text or "")
+    [note] = await bot.send("good morning", reply_to_message_id=ack.message_id)
+    assert "Note saved" in (note.shown_text or "")
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert (session.score, session.note) == (4, "good morning")
+
+
+async def test_a_score_replied_to_the_summary_still_scores(bot: BotHarness) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    await bot.send("3", reply_to_message_id=summary_message(bot).message_id)
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert (session.score, session.note) == (3, None)
+
+
+async def test_notes_that_are_not_kept(bot: BotHarness) -> None:
+    """Too long: a friendly answer, nothing stored; a plain text (no reply): the hint; a
+    reply to another message of the bot: the hint."""
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    summary = summary_message(bot)
+    [long] = await bot.send("x" * 501, reply_to_message_id=summary.message_id)
+    assert "longer than the 500 characters" in (long.shown_text or "")
+    [hint] = await bot.send("just chatting")
+    assert "focus companion" in (hint.shown_text or "")
+    card = bot.api.messages_to(USER)[0]
+    [hint] = await bot.send("about the card", reply_to_message_id=card.message_id)
+    assert "focus companion" in (hint.shown_text or "")
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert session.note is None
+
+
+async def test_in_a_group_only_the_owner_writes_the_note(bot: BotHarness) -> None:
+    group = -100
+    await bot.send("/focus 25", chat_id=group, chat_type="group")
+    await run_minutes(bot, 26)
+    summary = next(m for m in bot.api.messages_to(group) if "How focused" in (m.shown_text or ""))
+    answer = await bot.send(
+        "mine now",
+        user_id=77,
+        chat_id=group,
+        chat_type="group",
+        reply_to_message_id=summary.message_id,
+    )
+    assert answer == []
+    await bot.send("ok", chat_id=group, chat_type="group", reply_to_message_id=summary.message_id)
+    [session], _ = await bot.service.store.reports.history(USER, 0, 1)
+    assert session.note == "ok"
+
+
+async def test_the_note_is_exported_in_the_last_csv_column_and_in_the_json(
+    bot: BotHarness,
+) -> None:
+    await bot.send("/focus 25")
+    await run_minutes(bot, 26)
+    await bot.send('a, "quoted" note', reply_to_message_id=summary_message(bot).message_id)
+    files = [m for m in await bot.send("/export") if m.file_bytes is not None]
+    csv_file = next(m for m in files if (m.file_name or "").endswith(".csv"))
+    json_file = next(m for m in files if (m.file_name or "").endswith(".json"))
+    assert csv_file.file_bytes is not None and json_file.file_bytes is not None
+    rows = list(csv.reader(io.StringIO(csv_file.file_bytes.decode("utf-8"))))
+    assert rows[0][-1] == "note" and rows[1][-1] == 'a, "quoted" note'
+    [exported] = json.loads(json_file.file_bytes)["sessions"]
+    assert exported["note"] == 'a, "quoted" note'
