@@ -49,6 +49,13 @@ __all__ = [
     "MIN_GAP_MINUTES",
     "NOTE_MAX_CHARS",
     "PAUSE_LIMIT_MINUTES",
+    "PLAN_FAR_ABOVE_MINUTES",
+    "PLAN_FAR_ABOVE_RATIO",
+    "PLAN_HISTORY_SESSIONS",
+    "PLAN_MIN_PER_LENGTH",
+    "PLAN_MIN_SESSIONS",
+    "PLAN_RATES_SHOWN",
+    "PLAN_RELIABLE_RATE",
     "SCORE",
     "SCORE_REPLY_WINDOW",
     "SETTING_MINUTES",
@@ -143,6 +150,32 @@ sessions count (fewer say nothing about them: "700% longer than your average (6 
 AVERAGE_MIN_MINUTES: Final = 10
 """The sessions that count for that average: earlier *completed* ones of at least this many
 minutes of focus (a session started to try the bot, or stopped at once, is not a habit)."""
+
+# --- planning from the person's own data (nudges.planning) ------------------------------------
+
+PLAN_MIN_SESSIONS: Final = 5
+"""A ``/focus`` without a length says what the person's history suggests once they have this
+many ended sessions."""
+
+PLAN_HISTORY_SESSIONS: Final = 30
+"""Only the newest this many ended sessions count: habits change."""
+
+PLAN_MIN_PER_LENGTH: Final = 2
+"""A length gets a rate ("you finish 92% of 45-minute sessions") once planned this often."""
+
+PLAN_RATES_SHOWN: Final = 2
+"""The start card names the rates of this many lengths (the ones planned most often)."""
+
+PLAN_RELIABLE_RATE: Final = 0.5
+"""The most reliably finished length is offered as a button only if at least this share of its
+sessions were finished."""
+
+PLAN_FAR_ABOVE_RATIO: Final = 1.5
+"""A session planned at least this many times the length the person usually finishes (the
+median of their finished ones) ..."""
+
+PLAN_FAR_ABOVE_MINUTES: Final = 15
+"""... and at least this many minutes more gets one gentle line on its card."""
 
 # --- confirmations ---------------------------------------------------------------------------
 

@@ -121,6 +121,18 @@ class SessionStore(Protocol):
         the longer plan keeps); None if it was not running."""
         ...
 
+    async def replan(
+        self,
+        session_id: int,
+        minutes: int,
+        now: datetime,
+        planned_end_at: datetime,
+        next_due_at: datetime,
+    ) -> Session | None:
+        """Give a running session that nothing was sent for yet another planned length (the
+        start card's suggested length); None if it was not running or something was sent."""
+        ...
+
     async def reschedule(
         self,
         session_id: int,
@@ -274,6 +286,11 @@ class ReportStore(Protocol):
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""
+        ...
+
+    async def recent_lengths(self, user_id: int, limit: int) -> list[tuple[int, bool]]:
+        """(planned minutes, completed) of the user's newest ``limit`` ended sessions, newest
+        first (planning from their own data)."""
         ...
 
     async def session_facts(

@@ -233,6 +233,27 @@ class FocusService(InsightViews, AccountUseCases):
         changed = await self._changed(changed)
         return NotRunning() if changed is None else Extended(changed)
 
+    async def replan(self, session: Session, minutes: int) -> Session | None:
+        """Make a session that just started (nothing sent yet, never paused or extended)
+        ``minutes`` long: the start card's suggested length. None when it is too late."""
+        if minutes not in product.FOCUS_MINUTES:
+            return None
+        async with self.locked(session.id):
+            fresh, records = await self.store.sessions.session_and_deliveries(session.id)
+            if fresh is None or not fresh.running or records or fresh.paused_at is not None:
+                return None
+            now = self.clock.now()
+            state, plan, limits = self.policy_view(
+                fresh.model_copy(update={"planned_minutes": minutes}), records
+            )
+            planned_end, next_due = self.schedule(state, plan, limits, now)
+            if planned_end is None:
+                return None
+            changed = await self.store.sessions.replan(
+                fresh.id, minutes, now, planned_end, next_due
+            )
+        return await self._changed(changed)
+
     async def stop(self, session: Session) -> Session | None:
         """End a session now (``/stop``); None if it had already ended. Its summary follows
         (through the port)."""

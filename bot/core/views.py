@@ -20,6 +20,7 @@ from bot.core.insights import (
 from bot.core.timefmt import local_date, local_times, zone
 from nudges import MISSED_REASON, DeliveryStatus, SlotKind
 from nudges import limits as product
+from nudges.planning import PlanAdvice, advise
 from storage import DeliveryRecord, EndedBy, Outcome, Session
 from storage.models import to_ms
 
@@ -147,6 +148,12 @@ class InsightViews(ServiceBase):
         if insight is not None and insight.endswith("than your average"):
             return None
         return insight
+
+    async def plan_advice(self, user_id: int) -> PlanAdvice | None:
+        """What the user's own recent sessions suggest for the next one's length."""
+        return advise(
+            await self.store.reports.recent_lengths(user_id, product.PLAN_HISTORY_SESSIONS)
+        )
 
     async def stats(self, user_id: int, period: Period) -> Stats:
         """The user's numbers for /stats, in their timezone."""

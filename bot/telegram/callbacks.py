@@ -17,6 +17,7 @@ their meaning across an upgrade and a restart::
     set:42:q1  set:42:q0      user 42's nudges quiet, normal
     hist:42:p3                user 42's /history, page 3 (from 0)
     del:42:yes  del:42:no     user 42's /delete_me confirmation
+    len:12:m45                make session 12 45 minutes long (the start card's suggestion)
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from nudges.limits import SCORE, SETTING_MINUTES, Bound
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, Bound
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -41,6 +42,7 @@ __all__ = [
     "CheckinButton",
     "DeleteButton",
     "HistoryButton",
+    "LengthButton",
     "OfferButton",
     "QuietButton",
     "ScoreButton",
@@ -179,7 +181,20 @@ class DeleteButton:
         _check(self.owner, _ID, "user id")
 
 
-SessionButton = CardButton | OfferButton | CheckinButton | ScoreButton
+@dataclass(frozen=True, slots=True)
+class LengthButton:
+    """The start card's suggestion: make the session that just started this long."""
+
+    session_id: int
+    minutes: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+        _check(self.minutes, FOCUS_MINUTES, "minutes")
+
+
+SessionButton = CardButton | OfferButton | CheckinButton | ScoreButton | LengthButton
 """Buttons about one session: only the session's owner may press them."""
 
 AccountButton = SettingButton | QuietButton | HistoryButton | DeleteButton
@@ -213,6 +228,8 @@ def encode(button: ButtonData) -> str:
             data = f"hist:{owner}:p{page}"
         case DeleteButton(owner=owner, confirm=confirm):
             data = f"del:{owner}:{'yes' if confirm else 'no'}"
+        case LengthButton(session_id=session_id, minutes=minutes):
+            data = f"len:{session_id}:m{minutes}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -259,4 +276,6 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return HistoryButton(number, int(page[1:]))
         case "del", ("yes" | "no"):
             return DeleteButton(number, confirm=arg == "yes")
+        case "len", str(length) if length[:1] == "m" and length[1:].isdigit():
+            return LengthButton(number, int(length[1:]))
     return None

@@ -19,6 +19,7 @@ from bot.telegram.callbacks import (
     CheckinButton,
     DeleteButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ScoreButton,
@@ -28,6 +29,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.parsing import FOCUS_FORMS
 from nudges import limits as product
+from nudges.planning import PlanAdvice, far_above
 from storage import Outcome, Session, User
 
 __all__ = [
@@ -589,3 +591,41 @@ def note_ack(result: NoteResult, session: Session) -> str:
     if result is NoteResult.REPLACED:
         return f"📝 Note{of} updated. /history shows it; /export has it whole."
     return f"📝 Note{of} saved. /history shows it; /export has it whole."
+
+
+# --- planning from the person's own data -----------------------------------------------------
+
+
+def plan_lines(session: Session, advice: PlanAdvice | None, *, defaulted: bool) -> str:
+    """What the start card adds from the person's history (nudges.planning): after a /focus
+    without a length, the rates of the lengths they plan most; for a session planned far
+    above what they usually finish, one gentle line. Empty when their data says nothing."""
+    if advice is None:
+        return ""
+    lines = []
+    if defaulted and advice.rates:
+        rates = [f"{r.rate:.0%} of {r.minutes}-minute sessions" for r in advice.rates]
+        if len(rates) > 1:
+            rates[-1] = rates[-1].replace(" sessions", " ones")
+        lines.append("📈 You finish " + ", ".join(rates) + ".")
+    if far_above(session.planned_minutes, advice):
+        lines.append(
+            f"🌱 That's well above the {advice.usual} minutes you usually finish — fine to "
+            "try; /stop any time keeps what you did."
+        )
+    return "".join(f"\n{line}" for line in lines)
+
+
+def plan_keyboard(session: Session, advice: PlanAdvice | None, *, defaulted: bool) -> str:
+    """The card's buttons, with the length the person finishes most reliably offered first
+    (only after a /focus without a length, and when it is not the length already planned)."""
+    if (
+        not defaulted
+        or advice is None
+        or advice.reliable is None
+        or advice.reliable == session.planned_minutes
+    ):
+        return card_keyboard(session)
+    offer = (f"⏱ Make it {advice.reliable} min", LengthButton(session.id, advice.reliable))
+    pause = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
+    return buttons([offer], [pause, ("⏹ End", CardButton(CardAction.END, session.id))])

@@ -49,6 +49,19 @@ class SqliteReports(Aggregate, ReportStore):
         )
         return int(count), float(average or 0.0)
 
+    async def recent_lengths(self, user_id: int, limit: int) -> list[tuple[int, bool]]:
+        """(planned minutes, completed) of the user's newest ``limit`` ended sessions, newest
+        first (from the covering index, inline: a few rows)."""
+        rows = await self._look(
+            lambda c: c.execute(
+                "SELECT planned_minutes, outcome = 'completed' FROM sessions "
+                "WHERE user_id = ? AND ended_at IS NOT NULL "
+                "ORDER BY started_at DESC, id DESC LIMIT ?",
+                (user_id, limit),
+            ).fetchall()
+        )
+        return [(int(r[0]), bool(r[1])) for r in rows]
+
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""
         rows = await self._run_in_thread(

@@ -230,6 +230,32 @@ class SqliteSessions(Aggregate, SessionStore):
 
         return await self._run(op)
 
+    async def replan(
+        self,
+        session_id: int,
+        minutes: int,
+        now: datetime,
+        planned_end_at: datetime,
+        next_due_at: datetime,
+    ) -> Session | None:
+        """Give a running session that nothing was sent for yet another planned length (the
+        start card's suggested length); None if it was not running or something was sent."""
+
+        def op(c: sqlite3.Connection) -> Session | None:
+            cursor = c.execute(
+                "UPDATE sessions SET planned_minutes = ?, planned_end_at = ?, next_due_at = ?, "
+                "version = version + 1 WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL "
+                "AND settled_blocks IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE session_id = ?)",
+                (minutes, to_ms(planned_end_at), _ceil_ms(next_due_at), session_id, session_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _event(c, session_id, "extended", now, f"planned {minutes} min")
+            return _fetch_session(c, session_id)
+
+        return await self._run(op)
+
     async def reschedule(
         self,
         session_id: int,

@@ -284,3 +284,68 @@ async def test_the_note_is_exported_in_the_last_csv_column_and_in_the_json(
     assert rows[0][-1] == "note" and rows[1][-1] == 'a, "quoted" note'
     [exported] = json.loads(json_file.file_bytes)["sessions"]
     assert exported["note"] == 'a, "quoted" note'
+
+
+# --- planning from the person's own data ---------------------------------------------------------
+
+
+async def finish(bot: BotHarness, minutes: int, *, stop_after: int | None = None) -> None:
+    await bot.send(f"/focus {minutes}")
+    if stop_after is None:
+        await run_minutes(bot, minutes + 5 * (minutes // 25) + 1)
+    else:
+        await run_minutes(bot, stop_after)
+        await bot.send("/stop")
+
+
+async def test_no_planning_line_before_five_sessions(bot: BotHarness) -> None:
+    for _ in range(4):
+        await finish(bot, 10)
+    [card] = await bot.send("/focus")
+    assert "You finish" not in (card.shown_text or "")
+    assert [text for text, _ in card.buttons()] == ["⏸ Pause", "⏹ End"]
+
+
+async def test_focus_without_a_length_offers_what_they_finish(bot: BotHarness) -> None:
+    """3 of 3 30-minute sessions finished, 1 of 3 45-minute ones: the card says so and
+    offers 30; pressing it makes the session 30 minutes long, the card follows."""
+    for _ in range(3):
+        await finish(bot, 30)
+    await finish(bot, 45)
+    for _ in range(2):
+        await finish(bot, 45, stop_after=20)
+    [card] = await bot.send("/focus")  # the default, 25
+    text = card.shown_text or ""
+    assert "📈 You finish 100% of 30-minute sessions, 33% of 45-minute ones." in text
+    assert [label for label, _ in card.buttons()] == ["⏱ Make it 30 min", "⏸ Pause", "⏹ End"]
+    assert await bot.press(card, "Make it 30") == "Now 30 minutes."
+    running = await bot.service.active(USER, USER)
+    assert running is not None and running.planned_minutes == 30
+    edited = bot.api.messages[(USER, card.message_id)]
+    assert "Focus: 30 min" in (edited.shown_text or "")
+    assert [label for label, _ in edited.buttons()] == ["⏸ Pause", "⏹ End"]
+
+
+async def test_the_offer_expires_once_the_session_is_under_way(bot: BotHarness) -> None:
+    for _ in range(5):
+        await finish(bot, 30)
+    [card] = await bot.send("/focus")
+    await run_minutes(bot, 13)  # the first check-in went out
+    assert await bot.press(card, "Make it 30") == (
+        "Too late to change it now — /extend adds minutes."
+    )
+    running = await bot.service.active(USER, USER)
+    assert running is not None and running.planned_minutes == 25
+
+
+async def test_a_session_far_above_the_usual_gets_one_gentle_line(bot: BotHarness) -> None:
+    for _ in range(5):
+        await finish(bot, 25)
+    [card] = await bot.send("/focus 90")
+    text = card.shown_text or ""
+    assert text.count("🌱") == 1
+    assert "well above the 25 minutes you usually finish" in text
+    assert "You finish" not in text  # a length was given: no rates
+    await bot.send("/stop")
+    [card] = await bot.send("/focus 30")
+    assert "🌱" not in (card.shown_text or "")

@@ -19,6 +19,7 @@ from bot.telegram.callbacks import (
     CheckinButton,
     DeleteButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ScoreButton,
@@ -27,7 +28,7 @@ from bot.telegram.callbacks import (
     decode,
     encode,
 )
-from nudges.limits import SCORE, SETTING_MINUTES
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +97,10 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
         "hist:1:p12345678",  # the first version's argument had 8 characters at most
         "del:1",
         "del:1:maybe",
+        "len:1:m4",  # a length under 5 minutes
+        "len:1:m91",
+        "len:1:45",
+        "len:1",
         "p:٤٥",  # Arabic-Indic digits: int() reads them, we never wrote them
         "p:9223372036854775808",  # past SQLite's 64-bit integers
         "p:" + "9" * 30,
@@ -163,6 +168,7 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
     st.builds(QuietButton, ids, st.booleans()),
     st.builds(HistoryButton, ids, st.integers(0, 9_999_999)),
     st.builds(DeleteButton, ids, st.booleans()),
+    st.builds(LengthButton, ids, st.integers(FOCUS_MINUTES.low, FOCUS_MINUTES.high)),
 )
 
 

@@ -15,6 +15,7 @@ from bot.telegram.callbacks import (
     CheckinButton,
     DeleteButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ScoreButton,
@@ -122,7 +123,16 @@ async def _route_button(
             return await _checkin_button(query, context, session, on_track=on_track)
         case OfferButton(replace=replace):
             return await _offer_button(query, context, session, replace=replace)
+        case LengthButton(minutes=minutes):
+            return await _length_button(context, session, minutes)
     assert_never(data)
+
+
+async def _length_button(context: FocusContext, session: Session, minutes: int) -> str:
+    """The start card's suggested length: the card follows (through the change port)."""
+    if await context.service.replan(session, minutes) is None:
+        return "Too late to change it now — /extend adds minutes."
+    return f"Now {minutes} minutes."
 
 
 async def _card_button(context: FocusContext, session: Session, action: CardAction) -> str:
