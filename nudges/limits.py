@@ -32,6 +32,8 @@ __all__ = [
     "BREAK_MINUTES",
     "CHECKIN_INTERVAL_MINUTES",
     "CHECKIN_RESERVE",
+    "CURVE_GLYPHS_PER_LINE",
+    "CURVE_STRETCH_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
@@ -40,6 +42,7 @@ __all__ = [
     "EXTEND_MINUTES",
     "FIRST_DELAY_MINUTES",
     "FOCUS_MINUTES",
+    "FRICTION_SHOWN",
     "HISTORY_PAGE_SIZE",
     "LABEL_MAX_CHARS",
     "LATE_WINDOW_MINUTES",
@@ -176,6 +179,17 @@ median of their finished ones) ..."""
 
 PLAN_FAR_ABOVE_MINUTES: Final = 15
 """... and at least this many minutes more gets one gentle line on its card."""
+
+# --- the summary's focus curve (nudges.curve) ---------------------------------------------------
+
+CURVE_STRETCH_MINUTES: Final = 5
+"""One glyph of the summary's focus curve per this many minutes of the session."""
+
+CURVE_GLYPHS_PER_LINE: Final = 12
+"""Glyphs per line of the curve (an hour of 5-minute stretches): fits a phone's chat width."""
+
+FRICTION_SHOWN: Final = 5
+"""The summary names at most this many friction points (pauses, distractions), the first."""
 
 # --- confirmations ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from bot.core.insights import (
 from bot.core.timefmt import local_date, local_times, zone
 from nudges import MISSED_REASON, DeliveryStatus, SlotKind
 from nudges import limits as product
+from nudges.curve import Friction, SessionStory, Stretch, focus_curve, friction_points
 from nudges.planning import PlanAdvice, advise
 from storage import DeliveryRecord, EndedBy, Outcome, Session
 from storage.models import to_ms
@@ -67,6 +68,8 @@ class SummaryView:
     insight: str | None = None  # e.g. "3rd completed session today"
     breaks_missed: int = 0  # breaks dropped because the bot was down when they were due
     pause_limit_minutes: float | None = None  # set when the pause limit ended the session
+    curve: tuple[Stretch, ...] = ()  # one state per 5-minute stretch (nudges.curve)
+    friction: tuple[Friction, ...] = ()  # pauses and distractions, in order
 
 
 class InsightViews(ServiceBase):
@@ -122,6 +125,8 @@ class InsightViews(ServiceBase):
             and (r.reason or "").startswith(MISSED_REASON)
         )
         by_pause = session.ended_by is EndedBy.PAUSE_LIMIT
+        story = await self._story(session, records)
+        limits = self.limits_for(session)
         return SummaryView(
             session=session,
             planned_minutes=session.planned_minutes,
@@ -132,7 +137,37 @@ class InsightViews(ServiceBase):
             streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
             breaks_missed=missed,
-            pause_limit_minutes=self.limits_for(session).pause_limit_minutes if by_pause else None,
+            pause_limit_minutes=limits.pause_limit_minutes if by_pause else None,
+            curve=()
+            if story is None
+            else tuple(focus_curve(story, limits.span(product.CURVE_STRETCH_MINUTES))),
+            friction=() if story is None else tuple(friction_points(story, session.time_scale)),
+        )
+
+    async def _story(self, session: Session, records: list[DeliveryRecord]) -> SessionStory | None:
+        """What was recorded about an ended session, for its curve and friction points."""
+        if session.ended_at is None:
+            return None
+        _, plan, _ = self.policy_view(session, records)
+        pauses: list[tuple[datetime, datetime]] = []
+        distracted: list[datetime] = []
+        paused_at: datetime | None = None
+        for event in await self.store.reports.events(session.id):
+            if event.kind == "paused":
+                paused_at = event.at
+            elif event.kind == "resumed" and paused_at is not None:
+                pauses.append((paused_at, event.at))
+                paused_at = None
+            elif event.kind == "interruption" and (event.detail or "").startswith("distracted"):
+                distracted.append(event.at)
+        if paused_at is not None:  # the pause that ended it (the limit, or /stop)
+            pauses.append((paused_at, session.ended_at))
+        return SessionStory(
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            pauses=tuple(pauses),
+            breaks=plan.breaks,
+            distracted=tuple(distracted),
         )
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:

@@ -29,6 +29,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.parsing import FOCUS_FORMS
 from nudges import limits as product
+from nudges.curve import GLYPHS, Stretch
 from nudges.planning import PlanAdvice, far_above
 from storage import Outcome, Session, User
 
@@ -328,6 +329,10 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         else:
             word = "longer" if diff > 0 else "shorter"
             lines.append(f"{abs(diff):.0%} {word} than your average ({of}).")
+    if view.friction:
+        lines.append("Friction: " + _friction(view))
+    if len(view.curve) > 1:
+        lines += _curve(view)
     if view.insight:
         lines.append(f"✨ {html.escape(view.insight)}")
     if view.streak_days:
@@ -629,3 +634,35 @@ def plan_keyboard(session: Session, advice: PlanAdvice | None, *, defaulted: boo
     offer = (f"⏱ Make it {advice.reliable} min", LengthButton(session.id, advice.reliable))
     pause = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
     return buttons([offer], [pause, ("⏹ End", CardButton(CardAction.END, session.id))])
+
+
+# --- the summary's story: friction points and the focus curve (nudges.curve) ----------------
+
+_FRICTION_WORDS = {Stretch.PAUSED: "paused", Stretch.DISTRACTED: "distracted"}
+
+
+def _friction(view: SummaryView) -> str:
+    """ "18′ distracted · 31′ paused 6 min": where the session's focus was lost."""
+    points = []
+    for point in view.friction[: product.FRICTION_SHOWN]:
+        what = f"{point.minute}′ {_FRICTION_WORDS.get(point.kind, point.kind.value)}"
+        if point.length is not None:
+            what += f" {minutes_text(point.length)}"
+        points.append(what)
+    more = len(view.friction) - product.FRICTION_SHOWN
+    return " · ".join(points) + (f" · and {more} more" if more > 0 else "")
+
+
+def _curve(view: SummaryView) -> list[str]:
+    """The focus curve, a glyph per 5 minutes, an hour a line, with the legend of what
+    appears in it (a state added in nudges.curve needs only its glyph there)."""
+    glyphs = "".join(GLYPHS.get(state, "?") for state in view.curve)
+    per = product.CURVE_GLYPHS_PER_LINE
+    rows = [glyphs[i : i + per] for i in range(0, len(glyphs), per)]
+    seen = [state for state in Stretch if state in view.curve]
+    legend = " ".join(f"{GLYPHS[state]} {state.value}" for state in seen)
+    return [
+        f"Focus curve ({product.CURVE_STRETCH_MINUTES} min a mark):",
+        *(f"<code>{row}</code>" for row in rows),
+        f"<i>{legend}</i>",
+    ]

@@ -349,3 +349,26 @@ async def test_a_session_far_above_the_usual_gets_one_gentle_line(bot: BotHarnes
     await bot.send("/stop")
     [card] = await bot.send("/focus 30")
     assert "🌱" not in (card.shown_text or "")
+
+
+# --- the summary's story -------------------------------------------------------------------------
+
+
+async def test_the_summary_names_the_friction_and_draws_the_curve(bot: BotHarness) -> None:
+    """/focus 45: distracted at the check-in (minute 12), paused 20–26: the summary names
+    both, and the curve has a mark per 5 minutes."""
+    await bot.send("/focus 45")
+    await run_minutes(bot, 12)
+    checkin = next(m for m in bot.api.messages_to(USER) if (m.shown_text or "").startswith("👀"))
+    await bot.press(checkin, "Distracted")
+    await run_minutes(bot, 8)
+    await bot.send("/pause")
+    await run_minutes(bot, 6)
+    await bot.send("/resume")
+    await run_minutes(bot, 31)
+    [summary] = summaries(bot)
+    assert "Friction: 12′ distracted · 20′ paused 6 min" in summary
+    curve = summary.split("Focus curve (5 min a mark):\n")[1].splitlines()
+    # 0–20 focus (distracted in 10–15), paused 20–26, the break at wall 31–36, the end at
+    # 56 (the last minute is under half a mark): 11 marks, one line.
+    assert curve[:2] == ["██▒█░█▁████", "█ focused ▒ distracted ░ paused ▁ break"]
