@@ -1,6 +1,7 @@
 """The nudge policy: pure decisions about what a focus session should be sent, and when."""
 
 from nudges.policy import (
+    MISSED_REASON,
     Decision,
     Delivery,
     DeliveryStatus,
@@ -20,6 +21,7 @@ from nudges.policy import (
 )
 
 __all__ = [
+    "MISSED_REASON",
     "Decision",
     "Delivery",
     "DeliveryStatus",

@@ -21,6 +21,7 @@ __all__ = [
     "finished",
     "pause_expiry",
     "resumed_pauses",
+    "settled",
     "stopped",
 ]
 
@@ -107,3 +108,13 @@ def breaks_behind(
         and slot.offset < active
         and slot.key not in state.deliveries
     ]
+
+
+def settled(before: Plan, state: SessionState, limits: Limits, now: datetime) -> tuple[int, ...]:
+    """The focus blocks an extension at ``now`` leaves as they were: those already over, in
+    nominal minutes. A longer plan may stretch the blocks still ahead (a long session's blocks
+    grow so that its breaks fit the message budget), never the ones behind: their breaks and
+    check-ins happened where they happened."""
+    active = state.active_at(now)
+    minute = limits.span(1)
+    return tuple(round((end - start) / minute) for start, end in before.blocks if end <= active)

@@ -26,6 +26,8 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "AVERAGE_MIN_MINUTES",
+    "AVERAGE_MIN_SESSIONS",
     "BLOCK_MINUTES",
     "BREAK_MINUTES",
     "CADENCE_CALM_MINUTES",
@@ -37,6 +39,9 @@ __all__ = [
     "CADENCE_HISTORY_SCORES",
     "CADENCE_MIN_ANSWERS",
     "CHECKIN_INTERVAL_MINUTES",
+    "CHECKIN_RESERVE",
+    "CURVE_GLYPHS_PER_LINE",
+    "CURVE_STRETCH_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
@@ -47,6 +52,7 @@ __all__ = [
     "FIRST_DELAY_MINUTES",
     "FLOW_ON_TRACK_IN_A_ROW",
     "FOCUS_MINUTES",
+    "FRICTION_SHOWN",
     "HISTORY_PAGE_SIZE",
     "LABEL_MAX_CHARS",
     "LATE_WINDOW_MINUTES",
@@ -54,7 +60,15 @@ __all__ = [
     "MAX_TIME_SCALE",
     "MAX_TOTAL_MINUTES",
     "MIN_GAP_MINUTES",
+    "NOTE_MAX_CHARS",
     "PAUSE_LIMIT_MINUTES",
+    "PLAN_FAR_ABOVE_MINUTES",
+    "PLAN_FAR_ABOVE_RATIO",
+    "PLAN_HISTORY_SESSIONS",
+    "PLAN_MIN_PER_LENGTH",
+    "PLAN_MIN_SESSIONS",
+    "PLAN_RATES_SHOWN",
+    "PLAN_RELIABLE_RATE",
     "RECOVERY_DISTRACTIONS_IN_BLOCK",
     "RECOVERY_EXTRA_BREAK_MINUTES",
     "RECOVERY_FALLING_SCORES",
@@ -107,6 +121,9 @@ MAX_TOTAL_MINUTES: Final = 180
 LABEL_MAX_CHARS: Final = 200
 """The longest label ``/focus 45 <label>`` keeps."""
 
+NOTE_MAX_CHARS: Final = 500
+"""The longest note (a reply to a session's summary) kept; a longer one is refused, politely."""
+
 # --- a session's shape: focus blocks and breaks ----------------------------------------------
 
 BLOCK_MINUTES: Final = Bound(10, 90)
@@ -140,6 +157,53 @@ SCORE_REPLY_WINDOW: Final = timedelta(hours=24)
 """A plain reply ``1``–``5`` scores a session that ended at most this long ago (the buttons
 work however late)."""
 
+# --- the summary's comparison with the person's own average ------------------------------------
+
+AVERAGE_MIN_SESSIONS: Final = 3
+"""The summary compares a session with the person's average only once this many earlier
+sessions count (fewer say nothing about them: "700% longer than your average (6 min)")."""
+
+AVERAGE_MIN_MINUTES: Final = 10
+"""The sessions that count for that average: earlier *completed* ones of at least this many
+minutes of focus (a session started to try the bot, or stopped at once, is not a habit)."""
+
+# --- planning from the person's own data (nudges.planning) ------------------------------------
+
+PLAN_MIN_SESSIONS: Final = 5
+"""A ``/focus`` without a length says what the person's history suggests once they have this
+many ended sessions."""
+
+PLAN_HISTORY_SESSIONS: Final = 30
+"""Only the newest this many ended sessions count: habits change."""
+
+PLAN_MIN_PER_LENGTH: Final = 2
+"""A length gets a rate ("you finish 92% of 45-minute sessions") once planned this often."""
+
+PLAN_RATES_SHOWN: Final = 2
+"""The start card names the rates of this many lengths (the ones planned most often)."""
+
+PLAN_RELIABLE_RATE: Final = 0.5
+"""The most reliably finished length is offered as a button only if at least this share of its
+sessions were finished."""
+
+PLAN_FAR_ABOVE_RATIO: Final = 1.5
+"""A session planned at least this many times the length the person usually finishes (the
+median of their finished ones) ..."""
+
+PLAN_FAR_ABOVE_MINUTES: Final = 15
+"""... and at least this many minutes more gets one gentle line on its card."""
+
+# --- the summary's focus curve (nudges.curve) ---------------------------------------------------
+
+CURVE_STRETCH_MINUTES: Final = 5
+"""One glyph of the summary's focus curve per this many minutes of the session."""
+
+CURVE_GLYPHS_PER_LINE: Final = 12
+"""Glyphs per line of the curve (an hour of 5-minute stretches): fits a phone's chat width."""
+
+FRICTION_SHOWN: Final = 5
+"""The summary names at most this many friction points (pauses, distractions), the first."""
+
 # --- confirmations ---------------------------------------------------------------------------
 
 DELETE_CONFIRM_WINDOW: Final = timedelta(minutes=10)
@@ -158,6 +222,13 @@ FIRST_DELAY_MINUTES: Final = 5
 
 CHECKIN_INTERVAL_MINUTES: Final = 15
 """One check-in per this many minutes of a focus stretch."""
+
+CHECKIN_RESERVE: Final = 2
+"""Of the session's messages, this many are kept from breaks for check-ins: a plan holds at
+most (8 − 2) / 2 = 3 breaks (4 without check-ins). A session longer than 3 breaks of usual
+blocks allow (over 100 minutes with 25-minute blocks) has its blocks stretched evenly — 120
+minutes: 4 blocks of 30; 180: 4 of 45 — each with one check-in in its middle, as many as the
+budget leaves, spread over the blocks."""
 
 LATE_WINDOW_MINUTES: Final = 2
 """A proactive message more than this late is dropped, never sent in a burst."""

@@ -14,7 +14,8 @@ two blocks there is a break of ``break_minutes`` (breaks come on top of the plan
 at least ``min_gap`` of focus would follow it. Each focus segment gets evenly spaced check-ins,
 one per ``checkin_interval``, each at least ``min_gap`` away from the segment's edges (and at
 least ``first_delay`` after the start). No more breaks are planned than the message budget can
-announce (two messages each).
+announce (two messages each) while keeping ``limits.CHECKIN_RESERVE`` of it for check-ins; a
+longer session has its blocks stretched evenly instead (see :func:`make_plan`).
 
 Guardrails, enforced by :func:`decide` against what was recorded (not against the plan):
 at most ``max_messages`` proactive messages per session, never two within ``min_gap``, none while
@@ -39,6 +40,7 @@ from nudges import limits as product
 from nudges.companion import Answer, Energy, Reason
 
 __all__ = [
+    "MISSED_REASON",
     "Decision",
     "Delivery",
     "DeliveryStatus",
@@ -53,6 +55,7 @@ __all__ = [
     "Slot",
     "SlotKind",
     "Wait",
+    "break_cap",
     "decide",
     "make_plan",
 ]
@@ -152,6 +155,7 @@ class Plan:
     slots: tuple[Slot, ...]
     breaks: tuple[tuple[timedelta, timedelta], ...]  # (start, end) of each break that happens
     total: timedelta  # active time at which the session is complete
+    blocks: tuple[tuple[timedelta, timedelta], ...] = ()  # (start, end) of each focus block
 
     def break_time_before(self, active: timedelta) -> timedelta:
         """Time spent in breaks between the start and ``active``."""
@@ -190,6 +194,9 @@ class SessionState(BaseModel):
     ended: bool = False
     deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
     start_energy: Energy | None = None
+    settled_blocks: tuple[int, ...] = ()
+    """Nominal lengths of the focus blocks an extension left behind: they keep the lengths
+    they had, whatever the longer plan would give them (see :func:`make_plan`)."""
 
     @field_validator("started_at", "paused_at")
     @classmethod
@@ -222,6 +229,10 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
     A break whose announcement was dropped did not happen: the plan closes it up, so what
     follows moves earlier and no unannounced break is subtracted from the focus time.
 
+    A long session (more breaks than the budget keeps for them, :func:`break_cap`) has its
+    remaining blocks stretched evenly instead of running the last ones back to back; the blocks
+    already behind an extension (``settled_blocks``) keep the lengths they had.
+
     The plan depends only on the session's shape and its dropped breaks, which a handful of
     values cover for everyone: it is computed once per shape and remembered (the dispatcher
     and the handlers ask for it several times per message).
@@ -238,6 +249,7 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
         state.checkins,
         dropped,
         limits,
+        state.settled_blocks,
     )
     # Recovery: a longer break the person accepted stretches that break (nudges.companion).
     longer = [
@@ -248,6 +260,26 @@ def make_plan(state: SessionState, limits: Limits) -> Plan:
     return companion.stretch_breaks(plan, longer, limits.span(product.RECOVERY_EXTRA_BREAK_MINUTES))
 
 
+def break_cap(limits: Limits, *, checkins: bool) -> int:
+    """How many breaks a session's plan may hold: two messages each (break, back to work),
+    leaving :data:`nudges.limits.CHECKIN_RESERVE` of the budget to check-ins when it has any."""
+    reserve = product.CHECKIN_RESERVE if checkins else 0
+    if limits.max_messages - reserve < 2:
+        reserve = 0  # a tiny budget (tests): breaks first, as ever
+    return (limits.max_messages - reserve) // 2
+
+
+def _block_length(
+    focus_left: timedelta, breaks_left: int, block: timedelta, minute: timedelta
+) -> timedelta:
+    """The next block: the usual length, or — when the breaks left cannot cut what remains
+    into usual blocks — an even share of it, rounded up to a whole minute."""
+    share = focus_left / (breaks_left + 1)
+    if share <= block:
+        return min(block, focus_left)
+    return min(focus_left, minute * math.ceil(share / minute - 1e-9))
+
+
 @functools.lru_cache(maxsize=4096)
 def _plan(
     planned_minutes: int,
@@ -256,28 +288,36 @@ def _plan(
     checkins: bool,
     dropped_breaks: frozenset[str],
     limits: Limits,
+    settled_blocks: tuple[int, ...] = (),
 ) -> Plan:
     span = limits.span
     gap = limits.min_gap
+    minute = span(1)
     focus_left = span(planned_minutes)
     block = span(block_minutes)
     pause = span(break_minutes)
+    cap = break_cap(limits, checkins=checkins)
 
     slots: list[Slot] = []
     breaks: list[tuple[timedelta, timedelta]] = []
+    stretched: list[tuple[timedelta, timedelta, int]] = []  # (start, length, index)
+    blocks: list[tuple[timedelta, timedelta]] = []
     cursor = timedelta(0)
     index = 1
     while True:
-        length = min(block, focus_left)
+        if index <= len(settled_blocks):
+            length = min(span(settled_blocks[index - 1]), focus_left)
+        else:
+            length = _block_length(focus_left, cap - len(breaks), block, minute)
         focus_left -= length
-        # A break costs two messages (break, back to work): plan no more than the budget allows.
-        has_break = (
-            pause > timedelta(0) and focus_left >= gap and len(breaks) < limits.max_messages // 2
-        )
+        has_break = pause > timedelta(0) and focus_left >= gap and len(breaks) < cap
         if has_break and f"{SlotKind.BREAK}:{index}" in dropped_breaks:
             has_break = False
-        if checkins:
+        if checkins and length > block + minute / 2 and index > len(settled_blocks):
+            stretched.append((cursor, length, index))
+        elif checkins:
             slots.extend(_checkins(cursor, length, index, limits))
+        blocks.append((cursor, cursor + length))
         cursor += length
         if not has_break:
             if focus_left <= timedelta(0):
@@ -289,7 +329,28 @@ def _plan(
         cursor += pause
         slots.append(Slot(f"{SlotKind.BACK}:{index}", SlotKind.BACK, cursor, index))
         index += 1
-    return Plan(slots=tuple(slots), breaks=tuple(breaks), total=cursor)
+    if stretched:
+        planned = sum(1 for s in slots if s.kind is SlotKind.CHECKIN)
+        room = limits.max_messages - 2 * len(breaks) - planned
+        slots.extend(_stretched_checkins(stretched, max(0, room), limits))
+        slots.sort(key=lambda s: s.offset)
+    return Plan(slots=tuple(slots), breaks=tuple(breaks), total=cursor, blocks=tuple(blocks))
+
+
+def _stretched_checkins(
+    blocks: list[tuple[timedelta, timedelta, int]], room: int, limits: Limits
+) -> list[Slot]:
+    """One check-in in the middle of each stretched block, as many as the budget leaves room
+    for, spread evenly over the blocks (not all at the start, where the gate would put them)."""
+    chosen = sorted({math.floor(k * len(blocks) / room) for k in range(min(room, len(blocks)))})
+    minute = limits.span(1)
+    slots = []
+    for i in chosen:
+        start, length, index = blocks[i]
+        at = start + minute * math.floor((length / 2) / minute)
+        if at >= max(start + limits.min_gap, limits.span(limits.first_delay_minutes)):
+            slots.append(Slot(f"{SlotKind.CHECKIN}:{index}.1", SlotKind.CHECKIN, at, index))
+    return slots
 
 
 def _checkins(start: timedelta, length: timedelta, block: int, limits: Limits) -> list[Slot]:
@@ -359,6 +420,12 @@ class Idle:
 
 
 Decision = Send | Drop | Finish | PauseExpired | Wait | Idle
+
+
+MISSED_REASON = "missed"
+"""How a Drop's reason starts when the message came due while the bot was down (too late to
+send; the gate spells it out): the summary counts such breaks apart, and says why they did
+not happen."""
 
 
 def decide(state: SessionState, limits: Limits, now: datetime) -> Decision:

@@ -22,6 +22,7 @@ __all__ = [
     "CompanionTotals",
     "DayTotals",
     "DeliveryRecord",
+    "EndedBy",
     "Event",
     "HourTotals",
     "LabelledTotals",
@@ -68,6 +69,15 @@ class Outcome(StrEnum):
 
     COMPLETED = "completed"
     ENDED_EARLY = "ended_early"
+
+
+class EndedBy(StrEnum):
+    """Who or what ended a session (stored from migration 010 on; older ones: unknown)."""
+
+    TIME = "time"
+    STOP = "stop"
+    PAUSE_LIMIT = "pause_limit"
+    GONE = "gone"  # its chat could no longer be reached
 
 
 class _Frozen(BaseModel):
@@ -118,6 +128,9 @@ class Session(_Frozen):
     """How the person felt at the start (🔋 🙂 🪫), if they said."""
     checkin_minutes: int | None = None
     """The check-in spacing learnt when it started (None: the standard one)."""
+    settled_blocks: tuple[int, ...] = ()  # blocks an extension left as they were (minutes)
+    note: str | None = None  # the person's reply to the summary, in their words
+    ended_by: EndedBy | None = None
 
     @property
     def in_group(self) -> bool:

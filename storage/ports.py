@@ -18,6 +18,7 @@ from nudges.policy import SlotKind
 from storage.models import (
     CompanionTotals,
     DeliveryRecord,
+    EndedBy,
     Event,
     Outcome,
     Reschedule,
@@ -35,6 +36,7 @@ __all__ = [
     "Storage",
     "UserStore",
 ]
+__all__ = ["DeliveryStore", "NoteStore", "ReportStore", "SessionStore", "Storage", "UserStore"]
 
 
 class UserStore(Protocol):
@@ -123,9 +125,23 @@ class SessionStore(Protocol):
         next_due_at: datetime,
         *,
         drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
+        settled_blocks: Sequence[int] = (),
     ) -> Session | None:
         """Add planned focus to a running session, recording ``drops`` (slot, kind, due,
-        reason) as not sent; None if it was not running."""
+        reason) as not sent and ``settled_blocks`` (the lengths of the blocks behind, which
+        the longer plan keeps); None if it was not running."""
+        ...
+
+    async def replan(
+        self,
+        session_id: int,
+        minutes: int,
+        now: datetime,
+        planned_end_at: datetime,
+        next_due_at: datetime,
+    ) -> Session | None:
+        """Give a running session that nothing was sent for yet another planned length (the
+        start card's suggested length); None if it was not running or something was sent."""
         ...
 
     async def reschedule(
@@ -158,9 +174,11 @@ class SessionStore(Protocol):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """End a running session and queue its one summary (``summary``: a reason not to
-        send one); None if it had ended, or changed since ``version``."""
+        send one; ``ended_by``: who or what ended it); None if it had ended, or changed
+        since ``version``."""
         ...
 
     async def set_score(
@@ -270,12 +288,20 @@ class DeliveryStore(Protocol):
 class ReportStore(Protocol):
     """What the user reads back: /stats, history, export, event logs, summary comparisons."""
 
-    async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
-        """(count, average focused ms) of the user's ended sessions before this one."""
+    async def earlier_focus(
+        self, user_id: int, before_session_id: int, *, completed_of_minutes: int | None = None
+    ) -> tuple[int, float]:
+        """(count, average focused ms) of the user's ended sessions before this one; with
+        ``completed_of_minutes``, only the completed ones of at least that much focus."""
         ...
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""
+        ...
+
+    async def recent_lengths(self, user_id: int, limit: int) -> list[tuple[int, bool]]:
+        """(planned minutes, completed) of the user's newest ``limit`` ended sessions, newest
+        first (planning from their own data)."""
         ...
 
     async def session_facts(
@@ -350,6 +376,21 @@ class CompanionStore(Protocol):
 
     async def reasons_by_session(self, user_id: int) -> dict[int, list[Reason]]:
         """For /export: each session's 😵 reasons, in order."""
+
+
+class NoteStore(Protocol):
+    """A session's note: the person's own words, replied to its summary (or a score's answer)."""
+
+    async def remember_target(self, chat_id: int, message_id: int, session_id: int) -> None:
+        """A reply to this message of the chat is a note for this session."""
+        ...
+
+    async def target(self, chat_id: int, message_id: int) -> int | None:
+        """The session a reply to this message is a note for, if any."""
+        ...
+
+    async def set_note(self, session_id: int, user_id: int, note: str) -> tuple[bool, bool]:
+        """Keep the note of this user's ended session: (done, it replaced another)."""
         ...
 
 
@@ -361,6 +402,7 @@ class Storage(Protocol):
     deliveries: DeliveryStore
     reports: ReportStore
     companion: CompanionStore
+    notes: NoteStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""

@@ -104,6 +104,7 @@ class ServiceBase:
                 if r.slot != SUMMARY_SLOT
             },
             start_energy=session.start_energy,
+            settled_blocks=session.settled_blocks,
         )
 
     def policy_view(

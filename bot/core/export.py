@@ -2,8 +2,8 @@
 
 The CSV columns are stable (new ones are only ever appended) and documented in README:
 ``session_id, started_at, ended_at, label, planned_minutes, focused_minutes, outcome,
-interruptions, breaks, score, scored_at, start_energy, interruption_reasons``. Times are ISO
-8601 with the user's UTC offset.
+interruptions, breaks, score, scored_at, start_energy, interruption_reasons, note``. Times are
+ISO 8601 with the user's UTC offset.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CSV_COLUMNS = (
     "scored_at",
     "start_energy",
     "interruption_reasons",
+    "note",
 )
 
 
@@ -56,6 +57,7 @@ def _row(session: Session, tz: tzinfo, reasons: Sequence[str] = ()) -> dict[str,
         "start_energy": session.start_energy.value if session.start_energy else "",
         # The reasons given to 😵 answers, in order (pauses have none), joined by ";".
         "interruption_reasons": ";".join(reasons),
+        "note": session.note or "",
     }
 
 
@@ -96,6 +98,7 @@ def sessions_json(
             {
                 **_row(s, tz, reasons.get(s.id, ())),
                 "score": s.score,
+                "note": s.note,
                 "events": by_session.get(s.id, []),
             }
             for s in sessions

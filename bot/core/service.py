@@ -36,15 +36,17 @@ from nudges.lifecycle import (
     finished,
     pause_expiry,
     resumed_pauses,
+    settled,
     stopped,
 )
-from storage import DeliveryRecord, Outcome, Session
+from storage import DeliveryRecord, EndedBy, Outcome, Session
 
 __all__ = [
     "ExtendResult",
     "Extended",
     "FocusService",
     "NotRunning",
+    "NoteResult",
     "ScoreResult",
     "ServiceBase",
     "SessionDefaults",
@@ -74,6 +76,15 @@ class NotRunning:
 
 
 ExtendResult = Extended | TooLong | NotRunning
+
+
+class NoteResult(enum.Enum):
+    """How an attempt to keep a note went."""
+
+    SAVED = "saved"
+    REPLACED = "replaced"
+    TOO_LONG = "too_long"
+    NOT_FOUND = "not_found"
 
 
 class ScoreResult(enum.Enum):
@@ -194,8 +205,15 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
             if minutes > room:
                 return TooLong(room)
             now = self.clock.now()
-            _, before, _ = self.policy_view(fresh, records)
-            longer = fresh.model_copy(update={"planned_minutes": fresh.planned_minutes + minutes})
+            current, before, limits = self.policy_view(fresh, records)
+            # The blocks behind keep their lengths; only those ahead may be stretched.
+            behind = settled(before, current, limits, now)
+            longer = fresh.model_copy(
+                update={
+                    "planned_minutes": fresh.planned_minutes + minutes,
+                    "settled_blocks": behind,
+                }
+            )
             state, plan, limits = self.policy_view(longer, records)
             reason = "extension: this break would have started in the past"
             drops = [
@@ -218,10 +236,31 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
             state, plan, limits = self.policy_view(longer, records)
             planned_end, next_due = self.schedule(state, plan, limits, now)
             changed = await self.store.sessions.extend(
-                fresh.id, minutes, now, planned_end, next_due, drops=drops
+                fresh.id, minutes, now, planned_end, next_due, drops=drops, settled_blocks=behind
             )
         changed = await self._changed(changed)
         return NotRunning() if changed is None else Extended(changed)
+
+    async def replan(self, session: Session, minutes: int) -> Session | None:
+        """Make a session that just started (nothing sent yet, never paused or extended)
+        ``minutes`` long: the start card's suggested length. None when it is too late."""
+        if minutes not in product.FOCUS_MINUTES:
+            return None
+        async with self.locked(session.id):
+            fresh, records = await self.store.sessions.session_and_deliveries(session.id)
+            if fresh is None or not fresh.running or records or fresh.paused_at is not None:
+                return None
+            now = self.clock.now()
+            state, plan, limits = self.policy_view(
+                fresh.model_copy(update={"planned_minutes": minutes}), records
+            )
+            planned_end, next_due = self.schedule(state, plan, limits, now)
+            if planned_end is None:
+                return None
+            changed = await self.store.sessions.replan(
+                fresh.id, minutes, now, planned_end, next_due
+            )
+        return await self._changed(changed)
 
     async def stop(self, session: Session) -> Session | None:
         """End a session now (``/stop``); None if it had already ended. Its summary follows
@@ -232,7 +271,9 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
                 return None
             now = self.clock.now()
             state, plan, limits = await self.load_state(fresh)
-            ended = await self._end(fresh, stopped(state, plan, limits, now), now)
+            ending = stopped(state, plan, limits, now)
+            by = EndedBy.TIME if ending.completed else EndedBy.STOP
+            ended = await self._end(fresh, ending, now, ended_by=by)
         if ended is not None:
             await self.changes.session_changed(SessionChange(ended, card=False, summary=True))
         return ended
@@ -245,7 +286,9 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
                 return None
             now = self.clock.now()
             state, plan, _ = await self.load_state(fresh)
-            return await self._end(fresh, abandoned(state, plan, now), now, summary=reason)
+            return await self._end(
+                fresh, abandoned(state, plan, now), now, summary=reason, ended_by=EndedBy.GONE
+            )
 
     async def finish(
         self, session: Session, state: SessionState, plan: Plan, decision: Finish | PauseExpired
@@ -256,7 +299,10 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
         sends the summary itself.
         """
         ending = finished(state, plan, decision)
-        return await self._end(session, ending, self.clock.now(), version=session.version)
+        by = EndedBy.TIME if isinstance(decision, Finish) else EndedBy.PAUSE_LIMIT
+        return await self._end(
+            session, ending, self.clock.now(), version=session.version, ended_by=by
+        )
 
     async def _end(
         self,
@@ -266,6 +312,7 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
         *,
         summary: str | None = None,
         version: int | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """Record an ending (the one place that does), and keep the streak days in step."""
         return self._ended(
@@ -279,6 +326,7 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
                 now=now,
                 version=version,
                 summary=summary,
+                ended_by=ended_by,
             )
         )
 
@@ -302,6 +350,28 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
         if not done:
             return ScoreResult.NOT_FOUND, None
         return (ScoreResult.SCORED if previous is None else ScoreResult.REPLACED), previous
+
+    async def note_target(self, chat_id: int, message_id: int) -> Session | None:
+        """The ended session a reply to this message is a note for (its summary, or the
+        answer to its score), if any."""
+        session_id = await self.store.notes.target(chat_id, message_id)
+        return None if session_id is None else await self.store.sessions.get_session(session_id)
+
+    async def remember_note_target(self, chat_id: int, message_id: int, session_id: int) -> None:
+        """A reply to this message (a score's answer) will be a note for the session."""
+        await self.store.notes.remember_target(chat_id, message_id, session_id)
+
+    async def save_note(self, session: Session, user_id: int, note: str) -> NoteResult:
+        """Keep the person's note of an ended session of theirs (their words, trimmed)."""
+        text = note.strip()
+        if len(text) > product.NOTE_MAX_CHARS:
+            return NoteResult.TOO_LONG
+        if not text or session.user_id != user_id:
+            return NoteResult.NOT_FOUND
+        done, replaced = await self.store.notes.set_note(session.id, user_id, text)
+        if not done:
+            return NoteResult.NOT_FOUND
+        return NoteResult.REPLACED if replaced else NoteResult.SAVED
 
     async def scorable(self, user_id: int, chat_id: int) -> Session | None:
         """The session a plain ``1``-``5`` reply scores, if any."""

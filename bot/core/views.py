@@ -18,8 +18,12 @@ from bot.core.insights import (
     tally,
 )
 from bot.core.timefmt import local_date, local_times, zone
+from nudges import MISSED_REASON, DeliveryStatus, SlotKind
+from nudges import limits as product
 from nudges.companion import flow_minutes
-from storage import DeliveryRecord, Outcome, Session
+from nudges.curve import Friction, SessionStory, Stretch, focus_curve, friction_points
+from nudges.planning import PlanAdvice, advise
+from storage import DeliveryRecord, EndedBy, Outcome, Session
 from storage.models import to_ms
 
 __all__ = ["InsightViews", "StatusView", "SummaryView"]
@@ -41,6 +45,15 @@ class StatusView:
     messages_max: int
     next_break_at: datetime | None
     in_break_until: datetime | None
+    # Nominal time from now to next_break_at / in_break_until (what "in 12 min" says).
+    next_break_in: timedelta | None = None
+    break_ends_in: timedelta | None = None
+    breaks_ahead: int = 0  # breaks still to come (the time left includes them)
+
+    @property
+    def focus_left(self) -> timedelta:
+        """Nominal focus still to do: the plan's focus less what is done (breaks excluded)."""
+        return max(timedelta(0), timedelta(minutes=self.session.planned_minutes) - self.focused)
 
 
 @dataclass(frozen=True)
@@ -50,11 +63,15 @@ class SummaryView:
     session: Session
     planned_minutes: int
     focused_minutes: int
-    earlier_sessions: int
-    average_minutes: float | None  # the user's average before this one, from 3 sessions on
+    earlier_sessions: int  # the earlier sessions the average is of (see limits.AVERAGE_*)
+    average_minutes: float | None  # their average focus, once enough of them count
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
     flow_minutes: int = 0  # minutes in flow (nudges.companion)
+    breaks_missed: int = 0  # breaks dropped because the bot was down when they were due
+    pause_limit_minutes: float | None = None  # set when the pause limit ended the session
+    curve: tuple[Stretch, ...] = ()  # one state per 5-minute stretch (nudges.curve)
+    friction: tuple[Friction, ...] = ()  # pauses and distractions, in order
 
 
 class InsightViews(ServiceBase):
@@ -77,6 +94,7 @@ class InsightViews(ServiceBase):
         next_break = next((start for start, _ in plan.breaks if start > active), None)
         in_break = next((end for start, end in plan.breaks if start <= active < end), None)
         paused = state.paused_at is not None
+        ahead = sum(1 for start, _ in plan.breaks if start > active)
         return StatusView(
             session=session,
             left=(plan.total - active) * scale,
@@ -86,15 +104,31 @@ class InsightViews(ServiceBase):
             messages_max=limits.max_messages,
             next_break_at=None if next_break is None or paused else state.wall(next_break),
             in_break_until=None if in_break is None or paused else state.wall(in_break),
+            next_break_in=None if next_break is None or paused else (next_break - active) * scale,
+            break_ends_in=None if in_break is None or paused else (in_break - active) * scale,
+            breaks_ahead=ahead,
         )
 
     async def summary(self, session: Session) -> SummaryView:
         """The numbers of an ended session's summary."""
-        count, average_ms = await self.store.reports.earlier_focus(session.user_id, session.id)
+        count, average_ms = await self.store.reports.earlier_focus(
+            session.user_id, session.id, completed_of_minutes=product.AVERAGE_MIN_MINUTES
+        )
         tz = zone(await self.timezone_of(session.user_id))
         now = self.clock.now()
         days = await self.completed_days(session.user_id, tz, now)
-        average = average_ms / 60000 if count >= 3 else None
+        average = average_ms / 60000 if count >= product.AVERAGE_MIN_SESSIONS else None
+        records = await self.store.deliveries.deliveries(session.id)
+        missed = sum(
+            1
+            for r in records
+            if r.kind is SlotKind.BREAK
+            and r.status is DeliveryStatus.DROPPED
+            and (r.reason or "").startswith(MISSED_REASON)
+        )
+        by_pause = session.ended_by is EndedBy.PAUSE_LIMIT
+        story = await self._story(session, records)
+        limits = self.limits_for(session)
         return SummaryView(
             session=session,
             planned_minutes=session.planned_minutes,
@@ -107,6 +141,38 @@ class InsightViews(ServiceBase):
             flow_minutes=self._flow_minutes(
                 session, await self.store.deliveries.deliveries(session.id)
             ),
+            breaks_missed=missed,
+            pause_limit_minutes=limits.pause_limit_minutes if by_pause else None,
+            curve=()
+            if story is None
+            else tuple(focus_curve(story, limits.span(product.CURVE_STRETCH_MINUTES))),
+            friction=() if story is None else tuple(friction_points(story, session.time_scale)),
+        )
+
+    async def _story(self, session: Session, records: list[DeliveryRecord]) -> SessionStory | None:
+        """What was recorded about an ended session, for its curve and friction points."""
+        if session.ended_at is None:
+            return None
+        _, plan, _ = self.policy_view(session, records)
+        pauses: list[tuple[datetime, datetime]] = []
+        distracted: list[datetime] = []
+        paused_at: datetime | None = None
+        for event in await self.store.reports.events(session.id):
+            if event.kind == "paused":
+                paused_at = event.at
+            elif event.kind == "resumed" and paused_at is not None:
+                pauses.append((paused_at, event.at))
+                paused_at = None
+            elif event.kind == "interruption" and (event.detail or "").startswith("distracted"):
+                distracted.append(event.at)
+        if paused_at is not None:  # the pause that ended it (the limit, or /stop)
+            pauses.append((paused_at, session.ended_at))
+        return SessionStory(
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            pauses=tuple(pauses),
+            breaks=plan.breaks,
+            distracted=tuple(distracted),
         )
 
     def _flow_minutes(self, session: Session, records: list[DeliveryRecord]) -> int:
@@ -130,6 +196,12 @@ class InsightViews(ServiceBase):
         if insight is not None and insight.endswith("than your average"):
             return None
         return insight
+
+    async def plan_advice(self, user_id: int) -> PlanAdvice | None:
+        """What the user's own recent sessions suggest for the next one's length."""
+        return advise(
+            await self.store.reports.recent_lengths(user_id, product.PLAN_HISTORY_SESSIONS)
+        )
 
     async def stats(self, user_id: int, period: Period) -> Stats:
         """The user's numbers for /stats, in their timezone."""

@@ -2,7 +2,8 @@
 
 The same Application, handlers, storage and dispatcher run against an in-process Bot API
 (:mod:`bot.offline.local_api`). What the bot sends is printed; buttons get numbers, and typing
-``#2`` presses button 2 (a bare ``4`` stays a plain message, so a score reply works as in Telegram).
+``#2`` presses button 2 (a bare ``4`` stays a plain message, so a score reply works as in Telegram);
+``> some words`` sends them as a reply to the bot's last message (as swiping to reply does).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ _PRESS = re.compile(r"^#(\d{1,6})$")
 BANNER = """\
 Focus Companion — console mode. You are chatting with the bot as user {user_id}.
 Type commands as in Telegram (/focus 45 write the report, /status, /help ...).
-Press a button by typing its number with # (#1). Files the bot sends (/export, /stats
-charts) are saved in ./downloads. /quit or Ctrl-D leaves.
+Press a button by typing its number with # (#1); "> words" replies to the bot's last
+message. Files the bot sends (/export, /stats charts) are saved in ./downloads. /quit or
+Ctrl-D leaves.
 """
 
 
@@ -46,12 +48,15 @@ class Console:
         self.user_name = user_name
         self.buttons: dict[int, tuple[int, str]] = {}
         self._next_button = 1
+        self.last_message_id: int | None = None  # what "> words" replies to
         self.api = _ConsoleApi(self, clock)
 
     def show(self, change: str, message: OutgoingMessage) -> None:
         """Print a message the bot sent or edited, numbering its buttons."""
         stamp = clock_time(self.clock.now(), zone("UTC"))
         head = "✎ edited" if change == "edit" else "🤖"
+        if change != "edit":
+            self.last_message_id = message.message_id
         print(f"\n{head} [{stamp}]", file=self.out)
         if message.shown_text:
             print(message.shown_text, file=self.out)
@@ -98,6 +103,14 @@ class Console:
             message_id, data = target
             self.api.user_press(
                 user_id=CONSOLE_CHAT_ID, chat_id=CONSOLE_CHAT_ID, message_id=message_id, data=data
+            )
+            return True
+        if line.startswith(">") and line[1:].strip():
+            self.api.user_message(
+                user_id=CONSOLE_CHAT_ID,
+                text=line[1:].strip(),
+                first_name=self.user_name,
+                reply_to_message_id=self.last_message_id,
             )
             return True
         self.api.user_message(user_id=CONSOLE_CHAT_ID, text=line, first_name=self.user_name)

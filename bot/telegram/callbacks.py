@@ -20,6 +20,7 @@ their meaning across an upgrade and a restart::
     en:12:tired               session 12's start energy (fresh, ok, tired)
     rs:12:phone               why a 😵 answer on session 12 (phone, people, wandering, tired, other)
     rb:12:long  rb:12:end     recovery on session 12's break: a longer break, or end here
+    len:12:m45                make session 12 45 minutes long (the start card's suggestion)
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -34,7 +35,7 @@ from enum import StrEnum
 from typing import Final
 
 from nudges.companion import Energy, Reason
-from nudges.limits import SCORE, SETTING_MINUTES, Bound
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, Bound
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -46,6 +47,7 @@ __all__ = [
     "DeleteButton",
     "EnergyButton",
     "HistoryButton",
+    "LengthButton",
     "OfferButton",
     "QuietButton",
     "ReasonButton",
@@ -199,6 +201,19 @@ class EnergyButton:
 
 
 @dataclass(frozen=True, slots=True)
+class LengthButton:
+    """The start card's suggestion: make the session that just started this long."""
+
+    session_id: int
+    minutes: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+        _check(self.minutes, FOCUS_MINUTES, "minutes")
+
+
+@dataclass(frozen=True, slots=True)
 class ReasonButton:
     """Why a 😵 Distracted answer: 📱 phone · 💬 people · 🧠 wandering · 😴 tired · other."""
 
@@ -230,6 +245,7 @@ SessionButton = (
     | EnergyButton
     | ReasonButton
     | RecoveryButton
+    | LengthButton
 )
 """Buttons about one session: only the session's owner may press them."""
 
@@ -270,6 +286,8 @@ def encode(button: ButtonData) -> str:
             data = f"rs:{session_id}:{reason.value}"
         case RecoveryButton(session_id=session_id, longer=longer):
             data = f"rb:{session_id}:{'long' if longer else 'end'}"
+        case LengthButton(session_id=session_id, minutes=minutes):
+            data = f"len:{session_id}:m{minutes}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -325,4 +343,6 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return ReasonButton(number, Reason(reason))
         case "rb", ("long" | "end"):
             return RecoveryButton(number, longer=arg == "long")
+        case "len", str(length) if length[:1] == "m" and length[1:].isdigit():
+            return LengthButton(number, int(length[1:]))
     return None

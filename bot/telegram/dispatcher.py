@@ -500,6 +500,8 @@ class Dispatcher:
         await self.store.deliveries.confirm(
             session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )
+        # A reply to the summary is the session's note.
+        await self.store.notes.remember_target(session.chat_id, message_id, session.id)
         await self.close_card(session, lane=lane)
         return 1
 

@@ -11,7 +11,7 @@ from telegram import BotCommand
 
 from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
-from bot.core.service import SessionDefaults, StatusView, SummaryView
+from bot.core.service import NoteResult, SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
 from bot.telegram.callbacks import (
     ButtonData,
@@ -21,6 +21,7 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
@@ -33,6 +34,8 @@ from bot.telegram.callbacks import (
 from bot.telegram.parsing import FOCUS_FORMS
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Fatigue, Reason
+from nudges.curve import GLYPHS, Stretch
+from nudges.planning import PlanAdvice, far_above
 from storage import Outcome, Session, User
 
 __all__ = [
@@ -221,15 +224,38 @@ def status_text(view: StatusView, tz: tzinfo) -> str:
         state = f"☕ On a break until {clock_time(view.in_break_until, tz)}"
     else:
         state = "▶ Focusing"
+    # Focus done and focus left add up to the plan (breaks excluded, each rounded its way);
+    # the end is the whole of what is left, breaks included, and says so.
     lines = [
         f"{state}{_label(s)}",
         f"{_bar(done)} {round(done * 100)}%",
-        f"Time left: <b>{minutes_text(view.left, round_up=True)}</b> "
-        f"(focused {minutes_text(view.focused)} of {s.planned_minutes} min)",
-        f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}",
+        f"Focus: <b>{minutes_text(view.focused)}</b> done · "
+        f"<b>{minutes_text(view.focus_left, round_up=True)}</b> left of {s.planned_minutes} min",
     ]
-    if view.next_break_at is not None:
-        lines.append(f"Next break: {clock_time(view.next_break_at, tz)}")
+    if s.paused_at is None and s.planned_end_at is not None:
+        with_breaks = ""
+        if view.breaks_ahead:
+            n = view.breaks_ahead
+            with_breaks = (
+                f" (with a {s.break_minutes}-min break)"
+                if n == 1
+                else f" (with {n} breaks of {s.break_minutes} min)"
+            )
+        lines.append(
+            f"Ends in {minutes_text(view.left, round_up=True)} · "
+            f"{clock_time(s.planned_end_at, tz)}{with_breaks}"
+        )
+    else:
+        lines.append("The end moves by the length of the pause.")
+    if view.in_break_until is not None and view.break_ends_in is not None:
+        back = minutes_text(view.break_ends_in, round_up=True)
+        lines.append(f"Back to work in {back} · {clock_time(view.in_break_until, tz)}")
+    elif view.next_break_at is not None and view.next_break_in is not None:
+        soon = minutes_text(view.next_break_in, round_up=True)
+        lines.append(f"Break in {soon} · {clock_time(view.next_break_at, tz)}")
+    lines.append(
+        f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}"
+    )
     return "\n".join(lines)
 
 
@@ -284,19 +310,34 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(
             f"<i>(Sent late: I was offline when it ended at {clock_time(s.ended_at, tz)}.)</i>"
         )
+    if view.pause_limit_minutes is not None:
+        lines.append(
+            f"<i>Ended by the pause limit: paused for {view.pause_limit_minutes:.0f} minutes, "
+            "so I closed it. /focus when you're back.</i>"
+        )
+    breaks = f"Breaks: {s.breaks_taken}"
+    if view.breaks_missed:
+        n = view.breaks_missed
+        breaks += (
+            f" ({n} skipped: I was offline when {'it was' if n == 1 else 'they were'} due, "
+            "and a break is never sent late)"
+        )
     lines += [
         f"Focused <b>{view.focused_minutes} min</b> of {view.planned_minutes} planned",
-        f"Interruptions: {s.interruptions} · Breaks: {s.breaks_taken}",
+        f"Interruptions: {s.interruptions} · {breaks}",
     ]
     if view.average_minutes is not None and view.average_minutes > 0:
         diff = (view.focused_minutes - view.average_minutes) / view.average_minutes
+        of = f"{view.average_minutes:.0f} min, from {view.earlier_sessions} completed sessions"
         if abs(diff) < 0.05:
-            lines.append(f"Right on your average ({view.average_minutes:.0f} min).")
+            lines.append(f"Right on your average ({of}).")
         else:
             word = "longer" if diff > 0 else "shorter"
-            lines.append(
-                f"{abs(diff):.0%} {word} than your average ({view.average_minutes:.0f} min)."
-            )
+            lines.append(f"{abs(diff):.0%} {word} than your average ({of}).")
+    if view.friction:
+        lines.append("Friction: " + _friction(view))
+    if len(view.curve) > 1:
+        lines += _curve(view)
     if view.insight:
         lines.append(f"✨ {html.escape(view.insight)}")
     if view.streak_days:
@@ -305,6 +346,7 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     if view.flow_minutes:
         lines.append(f"🌊 In flow: {view.flow_minutes} min")
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
+    lines.append("<i>Reply with a few words to keep them as this session's note.</i>")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
     keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
     return "\n".join(lines), keyboard
@@ -455,6 +497,9 @@ def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> 
         score = f" · ⭐{s.score}" if s.score is not None else ""
         label = f" · {html.escape(s.label[:60])}" if s.label else ""
         lines.append(f"{when}{label} · {focused} · {outcome}{score}")
+        if s.note:
+            cut = "…" if len(s.note) > _NOTE_SHOWN else ""
+            lines.append(f"   📝 <i>{html.escape(s.note[:_NOTE_SHOWN])}{cut}</i>")
     return "\n".join(lines)
 
 
@@ -530,8 +575,9 @@ def stats_text(stats: Stats) -> str:
         lines.append(f"Peak hours: {hours}")
     if stats.peak_weekdays and stats.period in ("month", "all"):
         lines.append("Best days: " + ", ".join(_WEEKDAYS[d] for d, _ in stats.peak_weekdays))
-    days = "day" if stats.current_streak == 1 else "days"
-    lines.append(f"🔥 Streak: {stats.current_streak} {days} (best {stats.best_streak})")
+    if stats.best_streak:  # "Streak: 0 days (best 0)" tells a new user nothing
+        days = "day" if stats.current_streak == 1 else "days"
+        lines.append(f"🔥 Streak: {stats.current_streak} {days} (best {stats.best_streak})")
     if stats.insights:
         lines.append("")
         lines += [f"💡 {html.escape(i)}" for i in stats.insights]
@@ -688,3 +734,94 @@ def companion_stats_text(stats: CompanionStats) -> str:
         parts = [f"{ENERGY_LABELS[e]} {average:.1f} ({n})" for e, n, average in said]
         lines.append("Score by start energy: " + " · ".join(parts))
     return "".join("\n" + line for line in lines)
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+_NOTE_SHOWN = 80
+"""Characters of a note /history shows (the export has it whole)."""
+
+NOTE_INVITE = "\n<i>Reply to this with a few words to keep them as the session's note.</i>"
+
+
+def note_ack(result: NoteResult, session: Session) -> str:
+    """The answer to a note (a reply to a summary or to a score's answer)."""
+    of = f" for “{html.escape(session.label[:40])}”" if session.label else ""
+    if result is NoteResult.TOO_LONG:
+        return (
+            f"That's longer than the {product.NOTE_MAX_CHARS} characters a note keeps — "
+            "could you say it shorter?"
+        )
+    if result is NoteResult.REPLACED:
+        return f"📝 Note{of} updated. /history shows it; /export has it whole."
+    return f"📝 Note{of} saved. /history shows it; /export has it whole."
+
+
+# --- planning from the person's own data -----------------------------------------------------
+
+
+def plan_lines(session: Session, advice: PlanAdvice | None, *, defaulted: bool) -> str:
+    """What the start card adds from the person's history (nudges.planning): after a /focus
+    without a length, the rates of the lengths they plan most; for a session planned far
+    above what they usually finish, one gentle line. Empty when their data says nothing."""
+    if advice is None:
+        return ""
+    lines = []
+    if defaulted and advice.rates:
+        rates = [f"{r.rate:.0%} of {r.minutes}-minute sessions" for r in advice.rates]
+        if len(rates) > 1:
+            rates[-1] = rates[-1].replace(" sessions", " ones")
+        lines.append("📈 You finish " + ", ".join(rates) + ".")
+    if far_above(session.planned_minutes, advice):
+        lines.append(
+            f"🌱 That's well above the {advice.usual} minutes you usually finish — fine to "
+            "try; /stop any time keeps what you did."
+        )
+    return "".join(f"\n{line}" for line in lines)
+
+
+def plan_keyboard(session: Session, advice: PlanAdvice | None, *, defaulted: bool) -> str:
+    """The card's buttons, with the length the person finishes most reliably offered first
+    (only after a /focus without a length, and when it is not the length already planned)."""
+    if (
+        not defaulted
+        or advice is None
+        or advice.reliable is None
+        or advice.reliable == session.planned_minutes
+    ):
+        return card_keyboard(session)
+    offer = (f"⏱ Make it {advice.reliable} min", LengthButton(session.id, advice.reliable))
+    pause = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
+    return buttons([offer], [pause, ("⏹ End", CardButton(CardAction.END, session.id))])
+
+
+# --- the summary's story: friction points and the focus curve (nudges.curve) ----------------
+
+_FRICTION_WORDS = {Stretch.PAUSED: "paused", Stretch.DISTRACTED: "distracted"}
+
+
+def _friction(view: SummaryView) -> str:
+    """ "18′ distracted · 31′ paused 6 min": where the session's focus was lost."""
+    points = []
+    for point in view.friction[: product.FRICTION_SHOWN]:
+        what = f"{point.minute}′ {_FRICTION_WORDS.get(point.kind, point.kind.value)}"
+        if point.length is not None:
+            what += f" {minutes_text(point.length)}"
+        points.append(what)
+    more = len(view.friction) - product.FRICTION_SHOWN
+    return " · ".join(points) + (f" · and {more} more" if more > 0 else "")
+
+
+def _curve(view: SummaryView) -> list[str]:
+    """The focus curve, a glyph per 5 minutes, an hour a line, with the legend of what
+    appears in it (a state added in nudges.curve needs only its glyph there)."""
+    glyphs = "".join(GLYPHS.get(state, "?") for state in view.curve)
+    per = product.CURVE_GLYPHS_PER_LINE
+    rows = [glyphs[i : i + per] for i in range(0, len(glyphs), per)]
+    seen = [state for state in Stretch if state in view.curve]
+    legend = " ".join(f"{GLYPHS[state]} {state.value}" for state in seen)
+    return [
+        f"Focus curve ({product.CURVE_STRETCH_MINUTES} min a mark):",
+        *(f"<code>{row}</code>" for row in rows),
+        f"<i>{legend}</i>",
+    ]

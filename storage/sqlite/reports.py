@@ -31,18 +31,36 @@ __all__ = ["SqliteReports"]
 class SqliteReports(Aggregate, ReportStore):
     """The reads behind /stats, summaries, /history and /export."""
 
-    async def earlier_focus(self, user_id: int, before_session_id: int) -> tuple[int, float]:
+    async def earlier_focus(
+        self, user_id: int, before_session_id: int, *, completed_of_minutes: int | None = None
+    ) -> tuple[int, float]:
         """(count, average focused ms) of the user's ended sessions before this one (read from
-        the covering index, inline: a few ms for a user with 10,000 sessions)."""
+        the covering index, inline: a few ms for a user with 10,000 sessions); with
+        ``completed_of_minutes``, only the completed ones of at least that much focus."""
+        least = None if completed_of_minutes is None else completed_of_minutes * 60000
         count, average = await self._look(
             lambda c: _one(
                 c,
                 "SELECT count(*), avg(focused_ms * time_scale) FROM sessions "
-                "WHERE user_id = ? AND id < ? AND ended_at IS NOT NULL",
-                (user_id, before_session_id),
+                "WHERE user_id = ? AND id < ? AND ended_at IS NOT NULL "
+                "AND (? IS NULL OR (outcome = 'completed' AND focused_ms * time_scale >= ?))",
+                (user_id, before_session_id, least, least),
             )
         )
         return int(count), float(average or 0.0)
+
+    async def recent_lengths(self, user_id: int, limit: int) -> list[tuple[int, bool]]:
+        """(planned minutes, completed) of the user's newest ``limit`` ended sessions, newest
+        first (from the covering index, inline: a few rows)."""
+        rows = await self._look(
+            lambda c: c.execute(
+                "SELECT planned_minutes, outcome = 'completed' FROM sessions "
+                "WHERE user_id = ? AND ended_at IS NOT NULL "
+                "ORDER BY started_at DESC, id DESC LIMIT ?",
+                (user_id, limit),
+            ).fetchall()
+        )
+        return [(int(r[0]), bool(r[1])) for r in rows]
 
     async def completed_starts(self, user_id: int, since: datetime) -> list[datetime]:
         """Start times of the user's completed sessions since ``since``, newest first."""

@@ -17,6 +17,7 @@ from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
     DeliveryRecord,
+    EndedBy,
     Outcome,
     Session,
     to_ms,
@@ -202,23 +203,57 @@ class SqliteSessions(Aggregate, SessionStore):
         next_due_at: datetime,
         *,
         drops: Sequence[tuple[str, SlotKind, datetime, str]] = (),
+        settled_blocks: Sequence[int] = (),
     ) -> Session | None:
         """Add ``minutes`` of planned focus to a running session; ``drops`` are (slot, kind,
-        due, reason) of messages the longer plan puts in the past, recorded as not sent.
+        due, reason) of messages the longer plan puts in the past, recorded as not sent;
+        ``settled_blocks`` the lengths of the blocks behind, which the longer plan keeps.
         The longer session, or None if it was not running."""
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET planned_minutes = planned_minutes + ?, "
-                "planned_end_at = ?, next_due_at = ?, version = version + 1 "
-                "WHERE id = ? AND ended_at IS NULL",
-                (minutes, _opt_ms(planned_end_at), _ceil_ms(next_due_at), session_id),
+                "planned_end_at = ?, next_due_at = ?, version = version + 1, "
+                "settled_blocks = ? WHERE id = ? AND ended_at IS NULL",
+                (
+                    minutes,
+                    _opt_ms(planned_end_at),
+                    _ceil_ms(next_due_at),
+                    ",".join(str(m) for m in settled_blocks) or None,
+                    session_id,
+                ),
             )
             if cursor.rowcount != 1:
                 return None
             for slot, kind, due_at, reason in drops:
                 _drop(c, session_id, slot, kind, due_at, now, reason)
             _event(c, session_id, "extended", now, f"+{minutes} min")
+            return _fetch_session(c, session_id)
+
+        return await self._run(op)
+
+    async def replan(
+        self,
+        session_id: int,
+        minutes: int,
+        now: datetime,
+        planned_end_at: datetime,
+        next_due_at: datetime,
+    ) -> Session | None:
+        """Give a running session that nothing was sent for yet another planned length (the
+        start card's suggested length); None if it was not running or something was sent."""
+
+        def op(c: sqlite3.Connection) -> Session | None:
+            cursor = c.execute(
+                "UPDATE sessions SET planned_minutes = ?, planned_end_at = ?, next_due_at = ?, "
+                "version = version + 1 WHERE id = ? AND ended_at IS NULL AND paused_at IS NULL "
+                "AND settled_blocks IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE session_id = ?)",
+                (minutes, to_ms(planned_end_at), _ceil_ms(next_due_at), session_id, session_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            _event(c, session_id, "extended", now, f"planned {minutes} min")
             return _fetch_session(c, session_id)
 
         return await self._run(op)
@@ -282,17 +317,20 @@ class SqliteSessions(Aggregate, SessionStore):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        ended_by: EndedBy | None = None,
     ) -> Session | None:
         """End a running session and queue its one summary. None if it had already ended,
         or, when ``version`` is given, if it changed since (a stale decision).
 
         ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
+        ``ended_by``: who or what ended it, for the summary to say.
         """
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
-                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
+                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL, "
+                "ended_by = ? "
                 "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
                 (
                     to_ms(ended_at),
@@ -300,6 +338,7 @@ class SqliteSessions(Aggregate, SessionStore):
                     breaks_taken,
                     outcome.value,
                     int(late),
+                    None if ended_by is None else ended_by.value,
                     session_id,
                     version,
                     version,

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from nudges.policy import SlotKind
 from storage.models import (
     DeliveryRecord,
+    EndedBy,
     Outcome,
     Reschedule,
     Session,
@@ -38,7 +39,8 @@ _SESSION_COLUMNS = (
     "id, user_id, chat_id, label, planned_minutes, block_minutes, break_minutes, checkins, "
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
-    "card_message_id, version, owner_name, start_energy, checkin_minutes"
+    "card_message_id, version, owner_name, start_energy, checkin_minutes, "
+    "settled_blocks, note, ended_by"
 )
 _DELIVERY_COLUMNS = (
     "session_id, slot, kind, status, due_at, at, message_id, reason, "
@@ -117,7 +119,15 @@ def _session(row: Sequence[Any]) -> Session:
         owner_name=row[24],
         start_energy=row[25],
         checkin_minutes=row[26],
+        settled_blocks=_blocks(row[27]),
+        note=row[28],
+        ended_by=None if row[29] is None else EndedBy(row[29]),
     )
+
+
+def _blocks(value: str | None) -> tuple[int, ...]:
+    """``settled_blocks`` as stored ("25,25") back to minutes."""
+    return () if not value else tuple(int(part) for part in value.split(","))
 
 
 def _delivery(row: Sequence[Any]) -> DeliveryRecord:

@@ -210,10 +210,11 @@ async def test_status_shows_progress_nudges_and_next_break(bot: BotHarness) -> N
     await run_minutes(bot, 15)
     [status] = await bot.send("/status")
     text = status.shown_text or ""
-    assert "Time left: 35 min" in text
+    assert "Focus: 15 min done · 30 min left of 45 min" in text
+    assert "Ends in 35 min · 09:50 (with a 5-min break)" in text
     assert "Nudges: 1/8" in text
     assert "Interruptions: 0" in text
-    assert "Next break: 09:25" in text
+    assert "Break in 10 min · 09:25" in text
     assert "30%" in text  # 15 of 50 minutes
 
 
@@ -449,13 +450,14 @@ async def test_summary_compares_with_own_average_and_counts_the_streak(bot: BotH
     await run_minutes(bot, 20)
     await bot.send("/stop")
     text = summaries(bot)[-1].shown_text or ""
-    assert "20% shorter than your average (25 min)" in text
+    assert "20% shorter than your average (25 min, from 3 completed sessions)" in text
     bot.clock.advance(hours=20)  # Tuesday
     await bot.send("/focus 25")
     await run_minutes(bot, 26)
     text = summaries(bot)[-1].shown_text or ""
     assert "Streak: 2 days" in text
-    assert "5% longer than your average (24 min)" in text  # 25 vs (25+25+25+20)/4 = 23.75
+    # The stopped 20-minute session does not count (limits.AVERAGE_MIN_MINUTES, completed).
+    assert "Right on your average (25 min, from 3 completed sessions)" in text
 
 
 async def test_a_failing_step_is_retried_later_not_looped(
@@ -532,7 +534,7 @@ async def test_status_time_left_and_done_add_up(bot: BotHarness) -> None:
     await run_minutes(bot, 41)
     bot.clock.advance(seconds=30)  # 41.5 of 50: 36.5 focused, 8.5 left
     [status] = await bot.send("/status")
-    assert "Time left: 9 min (focused 36 min of 45 min)" in (status.shown_text or "")
+    assert "Focus: 36 min done · 9 min left of 45 min" in (status.shown_text or "")
 
 
 async def test_rescoring_names_the_session(bot: BotHarness) -> None:

@@ -36,6 +36,7 @@ from storage import (
     DeliveryStore,
     HourTotals,
     LabelledTotals,
+    NoteStore,
     Outcome,
     ReportStore,
     Session,
@@ -51,6 +52,7 @@ from storage.models import from_ms, to_ms
 from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import connect, migrations
 from storage.sqlite.deliveries import SqliteDeliveries
+from storage.sqlite.notes import SqliteNotes
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -1375,6 +1377,7 @@ def _public(names: Iterable[str]) -> set[str]:
         (SqliteDeliveries, DeliveryStore),
         (SqliteReports, ReportStore),
         (SqliteCompanion, CompanionStore),
+        (SqliteNotes, NoteStore),
     ],
 )
 def test_each_sqlite_aggregate_offers_exactly_its_port(implementation: type, port: type) -> None:
@@ -1394,6 +1397,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         "deliveries",
         "reports",
         "companion",
+        "notes",
         "close",
         "integrity_check",
     }
@@ -1404,6 +1408,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         (store.deliveries, DeliveryStore),
         (store.reports, ReportStore),
         (store.companion, CompanionStore),
+        (store.notes, NoteStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

@@ -20,6 +20,7 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
@@ -31,7 +32,7 @@ from bot.telegram.callbacks import (
     encode,
 )
 from nudges.companion import Energy, Reason
-from nudges.limits import SCORE, SETTING_MINUTES
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,6 +107,10 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
         "rs:1:cat",
         "rb:1",
         "rb:1:short",
+        "len:1:m4",  # a length under 5 minutes
+        "len:1:m91",
+        "len:1:45",
+        "len:1",
         "p:٤٥",  # Arabic-Indic digits: int() reads them, we never wrote them
         "p:9223372036854775808",  # past SQLite's 64-bit integers
         "p:" + "9" * 30,
@@ -194,6 +199,7 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
     st.builds(EnergyButton, ids, st.sampled_from(list(Energy))),
     st.builds(ReasonButton, ids, st.sampled_from(list(Reason))),
     st.builds(RecoveryButton, ids, st.booleans()),
+    st.builds(LengthButton, ids, st.integers(FOCUS_MINUTES.low, FOCUS_MINUTES.high)),
 )
 
 

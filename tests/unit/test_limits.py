@@ -93,8 +93,17 @@ README_CLAIMS: list[tuple[str, tuple[int, ...]]] = [
     (
         r"\*\*focus blocks\*\* of (\d+) minutes\. After each block comes a "
         r"\*\*(\d+)-minute break\*\*, but only when at least (\d+) more minutes of focus follow "
-        r"it, and never more breaks than the (\d+)-message budget",
-        (L.DEFAULT_BLOCK_MINUTES, L.DEFAULT_BREAK_MINUTES, L.MIN_GAP_MINUTES, L.MAX_MESSAGES),
+        r"it\. A plan holds\s+at most \*\*(\d+) breaks\*\* \(two messages each\), so that (\d+) "
+        r"of the (\d+) messages stay for check-ins\s+\((\d+) breaks in a quiet session",
+        (
+            L.DEFAULT_BLOCK_MINUTES,
+            L.DEFAULT_BREAK_MINUTES,
+            L.MIN_GAP_MINUTES,
+            (L.MAX_MESSAGES - L.CHECKIN_RESERVE) // 2,
+            L.CHECKIN_RESERVE,
+            L.MAX_MESSAGES,
+            L.MAX_MESSAGES // 2,
+        ),
     ),
     (
         r"one per (\d+) minutes of its length, on whole minutes, each at least (\d+) minutes "

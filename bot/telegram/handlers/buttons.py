@@ -16,6 +16,7 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
@@ -137,7 +138,16 @@ async def _route_button(
             return await reason_button(query, context, session, reason)
         case RecoveryButton(longer=longer):
             return await recovery_button(query, context, session, longer=longer)
+        case LengthButton(minutes=minutes):
+            return await _length_button(context, session, minutes)
     assert_never(data)
+
+
+async def _length_button(context: FocusContext, session: Session, minutes: int) -> str:
+    """The start card's suggested length: the card follows (through the change port)."""
+    if await context.service.replan(session, minutes) is None:
+        return "Too late to change it now — /extend adds minutes."
+    return f"Now {minutes} minutes."
 
 
 async def _card_button(context: FocusContext, session: Session, action: CardAction) -> str:

@@ -14,7 +14,16 @@ from telegram.error import BadRequest
 from bot.telegram.context import FocusContext
 from bot.telegram.sending import Markup, edit_html, edit_inline_html, send_html
 
-__all__ = ["NOTHING_RUNNING", "command_args", "edit", "ids", "older_than", "reply", "strip_html"]
+__all__ = [
+    "NOTHING_RUNNING",
+    "command_args",
+    "edit",
+    "ids",
+    "older_than",
+    "reply",
+    "reply_id",
+    "strip_html",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +43,17 @@ def command_args(message: Message) -> str:
 async def reply(update: Update, text: str, reply_markup: Markup = None) -> None:
     """Answer in the chat (and forum topic) the update came from, as HTML; in a group, as a
     reply to the command, so everyone sees whose it answers (as PTB's reply_text does)."""
+    await reply_id(update, text, reply_markup)
+
+
+async def reply_id(update: Update, text: str, reply_markup: Markup = None) -> int | None:
+    """:func:`reply`, returning the id of the message sent (None: nothing to answer)."""
     message = update.effective_message
     if message is None:
-        return
+        return None
     topic = message.message_thread_id if message.is_topic_message else None
     quote = None if message.chat.type == ChatType.PRIVATE else message.message_id
-    await send_html(
+    return await send_html(
         message.get_bot(), message.chat_id, text, reply_markup, thread_id=topic, reply_to=quote
     )
 

@@ -84,14 +84,17 @@ async def start_session(
             await send_html(context.bot, chat_id, text, keyboard)
         return
     tz_name = await context.service.timezone_of(user_id)
+    defaulted = request.minutes is None
+    advice = await context.service.plan_advice(user_id)
     card = texts.start_card(
         session,
         zone(tz_name),
         tz_name,
         checkins=await context.service.has_checkins(session, new=True),
-        defaulted=request.minutes is None,
-    )
-    card_id = await send_html(context.bot, chat_id, card, texts.card_keyboard(session))
+        defaulted=defaulted,
+    ) + texts.plan_lines(session, advice, defaulted=defaulted)
+    keyboard = texts.plan_keyboard(session, advice, defaulted=defaulted)
+    card_id = await send_html(context.bot, chat_id, card, keyboard)
     await context.service.set_card(session.id, card_id)
 
 
