@@ -345,6 +345,8 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
     if view.flow_minutes:
         lines.append(f"🌊 In flow: {view.flow_minutes} min")
+    if s.start_energy is not None:  # the start state, as the person tapped it on the card
+        lines.append(f"Started {ENERGY_LABELS[s.start_energy]}")
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
     lines.append("<i>Reply with a few words to keep them as this session's note.</i>")
     scores = range(product.SCORE.low, product.SCORE.high + 1)

@@ -211,6 +211,7 @@ async def test_a_tired_start_offers_a_longer_break_that_moves_the_plan(bot: BotH
     # The back-to-work message and the check-in after it move 5 minutes; the end too (55).
     assert proactive(bot) == [(12, "checkin"), (25, "break"), (35, "back"), (45, "checkin")]
     assert "Session complete" in summary(bot)
+    assert "Started 🪫 tired" in summary(bot)  # the summary tells the start state
     ended = await bot.service.get(1)
     assert ended is not None and ended.ended_at is not None
     assert round((ended.ended_at - T0).total_seconds() / 60) == 55
