@@ -44,8 +44,9 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from telegram import Update
-from telegram.constants import ChatID
 from telegram.ext import BaseUpdateProcessor
+
+from bot.telegram.identity import is_shared_sender
 
 __all__ = ["BACKLOG", "RUNNING", "PerUserOrder", "order_keys"]
 
@@ -71,11 +72,6 @@ waiting for its user's earlier ones would hold a slot there; a flood from one us
 them all and stall everyone. The real limit is ``running``, taken after the user's turn comes."""
 
 
-_STAND_INS = frozenset({ChatID.ANONYMOUS_ADMIN, ChatID.FAKE_CHANNEL, ChatID.SERVICE_CHAT})
-"""Accounts Telegram puts as the sender in groups for anonymous admins, messages sent as a
-channel and automatic forwards: the same id in every group, so not a person to order by."""
-
-
 def order_keys(update: object) -> tuple[Hashable, ...]:
     """Whose earlier updates an update waits for: its user's, and its chat's unless the chat
     is the user's own (private chats have the user's id); none for what is not an update.
@@ -84,9 +80,9 @@ def order_keys(update: object) -> tuple[Hashable, ...]:
         return ()
     user, chat = update.effective_user, update.effective_chat
     message = update.effective_message
-    if user is not None and (
-        user.id in _STAND_INS or (message is not None and message.sender_chat is not None)
-    ):
+    # Telegram's shared accounts (anonymous admins, channels, automatic forwards) are the same
+    # id in every group, so not a person to order by (``bot.telegram.identity``).
+    if user is not None and is_shared_sender(user, message):
         user = None
     keys: list[Hashable] = []
     if user is not None:
