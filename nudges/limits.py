@@ -29,6 +29,7 @@ __all__ = [
     "BLOCK_MINUTES",
     "BREAK_MINUTES",
     "CHECKIN_INTERVAL_MINUTES",
+    "CORRECT_FOCUSED_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
@@ -45,9 +46,12 @@ __all__ = [
     "MAX_TOTAL_MINUTES",
     "MIN_GAP_MINUTES",
     "PAUSE_LIMIT_MINUTES",
+    "RECENT_LABELS",
     "SCORE",
     "SCORE_REPLY_WINDOW",
     "SETTING_MINUTES",
+    "STRAY_SESSION_MINUTES",
+    "TOP_LABELS",
     "Bound",
 ]
 
@@ -159,3 +163,19 @@ MAX_TIME_SCALE: Final = 3600
 
 HISTORY_PAGE_SIZE: Final = 10
 """Sessions on one page of ``/history``."""
+
+# --- records (issue 13) ----------------------------------------------------------------------
+
+STRAY_SESSION_MINUTES: Final = 2
+"""A session that ends with less focus than this (nominal minutes: started and stopped at
+once, a wrong length) is recorded as cancelled: kept in /history, left out of every figure,
+with an undo until the next session starts."""
+
+CORRECT_FOCUSED_MINUTES: Final = Bound(0, MAX_TOTAL_MINUTES)
+"""What ``/correct <id> focused N`` accepts: a session can't hold more focus than this."""
+
+RECENT_LABELS: Final = 3
+"""How many of the person's latest labels a bare ``/focus`` offers to start again."""
+
+TOP_LABELS: Final = 5
+"""Labels /stats lists for the period, most focused first."""

@@ -4,9 +4,11 @@ models (``storage.models``), and the SQLite backend (``storage.sqlite``) behind 
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    Correction,
     DayTotals,
     DeliveryRecord,
     Event,
+    HistoryQuery,
     HourTotals,
     LabelledTotals,
     Outcome,
@@ -16,19 +18,29 @@ from storage.models import (
     StatsTotals,
     User,
 )
-from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.ports import (
+    DeliveryStore,
+    RecordStore,
+    ReportStore,
+    SessionStore,
+    Storage,
+    UserStore,
+)
 from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "Correction",
     "DayTotals",
     "DeliveryRecord",
     "DeliveryStore",
     "Event",
+    "HistoryQuery",
     "HourTotals",
     "LabelledTotals",
     "Outcome",
+    "RecordStore",
     "ReportStore",
     "Reschedule",
     "Session",

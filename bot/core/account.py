@@ -36,7 +36,7 @@ class AccountUseCases(ServiceBase):
         tz_name = await self.timezone_of(user_id)
         tz = zone(tz_name)
         return (
-            sessions_csv(sessions, tz),
+            sessions_csv(sessions, tz, events),
             sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now()),
             len(sessions),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -29,6 +30,10 @@ CSV_COLUMNS = (
     "breaks",
     "score",
     "scored_at",
+    # issue 13, at the end so that existing readers keep their columns
+    "cancelled",
+    "edits",
+    "edited_at",
 )
 
 
@@ -36,7 +41,20 @@ def _iso(moment: datetime | None, tz: tzinfo) -> str:
     return "" if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
 
 
-def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
+def _edits(events: Sequence[Event]) -> dict[int, tuple[int, datetime]]:
+    """Per session: (how many corrections, when the last was made)."""
+    found: dict[int, tuple[int, datetime]] = {}
+    for e in events:
+        if e.kind == "edit":
+            count, _ = found.get(e.session_id, (0, e.at))
+            found[e.session_id] = (count + 1, e.at)
+    return found
+
+
+def _row(
+    session: Session, tz: tzinfo, edits: dict[int, tuple[int, datetime]] | None = None
+) -> dict[str, Any]:
+    count, last = (edits or {}).get(session.id, (0, None))
     return {
         "session_id": session.id,
         "started_at": _iso(session.started_at, tz),
@@ -49,16 +67,21 @@ def _row(session: Session, tz: tzinfo) -> dict[str, Any]:
         "breaks": session.breaks_taken,
         "score": session.score if session.score is not None else "",
         "scored_at": _iso(session.scored_at, tz),
+        "cancelled": int(session.cancelled),
+        "edits": count,
+        "edited_at": _iso(last, tz),
     }
 
 
-def sessions_csv(sessions: list[Session], tz: tzinfo) -> bytes:
-    """One row per session, oldest first, UTF-8 with a header row."""
+def sessions_csv(sessions: list[Session], tz: tzinfo, events: Sequence[Event] = ()) -> bytes:
+    """One row per session, oldest first, UTF-8 with a header row (``events``: for the
+    corrections' columns)."""
+    edits = _edits(events)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for session in sessions:
-        writer.writerow(_row(session, tz))
+        writer.writerow(_row(session, tz, edits))
     return out.getvalue().encode("utf-8")
 
 
@@ -71,6 +94,7 @@ def sessions_json(
     now: datetime,
 ) -> bytes:
     """Every session with its event log, as one JSON document."""
+    edits = _edits(events)
     by_session: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         by_session.setdefault(event.session_id, []).append(
@@ -80,7 +104,8 @@ def sessions_json(
         "exported_at": _iso(now, tz),
         "user": {"id": user_id, "timezone": tz_name},
         "sessions": [
-            {**_row(s, tz), "score": s.score, "events": by_session.get(s.id, [])} for s in sessions
+            {**_row(s, tz, edits), "score": s.score, "events": by_session.get(s.id, [])}
+            for s in sessions
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")

@@ -16,6 +16,7 @@ from datetime import datetime
 from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
+from bot.core.records import RecordUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -33,6 +34,7 @@ from nudges.lifecycle import (
     breaks_behind,
     extension_room,
     finished,
+    is_stray,
     pause_expiry,
     resumed_pauses,
     stopped,
@@ -83,7 +85,7 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases):
+class FocusService(InsightViews, AccountUseCases, RecordUseCases):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -271,6 +273,7 @@ class FocusService(InsightViews, AccountUseCases):
                 now=now,
                 version=version,
                 summary=summary,
+                cancelled=is_stray(ending, session.time_scale),
             )
         )
 

@@ -29,6 +29,9 @@ class BotData:
     # "End it and start the new one" needs the /focus that was asked for: kept per
     # (user, chat) until answered. It is only an offer; losing it on restart is harmless.
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)
+    # The label words of each user's last /history <words>, for its ◀ ▶ (they don't fit in
+    # a button's 64 bytes); lost on a restart, when those buttons answer "expired".
+    history_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

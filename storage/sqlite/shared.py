@@ -38,7 +38,7 @@ _SESSION_COLUMNS = (
     "id, user_id, chat_id, label, planned_minutes, block_minutes, break_minutes, checkins, "
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
-    "card_message_id, version, owner_name"
+    "card_message_id, version, owner_name, cancelled"
 )
 _DELIVERY_COLUMNS = "session_id, slot, kind, status, due_at, at, message_id, reason"
 
@@ -112,6 +112,7 @@ def _session(row: Sequence[Any]) -> Session:
         card_message_id=row[22],
         version=row[23],
         owner_name=row[24],
+        cancelled=bool(row[25]),
     )
 
 
