@@ -37,6 +37,7 @@ __all__ = [
     "CADENCE_HISTORY_SCORES",
     "CADENCE_MIN_ANSWERS",
     "CHECKIN_INTERVAL_MINUTES",
+    "CORRECT_FOCUSED_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
     "DEFAULT_BREAK_MINUTES",
     "DEFAULT_EXTEND_MINUTES",
@@ -55,12 +56,15 @@ __all__ = [
     "MAX_TOTAL_MINUTES",
     "MIN_GAP_MINUTES",
     "PAUSE_LIMIT_MINUTES",
+    "RECENT_LABELS",
     "RECOVERY_DISTRACTIONS_IN_BLOCK",
     "RECOVERY_EXTRA_BREAK_MINUTES",
     "RECOVERY_FALLING_SCORES",
     "SCORE",
     "SCORE_REPLY_WINDOW",
     "SETTING_MINUTES",
+    "STRAY_SESSION_MINUTES",
+    "TOP_LABELS",
     "Bound",
 ]
 
@@ -217,3 +221,19 @@ CADENCE_CLOSE_DISTRACTED_SHARE: Final = 0.4
 
 CADENCE_CLOSE_MINUTES: Final = 12
 """One check-in per this many minutes of focus for someone often distracted."""
+
+# --- records (issue 13) ----------------------------------------------------------------------
+
+STRAY_SESSION_MINUTES: Final = 2
+"""A session that ends with less focus than this (nominal minutes: started and stopped at
+once, a wrong length) is recorded as cancelled: kept in /history, left out of every figure,
+with an undo until the next session starts."""
+
+CORRECT_FOCUSED_MINUTES: Final = Bound(0, MAX_TOTAL_MINUTES)
+"""What ``/correct <id> focused N`` accepts: a session can't hold more focus than this."""
+
+RECENT_LABELS: Final = 3
+"""How many of the person's latest labels a bare ``/focus`` offers to start again."""
+
+TOP_LABELS: Final = 5
+"""Labels /stats lists for the period, most focused first."""

@@ -20,9 +20,11 @@ __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
     "CompanionTotals",
+    "Correction",
     "DayTotals",
     "DeliveryRecord",
     "Event",
+    "HistoryQuery",
     "HourTotals",
     "LabelledTotals",
     "Outcome",
@@ -32,6 +34,7 @@ __all__ = [
     "StatsTotals",
     "User",
     "from_ms",
+    "label_key",
     "to_ms",
 ]
 
@@ -48,6 +51,11 @@ def to_ms(value: datetime) -> int:
     if value.utcoffset() is None:
         raise ValueError("naive datetime given to storage")
     return round(value.timestamp() * 1000)
+
+
+def label_key(label: str) -> str:
+    """Labels that differ only in case or spacing are one: ``Report  X`` and ``report x``."""
+    return " ".join(label.split()).casefold()
 
 
 def from_ms(value: int) -> datetime:
@@ -118,6 +126,9 @@ class Session(_Frozen):
     """How the person felt at the start (🔋 🙂 🪫), if they said."""
     checkin_minutes: int | None = None
     """The check-in spacing learnt when it started (None: the standard one)."""
+    cancelled: bool = False
+    """A stray session (ended with under ``STRAY_SESSION_MINUTES`` of focus): kept, but left
+    out of every figure."""
 
     @property
     def in_group(self) -> bool:
@@ -180,6 +191,27 @@ class SessionFact(NamedTuple):
             score,
             labelled,
         )
+
+
+class HistoryQuery(_Frozen):
+    """Which sessions ``/history`` lists: all, or those matching every field given."""
+
+    since: datetime | None = None
+    """Started at or after this."""
+    label_words: tuple[str, ...] = ()
+    """Lower-case words the label must contain, each (as substrings)."""
+    outcome: Outcome | None = None
+    """Ended with this outcome (cancelled sessions never match)."""
+
+
+class Correction(_Frozen):
+    """What the owner fixes in an ended session; None leaves a field as it is."""
+
+    focused_minutes: float | None = None
+    """Nominal focused minutes; the outcome follows (completed when the plan was met)."""
+    label: str | None = None
+    clear_label: bool = False
+    score: int | None = None
 
 
 class DeliveryRecord(_Frozen):

@@ -17,8 +17,10 @@ from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
 from storage.models import (
     CompanionTotals,
+    Correction,
     DeliveryRecord,
     Event,
+    HistoryQuery,
     Outcome,
     Reschedule,
     Session,
@@ -30,6 +32,7 @@ from storage.models import (
 __all__ = [
     "CompanionStore",
     "DeliveryStore",
+    "RecordStore",
     "ReportStore",
     "SessionStore",
     "Storage",
@@ -158,9 +161,11 @@ class SessionStore(Protocol):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        cancelled: bool = False,
     ) -> Session | None:
         """End a running session and queue its one summary (``summary``: a reason not to
-        send one); None if it had ended, or changed since ``version``."""
+        send one); None if it had ended, or changed since ``version``. ``cancelled``: a stray
+        session, recorded as such (left out of every figure)."""
         ...
 
     async def set_score(
@@ -353,6 +358,45 @@ class CompanionStore(Protocol):
         ...
 
 
+class RecordStore(Protocol):
+    """A person's own records, one session at a time: filtered history, correct, delete,
+    undo a cancellation; and the labels behind /stats and a bare /focus. Every change is
+    conditional on the session being the user's and ended."""
+
+    async def find_history(
+        self, user_id: int, query: HistoryQuery, offset: int, limit: int
+    ) -> tuple[list[Session], int]:
+        """A page of the user's sessions matching ``query``, newest first, and the count."""
+        ...
+
+    async def correct(
+        self, session_id: int, user_id: int, correction: Correction, now: datetime
+    ) -> Session | None:
+        """Apply a correction to an ended session of this user, recorded as an ``edit``
+        event; None if it is not theirs, not ended, or nothing changes."""
+        ...
+
+    async def delete_session(self, session_id: int, user_id: int) -> bool:
+        """Remove an ended session of this user with its events and deliveries, at once."""
+        ...
+
+    async def restore(self, session_id: int, user_id: int, now: datetime) -> Session | None:
+        """Count a cancelled session again, unless a later session of the user started."""
+        ...
+
+    async def labelled_facts(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> list[tuple[str, SessionFact]]:
+        """(label, fact) of the user's labelled, counted ended sessions started in
+        [since, until), oldest first."""
+        ...
+
+    async def recent_labels(self, user_id: int, limit: int) -> list[tuple[str, int, int]]:
+        """The user's latest distinct labels (case and spacing aside), newest first, each with
+        the planned minutes and the id of its last session."""
+        ...
+
+
 class Storage(Protocol):
     """The one object the application opens (``storage.open_storage``) and closes."""
 
@@ -361,6 +405,7 @@ class Storage(Protocol):
     deliveries: DeliveryStore
     reports: ReportStore
     companion: CompanionStore
+    records: RecordStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""

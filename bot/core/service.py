@@ -17,6 +17,7 @@ from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
 from bot.core.companion import CompanionUseCases
+from bot.core.records import RecordUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -34,6 +35,7 @@ from nudges.lifecycle import (
     breaks_behind,
     extension_room,
     finished,
+    is_stray,
     pause_expiry,
     resumed_pauses,
     stopped,
@@ -84,7 +86,7 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
+class FocusService(InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -279,6 +281,7 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
                 now=now,
                 version=version,
                 summary=summary,
+                cancelled=is_stray(ending, session.time_scale),
             )
         )
 

@@ -149,6 +149,7 @@ def _register(app: FocusApplication) -> None:
     app.add_handler(CommandHandler("timezone", handlers.timezone))
     app.add_handler(CommandHandler("export", handlers.export))
     app.add_handler(CommandHandler("delete_me", handlers.delete_me))
+    app.add_handler(CommandHandler("correct", handlers.correct))  # a session's own record
     # 4. Buttons: one router that checks owner and state.
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     # 5. Plain text: score replies and hints.

@@ -20,6 +20,11 @@ their meaning across an upgrade and a restart::
     en:12:tired               session 12's start energy (fresh, ok, tired)
     rs:12:phone               why a 😵 answer on session 12 (phone, people, wandering, tired, other)
     rb:12:long  rb:12:end     recovery on session 12's break: a longer break, or end here
+    rec:42:o12  c12  d12  y12 user 42's session 12: open, correct, delete, confirm the delete
+    un:12                     count session 12 again (it was cancelled as a stray)
+    agn:42:s12                user 42: start session 12's label and length again
+    hisf:42:w3  m3 c3 e3 l3   user 42's filtered /history (week, month, completed, early,
+                              the label words last asked for), page 3
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -39,6 +44,7 @@ from nudges.limits import SCORE, SETTING_MINUTES, Bound
 __all__ = [
     "MAX_DATA_BYTES",
     "AccountButton",
+    "AgainButton",
     "ButtonData",
     "CardAction",
     "CardButton",
@@ -46,10 +52,15 @@ __all__ = [
     "DeleteButton",
     "EnergyButton",
     "HistoryButton",
+    "HistoryFilter",
+    "HistoryFilterButton",
     "OfferButton",
     "QuietButton",
     "ReasonButton",
+    "RecordAction",
+    "RecordButton",
     "RecoveryButton",
+    "RestoreButton",
     "ScoreButton",
     "SessionButton",
     "Setting",
@@ -222,6 +233,77 @@ class RecoveryButton:
         _check(self.session_id, _ID, "session id")
 
 
+class RecordAction(StrEnum):
+    """What a button under a session's record does (the value is the wire letter)."""
+
+    OPEN = "o"
+    CORRECT = "c"
+    DELETE = "d"
+    CONFIRM_DELETE = "y"
+
+
+class HistoryFilter(StrEnum):
+    """A filtered /history's kind (the value is the wire letter)."""
+
+    WEEK = "w"
+    MONTH = "m"
+    COMPLETED = "c"
+    EARLY = "e"
+    LABEL = "l"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordButton:
+    """Open a session from /history, ✏️ Correct it, 🗑 Delete it, or confirm the delete."""
+
+    owner: int
+    session_id: int
+    action: RecordAction
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilterButton:
+    """◀ ▶ under a filtered /history."""
+
+    owner: int
+    kind: HistoryFilter
+    page: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.page, _PAGE, "page")
+
+
+@dataclass(frozen=True, slots=True)
+class AgainButton:
+    """A bare /focus's offer: start the label and length of one of the owner's sessions."""
+
+    owner: int
+    session_id: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreButton:
+    """↩ Count it: undo the cancellation of a stray session."""
+
+    session_id: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
 SessionButton = (
     CardButton
     | OfferButton
@@ -230,11 +312,21 @@ SessionButton = (
     | EnergyButton
     | ReasonButton
     | RecoveryButton
+    | RestoreButton
 )
 """Buttons about one session: only the session's owner may press them."""
 
-AccountButton = SettingButton | QuietButton | HistoryButton | DeleteButton
-"""Buttons about a user's own account: only that user may press them."""
+AccountButton = (
+    SettingButton
+    | QuietButton
+    | HistoryButton
+    | DeleteButton
+    | RecordButton
+    | HistoryFilterButton
+    | AgainButton
+)
+"""Buttons about a user's own account: only that user may press them (a record button's
+session must be theirs too: checked where it is used)."""
 
 ButtonData = SessionButton | AccountButton
 """Whatever a button of ours can mean."""
@@ -270,6 +362,14 @@ def encode(button: ButtonData) -> str:
             data = f"rs:{session_id}:{reason.value}"
         case RecoveryButton(session_id=session_id, longer=longer):
             data = f"rb:{session_id}:{'long' if longer else 'end'}"
+        case RecordButton(owner=owner, session_id=session_id, action=record):
+            data = f"rec:{owner}:{record.value}{session_id}"
+        case HistoryFilterButton(owner=owner, kind=kind, page=page):
+            data = f"hisf:{owner}:{kind.value}{page}"
+        case AgainButton(owner=owner, session_id=session_id):
+            data = f"agn:{owner}:s{session_id}"
+        case RestoreButton(session_id=session_id):
+            data = f"un:{session_id}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -325,4 +425,21 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return ReasonButton(number, Reason(reason))
         case "rb", ("long" | "end"):
             return RecoveryButton(number, longer=arg == "long")
+        case "rec", str(code) if code[:1] in _RECORD_ACTIONS and _digits(code[1:]):
+            return RecordButton(number, int(code[1:]), RecordAction(code[:1]))
+        case "hisf", str(code) if code[:1] in _HISTORY_FILTERS and _digits(code[1:]):
+            return HistoryFilterButton(number, HistoryFilter(code[:1]), int(code[1:]))
+        case "agn", str(code) if code[:1] == "s" and _digits(code[1:]):
+            return AgainButton(number, int(code[1:]))
+        case "un", None:
+            return RestoreButton(number)
     return None
+
+
+_RECORD_ACTIONS: Final = frozenset(a.value for a in RecordAction)
+_HISTORY_FILTERS: Final = frozenset(f.value for f in HistoryFilter)
+
+
+def _digits(text: str) -> bool:
+    """1-19 ASCII digits (``str.isdigit`` accepts other scripts' digits too)."""
+    return 1 <= len(text) <= 19 and text.isascii() and text.isdigit()

@@ -34,6 +34,9 @@ class BotData:
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)
     # Files (/export, /stats charts) sent in the background, off the update slots.
     bulk: BulkJobs = field(default_factory=BulkJobs)
+    # The label words of each user's last /history <words>, for its ◀ ▶ (they don't fit in
+    # a button's 64 bytes); lost on a restart, when those buttons answer "expired".
+    history_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -10,12 +10,16 @@ import unicodedata
 from dataclasses import dataclass
 
 from nudges import limits as product
+from storage.models import Correction
 
 __all__ = [
+    "CORRECT_FORMS",
     "FocusRequest",
     "ParseError",
+    "parse_correction",
     "parse_extend",
     "parse_focus",
+    "parse_history",
     "parse_score",
     "parse_setting",
 ]
@@ -167,3 +171,55 @@ def parse_setting(args: str) -> tuple[str, int | bool]:
     if minutes is None or minutes not in bound:
         raise ParseError(f"{name.capitalize()} can be {bound} minutes.")
     return name, minutes
+
+
+# --- records (issue 13) ----------------------------------------------------------------------
+
+CORRECT_FORMS = (
+    "/correct 12 focused 30 — you focused 30 minutes (forgot to stop?)\n"
+    "/correct 12 label write the report — a new label (/correct 12 label - removes it)\n"
+    f"/correct 12 score 4 — a score {product.SCORE}"
+)
+
+
+def parse_correction(args: str) -> tuple[int, Correction]:
+    """``<session> focused N`` · ``<session> label TEXT`` (``-`` removes it) · ``<session>
+    score N``; ParseError with a reason."""
+    parts = _clean(args).split(maxsplit=2)
+    if len(parts) < 3 or not (parts[0].isascii() and parts[0].isdigit()):
+        raise ParseError("Say which session and what to correct.")
+    session_id, field, value = int(parts[0]), parts[1].lower(), parts[2].strip()
+    if session_id >= 2**63:
+        raise ParseError("I can't find that session among yours.")
+    if field in ("focused", "focus", "minutes"):
+        minutes = parse_duration(value)
+        if minutes is None or minutes not in product.CORRECT_FOCUSED_MINUTES:
+            bound = product.CORRECT_FOCUSED_MINUTES
+            raise ParseError(f"Focused minutes can be {bound.low}–{bound.high}.")
+        return session_id, Correction(focused_minutes=minutes)
+    if field == "label":
+        if value == "-":
+            return session_id, Correction(clear_label=True)
+        if len(value) > product.LABEL_MAX_CHARS:
+            raise ParseError(f"A label can be up to {product.LABEL_MAX_CHARS} characters.")
+        return session_id, Correction(label=value)
+    if field == "score":
+        score = parse_score(value)
+        if score is None or score not in product.SCORE:
+            raise ParseError(f"A score is a number {product.SCORE}.")
+        return session_id, Correction(score=score)
+    raise ParseError("I can correct focused minutes, the label or the score.")
+
+
+_HISTORY_WORDS = {"week", "month", "completed", "early"}
+
+
+def parse_history(args: str) -> tuple[str, tuple[str, ...]]:
+    """``/history`` arguments: ("", ()) for all; ("week"|"month"|"completed"|"early", ());
+    or ("label", words) for anything else (label words, lower-case)."""
+    words = _clean(args).lower().split()
+    if not words:
+        return "", ()
+    if len(words) == 1 and words[0] in _HISTORY_WORDS:
+        return words[0], ()
+    return "label", tuple(w[:60] for w in words[:8])

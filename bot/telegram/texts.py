@@ -11,9 +11,11 @@ from telegram import BotCommand
 
 from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
+from bot.core.records import LabelFigures
 from bot.core.service import SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
 from bot.telegram.callbacks import (
+    AgainButton,
     ButtonData,
     CardAction,
     CardButton,
@@ -21,19 +23,24 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    HistoryFilter,
+    HistoryFilterButton,
     OfferButton,
     QuietButton,
     ReasonButton,
+    RecordAction,
+    RecordButton,
     RecoveryButton,
+    RestoreButton,
     ScoreButton,
     Setting,
     SettingButton,
     encode,
 )
-from bot.telegram.parsing import FOCUS_FORMS
+from bot.telegram.parsing import CORRECT_FORMS, FOCUS_FORMS
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Fatigue, Reason
-from storage import Outcome, Session, User
+from storage import Event, Outcome, Session, User
 
 __all__ = [
     "COMMANDS",
@@ -65,8 +72,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resume", "Resume a paused session"),
     ("extend", "Add minutes: /extend 10"),
     ("stop", "End the session now (also /end)"),
-    ("stats", "Your patterns: /stats today|week|month|all"),
-    ("history", "Your sessions, newest first"),
+    ("stats", "Your patterns: /stats today|week|month|all [label]"),
+    ("history", "Your sessions: /history week|month|completed|early|<label>"),
+    ("correct", "Fix a session: /correct 12 focused 30"),
     ("settings", "Timezone, session shape, quiet nudges"),
     ("timezone", "Set your timezone: /timezone Europe/Berlin"),
     ("export", "Download your data (CSV and JSON)"),
@@ -149,13 +157,16 @@ def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
     return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False)
 
 
-def card_keyboard(session: Session) -> str:
-    """⏸ Pause · ⏹ End (▶ Resume while paused), and the optional start energy."""
+def card_keyboard(session: Session, *extra: list[tuple[str, ButtonData]]) -> str:
+    """⏸ Pause · ⏹ End (▶ Resume while paused), the optional start energy; ``extra`` rows
+    below (a bare /focus's)."""
     if session.paused_at is not None:
         first = ("▶ Resume", CardButton(CardAction.RESUME, session.id))
     else:
         first = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
-    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))], energy_row(session))
+    return buttons(
+        [first, ("⏹ End", CardButton(CardAction.END, session.id))], energy_row(session), *extra
+    )
 
 
 def start_card(
@@ -275,6 +286,8 @@ def checkin_reply(on_track: bool) -> str:
 def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     """The one summary of a session, with the 1–5 score buttons."""
     s = view.session
+    if s.cancelled:
+        return cancelled_summary(view)
     if s.outcome is Outcome.COMPLETED:
         head = "✅ <b>Session complete</b>"
     else:
@@ -688,3 +701,257 @@ def companion_stats_text(stats: CompanionStats) -> str:
         parts = [f"{ENERGY_LABELS[e]} {average:.1f} ({n})" for e, n, average in said]
         lines.append("Score by start energy: " + " · ".join(parts))
     return "".join("\n" + line for line in lines)
+
+
+# --- records you control (issue 13) ----------------------------------------------------------
+
+_RECORD_EVENTS = {
+    "started": "started",
+    "paused": "⏸ paused",
+    "resumed": "▶ resumed",
+    "interruption": "😵 interruption",
+    "extended": "extended",
+    "break": "☕ break",
+    "back": "back to work",
+    "nudge": "check-in",
+    "skipped": "a message skipped",
+    "ended": "ended",
+    "summary": "summary",
+    "score": "⭐ scored",
+    "edit": "✏️ corrected",
+    "cancelled": "🚫 cancelled (under a few minutes)",
+    "restored": "↩ counted again",
+}
+_RECORD_EVENTS_SHOWN = 12
+
+
+def cancelled_summary(view: SummaryView) -> tuple[str, str]:
+    """The short summary of a stray session, with its undo."""
+    s = view.session
+    text = (
+        f"{who(s)}🚫 <b>Session cancelled</b>{_label(s)}\n"
+        # floored, not rounded: 1.6 minutes must not read "2" under "under 2 minutes"
+        f"Under {product.STRAY_SESSION_MINUTES} minutes of focus ({int(s.focused_minutes())} of "
+        f"{view.planned_minutes} planned), so I left it out of your numbers. Started by "
+        "mistake? Nothing to do. Otherwise tap ↩ Count it (until your next session starts)."
+    )
+    return text, buttons([("↩ Count it", RestoreButton(s.id))])
+
+
+def restored_text(session: Session) -> str:
+    """After ↩ Count it."""
+    return f"↩ Counted{_label(session)} — it's in your numbers again. /history shows it."
+
+
+def _outcome_word(s: Session) -> str:
+    if s.running:
+        return "▶ running"
+    if s.cancelled:
+        return "🚫 cancelled"
+    return "✅ completed" if s.outcome is Outcome.COMPLETED else "⏹ ended early"
+
+
+def record_text(session: Session, events: list[Event], tz: tzinfo) -> str:
+    """One session opened from /history: times, minutes, outcome, score, label, its log."""
+    s = session
+    local = s.started_at.astimezone(tz)
+    ended = f"–{clock_time(s.ended_at, tz)}" if s.ended_at else ""
+    score = f"⭐{s.score}" if s.score is not None else "not rated"
+    lines = [
+        f"🗂 <b>Session #{s.id}</b>{_label(s)}",
+        f"{local.strftime('%a %d %b %Y')}, {clock_time(s.started_at, tz)}{ended}",
+        f"Focused {round(s.focused_minutes())} of {s.planned_minutes} min planned · "
+        f"{_outcome_word(s)}",
+        f"Interruptions: {s.interruptions} · Breaks: {s.breaks_taken} · {score}",
+    ]
+    shown = events[-_RECORD_EVENTS_SHOWN:]
+    log = [
+        f"{clock_time(e.at, tz)} {_RECORD_EVENTS.get(e.kind, e.kind)}"
+        + (f" ({html.escape(e.detail)})" if e.kind == "edit" and e.detail else "")
+        for e in shown
+        if e.kind in _RECORD_EVENTS
+    ]
+    if log:
+        more = f" (last {len(shown)} of {len(events)})" if len(events) > len(shown) else ""
+        lines += ["", f"<b>Log</b>{more}", *log]
+    if s.running:
+        lines.append("\n<i>Running: correct or delete it once it has ended.</i>")
+    return "\n".join(lines)
+
+
+def record_keyboard(owner: int, session: Session) -> str | None:
+    """✏️ Correct · 🗑 Delete under an ended session's record (none while it runs)."""
+    if session.running:
+        return None
+    return buttons(
+        [
+            ("✏️ Correct", RecordButton(owner, session.id, RecordAction.CORRECT)),
+            ("🗑 Delete", RecordButton(owner, session.id, RecordAction.DELETE)),
+        ]
+    )
+
+
+def correct_help(session: Session) -> str:
+    """What ✏️ Correct shows: the /correct forms for this session."""
+    forms = CORRECT_FORMS.replace("/correct 12", f"/correct {session.id}")
+    return (
+        f"✏️ <b>Correct session #{session.id}</b>{_label(session)}\n"
+        "Fix what I could not know — send one of:\n"
+        f"{html.escape(forms)}\n"
+        "<i>Totals, streaks and insights follow; the change is kept in its log.</i>"
+    )
+
+
+CORRECT_USAGE = "Correct a session you have ended (its number is in /history):\n" + CORRECT_FORMS
+
+
+def corrected(session: Session) -> str:
+    """After a /correct that changed something."""
+    return f"✏️ Saved. Session #{session.id}{_label(session)}: " + (
+        f"focused {round(session.focused_minutes())} of {session.planned_minutes} min, "
+        f"{_outcome_word(session)}"
+        + (f", ⭐{session.score}" if session.score is not None else "")
+        + "."
+    )
+
+
+def delete_record_confirm(owner: int, session: Session) -> tuple[str, str]:
+    """🗑 Delete's question."""
+    return (
+        f"🗑 Delete session #{session.id}{_label(session)} and its log? It can't be undone.",
+        buttons(
+            [
+                ("Yes, delete it", RecordButton(owner, session.id, RecordAction.CONFIRM_DELETE)),
+                ("No, keep it", RecordButton(owner, session.id, RecordAction.OPEN)),
+            ]
+        ),
+    )
+
+
+RECORD_REFUSED = {
+    "not_found": "I can't find that session among yours.",
+    "running": "That session is still running — /stop it first.",
+    "unchanged": "Nothing to change: that's what it says already.",
+    "too_late": "Too late to count it: a newer session has started. /correct can fix it.",
+}
+
+_FILTER_TITLES = {
+    "": "Your sessions",
+    "week": "Your sessions this week",
+    "month": "Your sessions, last 30 days",
+    "completed": "Your completed sessions",
+    "early": "Your sessions ended early",
+    "label": "Your sessions labelled",
+}
+
+
+def records_page(
+    sessions: list[Session], page: int, total: int, tz: tzinfo, kind: str, words: tuple[str, ...]
+) -> str:
+    """A page of /history (filtered or not), each line numbered for its open button."""
+    if total == 0:
+        if kind:
+            return "No sessions match. /history shows them all."
+        return "No sessions yet. Start one with /focus 45 write the report."
+    pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
+    title = _FILTER_TITLES[kind] + (f" “{html.escape(' '.join(words))}”" if words else "")
+    lines = [f"🗂 <b>{title}</b> (page {page + 1} of {pages}, {total} in all)"]
+    for n, s in enumerate(sessions, start=1):
+        when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
+        if s.running:
+            outcome = "▶ running"
+        elif s.cancelled:
+            outcome = "🚫 cancelled"
+        elif s.outcome is Outcome.COMPLETED:
+            outcome = "✅"
+        else:
+            outcome = "⏹ early"
+        focused = f"{round(s.focused_minutes())}/{s.planned_minutes} min"
+        score = f" · ⭐{s.score}" if s.score is not None else ""
+        label = f" · {html.escape(s.label[:60])}" if s.label else ""
+        lines.append(f"{n}. {when}{label} · {focused} · {outcome}{score}")
+    lines.append("\n<i>Tap a number to open that session.</i>")
+    return "\n".join(lines)
+
+
+_FILTER_OF_KIND = {
+    "week": HistoryFilter.WEEK,
+    "month": HistoryFilter.MONTH,
+    "completed": HistoryFilter.COMPLETED,
+    "early": HistoryFilter.EARLY,
+    "label": HistoryFilter.LABEL,
+}
+
+
+def records_keyboard(
+    owner: int, sessions: list[Session], page: int, total: int, kind: str
+) -> str | None:
+    """A number button per line (5 a row) that opens it, then ◀ ▶ where there is a page."""
+    opens: list[tuple[str, ButtonData]] = [
+        (str(n), RecordButton(owner, s.id, RecordAction.OPEN))
+        for n, s in enumerate(sessions, start=1)
+    ]
+    rows = [opens[i : i + 5] for i in range(0, len(opens), 5)]
+    turn: list[tuple[str, ButtonData]] = []
+    size = product.HISTORY_PAGE_SIZE
+
+    def to(target: int) -> ButtonData:
+        if not kind:
+            return HistoryButton(owner, target)
+        return HistoryFilterButton(owner, _FILTER_OF_KIND[kind], target)
+
+    if page > 0:
+        turn.append(("◀ Newer", to(page - 1)))
+    if (page + 1) * size < total:
+        turn.append(("Older ▶", to(page + 1)))
+    if turn:
+        rows.append(turn)
+    return buttons(*rows) if rows else None
+
+
+def _hours_minutes(minutes: float) -> str:
+    whole = round(minutes)
+    return f"{whole // 60} h {whole % 60:02d}" if whole >= 60 else f"{whole} min"
+
+
+def label_lines(figures: list[LabelFigures]) -> str:
+    """/stats' paragraph of top labels: "report · 5 sessions · 3 h 10 · 80% · ⭐4.2"."""
+    if not figures:
+        return ""
+    lines = ["🏷 <b>Top labels</b>"]
+    for f in figures:
+        noun = "session" if f.sessions == 1 else "sessions"
+        score = f" · ⭐{f.average_score:.1f}" if f.average_score is not None else ""
+        lines.append(
+            f"{html.escape(f.label[:60])} · {f.sessions} {noun} · "
+            f"{_hours_minutes(f.focused_minutes)} · {f.completion_rate:.0%}{score}"
+        )
+    return "\n".join(lines)
+
+
+def again_offer(
+    owner: int, recent: list[tuple[str, int, int]]
+) -> tuple[str, list[tuple[str, ButtonData]]]:
+    """A bare /focus's own paragraph and button row: start one of the latest labels again.
+
+    ``recent``: (label, minutes, a session id with that label and length), newest first.
+    """
+    if not recent:
+        return "", []
+    row: list[tuple[str, ButtonData]] = [
+        (f"🔁 {label[:24]} · {minutes} min", AgainButton(owner, session_id))
+        for label, minutes, session_id in recent
+    ]  # their own row, under ⏸ ⏹: other rows of the card stay as they are
+    return "🔁 Again? Tap one of your latest to start it with its last length.", row
+
+
+def label_stats_text(stats: Stats, label: str) -> str:
+    """/stats <label>: every figure, narrowed to one label."""
+    shown = html.escape(" ".join(label.split())[:60])
+    if stats.sessions == 0:
+        return (
+            f"📊 No sessions labelled “{shown}” {PERIOD_TITLES[stats.period]} (labels count as "
+            f"one whatever their case or spacing).\n{STATS_USAGE} Add a label to narrow it."
+        )
+    text = stats_text(stats)
+    return text.replace("</b>", f" · “{shown}”</b>", 1)

@@ -282,24 +282,27 @@ class SqliteSessions(Aggregate, SessionStore):
         now: datetime,
         version: int | None = None,
         summary: str | None = None,
+        cancelled: bool = False,
     ) -> Session | None:
         """End a running session and queue its one summary. None if it had already ended,
         or, when ``version`` is given, if it changed since (a stale decision).
 
         ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
+        ``cancelled``: a stray session (``STRAY_SESSION_MINUTES``), flagged and logged.
         """
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
-                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL "
-                "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
+                "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL, "
+                "cancelled = ? WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
                 (
                     to_ms(ended_at),
                     round(focused.total_seconds() * 1000),
                     breaks_taken,
                     outcome.value,
                     int(late),
+                    int(cancelled),
                     session_id,
                     version,
                     version,
@@ -308,6 +311,8 @@ class SqliteSessions(Aggregate, SessionStore):
             if cursor.rowcount != 1:
                 return None
             _event(c, session_id, "ended", ended_at, outcome.value)
+            if cancelled:
+                _event(c, session_id, "cancelled", ended_at, "stray")
             c.execute(
                 "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
                 "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
@@ -353,7 +358,7 @@ class SqliteSessions(Aggregate, SessionStore):
             lambda c: _one(
                 c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
-                "WHERE user_id = ? AND chat_id = ? AND ended_at >= ? "
+                "WHERE user_id = ? AND chat_id = ? AND ended_at >= ? AND cancelled = 0 "
                 "ORDER BY score IS NULL DESC, ended_at DESC, id DESC LIMIT 1",
                 (user_id, chat_id, to_ms(since)),
             )

@@ -38,7 +38,7 @@ _SESSION_COLUMNS = (
     "id, user_id, chat_id, label, planned_minutes, block_minutes, break_minutes, checkins, "
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
-    "card_message_id, version, owner_name, start_energy, checkin_minutes"
+    "card_message_id, version, owner_name, start_energy, checkin_minutes, cancelled"
 )
 _DELIVERY_COLUMNS = (
     "session_id, slot, kind, status, due_at, at, message_id, reason, "
@@ -117,6 +117,7 @@ def _session(row: Sequence[Any]) -> Session:
         owner_name=row[24],
         start_energy=row[25],
         checkin_minutes=row[26],
+        cancelled=bool(row[27]),
     )
 
 

@@ -8,6 +8,7 @@ from storage.ports import Storage
 from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
+from storage.sqlite.records import SqliteRecords
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -26,6 +27,7 @@ class SqliteStorage(Storage):
         self.deliveries = SqliteDeliveries(db)
         self.reports = SqliteReports(db)
         self.companion = SqliteCompanion(db)
+        self.records = SqliteRecords(db)
 
     @property
     def connection(self) -> Database:

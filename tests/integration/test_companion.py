@@ -347,7 +347,11 @@ async def test_export_adds_energy_and_reasons_at_the_end(bot: BotHarness) -> Non
     csv_doc, json_doc = [m for m in sent if m.kind == "document"]
     rows = list(csv.DictReader(io.StringIO((csv_doc.file_bytes or b"").decode())))
     assert tuple(rows[0])[: len(OLD_COLUMNS)] == OLD_COLUMNS  # the old ones first, in order
-    assert tuple(rows[0])[len(OLD_COLUMNS) :] == ("start_energy", "interruption_reasons")
+    # then the companion's two (issue 13's records columns follow them)
+    assert tuple(rows[0])[len(OLD_COLUMNS) : len(OLD_COLUMNS) + 2] == (
+        "start_energy",
+        "interruption_reasons",
+    )
     assert [(r["start_energy"], r["interruption_reasons"]) for r in rows] == [
         ("tired", "phone"),
         ("fresh", ""),

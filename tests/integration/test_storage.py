@@ -37,6 +37,7 @@ from storage import (
     HourTotals,
     LabelledTotals,
     Outcome,
+    RecordStore,
     ReportStore,
     Session,
     SessionStore,
@@ -1394,6 +1395,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         "deliveries",
         "reports",
         "companion",
+        "records",
         "close",
         "integrity_check",
     }
@@ -1404,6 +1406,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         (store.deliveries, DeliveryStore),
         (store.reports, ReportStore),
         (store.companion, CompanionStore),
+        (store.records, RecordStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

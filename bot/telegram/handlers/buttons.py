@@ -10,16 +10,20 @@ from bot.core.service import ScoreResult
 from bot.telegram import texts
 from bot.telegram.callbacks import (
     AccountButton,
+    AgainButton,
     CardAction,
     CardButton,
     CheckinButton,
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    HistoryFilterButton,
     OfferButton,
     QuietButton,
     ReasonButton,
+    RecordButton,
     RecoveryButton,
+    RestoreButton,
     ScoreButton,
     SessionButton,
     SettingButton,
@@ -40,6 +44,12 @@ from bot.telegram.handlers.companion import (
     energy_button,
     reason_button,
     recovery_button,
+)
+from bot.telegram.handlers.records import (
+    again_button,
+    filter_button,
+    record_button,
+    restore_button,
 )
 from bot.telegram.handlers.session import (
     end_session,
@@ -89,6 +99,17 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Acc
             text, keyboard = await history_page(context, user_id, page)
             await edit(query, text, keyboard)
             return ""
+        case RecordButton():
+            return await record_button(query, context, data)
+        case HistoryFilterButton():
+            return await filter_button(query, context, data)
+        case AgainButton():
+            request = await again_button(query, context, data)
+            if isinstance(request, str):
+                return request
+            chat_id = query.message.chat.id if query.message else user_id
+            await start_session(context, user_id, chat_id, request, query.from_user.first_name)
+            return "Started."
         case QuietButton(quiet=quiet):
             column, setting = "quiet", quiet
         case SettingButton(setting=name, minutes=minutes):
@@ -122,6 +143,8 @@ async def _route_button(
     """Do what the button says; returns the short callback answer."""
     if isinstance(data, ScoreButton):
         return await _score_button(query, context, data.score, session)
+    if isinstance(data, RestoreButton):
+        return await restore_button(query, context, session)
     if not session.running:
         return "This session has already ended."
     match data:

@@ -91,7 +91,13 @@ async def start_session(
         checkins=await context.service.has_checkins(session, new=True),
         defaulted=request.minutes is None,
     )
-    card_id = await send_html(context.bot, chat_id, card, texts.card_keyboard(session))
+    keyboard = texts.card_keyboard(session)
+    if request.minutes is None and request.label is None:  # a bare /focus: 🔁 again
+        recent = await context.service.recent_labels(user_id)
+        paragraph, row = texts.again_offer(user_id, recent)
+        if row:
+            card, keyboard = f"{card}\n\n{paragraph}", texts.card_keyboard(session, row)
+    card_id = await send_html(context.bot, chat_id, card, keyboard)
     await context.service.set_card(session.id, card_id)
 
 
