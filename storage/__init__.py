@@ -10,13 +10,23 @@ from storage.models import (
     HourTotals,
     LabelledTotals,
     Outcome,
+    ReminderKind,
+    ReminderRecord,
     Reschedule,
+    Routine,
     Session,
     SessionFact,
     StatsTotals,
     User,
 )
-from storage.ports import DeliveryStore, ReportStore, SessionStore, Storage, UserStore
+from storage.ports import (
+    DeliveryStore,
+    ReminderStore,
+    ReportStore,
+    SessionStore,
+    Storage,
+    UserStore,
+)
 from storage.sqlite import SqliteStorage, open_storage
 
 __all__ = [
@@ -29,8 +39,12 @@ __all__ = [
     "HourTotals",
     "LabelledTotals",
     "Outcome",
+    "ReminderKind",
+    "ReminderRecord",
+    "ReminderStore",
     "ReportStore",
     "Reschedule",
+    "Routine",
     "Session",
     "SessionFact",
     "SessionStore",

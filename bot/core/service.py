@@ -10,12 +10,13 @@ classes of their own; :class:`FocusService` is all of them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
+from bot.core.routine import RoutineUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -83,7 +84,7 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases):
+class FocusService(InsightViews, AccountUseCases, RoutineUseCases):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -97,6 +98,8 @@ class FocusService(InsightViews, AccountUseCases):
         """Start a session; raises ActiveSessionExists when one runs in this chat."""
         now = self.clock.now()
         d = await self.defaults_for(user_id)
+        if d.checkins and not await self.checkins_allowed(user_id):  # quiet hours
+            d = replace(d, checkins=False)
         state = SessionState(
             started_at=now,
             planned_minutes=minutes or d.minutes,

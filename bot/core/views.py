@@ -17,6 +17,7 @@ from bot.core.insights import (
     streak,
     tally,
 )
+from bot.core.routine import GoalProgress, goal_after_session
 from bot.core.timefmt import local_date, local_times, zone
 from storage import DeliveryRecord, Outcome, Session
 from storage.models import to_ms
@@ -53,6 +54,7 @@ class SummaryView:
     average_minutes: float | None  # the user's average before this one, from 3 sessions on
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
+    goal: GoalProgress | None = None  # today against the daily goal, if one is set
 
 
 class InsightViews(ServiceBase):
@@ -102,6 +104,7 @@ class InsightViews(ServiceBase):
             average_minutes=average if average is not None and average >= 1 else None,
             streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
+            goal=await goal_after_session(self.store, session, tz, now),
         )
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:

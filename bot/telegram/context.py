@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.core.service import FocusService
 from bot.telegram.dispatcher import Dispatcher
 from bot.telegram.parsing import FocusRequest
+from bot.telegram.reminders import ReminderDispatcher
 
 __all__ = ["BotData", "FocusContext"]
 
@@ -29,6 +30,8 @@ class BotData:
     # "End it and start the new one" needs the /focus that was asked for: kept per
     # (user, chat) until answered. It is only an offer; losing it on restart is harmless.
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)
+    # The reminders' and weekly reviews' job (bot.telegram.reminders).
+    reminders: ReminderDispatcher | None = None
 
 
 class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.ports import Storage
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
+from storage.sqlite.reminders import SqliteReminders
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -24,6 +25,7 @@ class SqliteStorage(Storage):
         self.sessions = SqliteSessions(db)
         self.deliveries = SqliteDeliveries(db)
         self.reports = SqliteReports(db)
+        self.reminders = SqliteReminders(db)
 
     @property
     def connection(self) -> Database:

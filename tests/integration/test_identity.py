@@ -358,7 +358,9 @@ async def test_updates_the_bot_does_not_use_are_ignored_quietly(
     assert_quiet(logs)
     # One DEBUG line says what was dropped, without any of the text it carried.
     ignored = [
-        r for r in logs.records if r.name == "bot.telegram.handlers.access" and "ignored" in r.message
+        r
+        for r in logs.records
+        if r.name == "bot.telegram.handlers.access" and "ignored" in r.message
     ]
     assert len(ignored) == 1 and ignored[0].levelno == logging.DEBUG
     ours = "\n".join(r.getMessage() for r in logs.records if r.name.startswith("bot"))

@@ -35,6 +35,7 @@ from storage import (
     HourTotals,
     LabelledTotals,
     Outcome,
+    ReminderStore,
     ReportStore,
     Session,
     SessionStore,
@@ -1371,13 +1372,22 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
     store: SqliteStorage,
 ) -> None:
     port = _public(vars(Storage)) | _public(Storage.__annotations__)
-    assert port == {"users", "sessions", "deliveries", "reports", "close", "integrity_check"}
+    assert port == {
+        "users",
+        "sessions",
+        "deliveries",
+        "reports",
+        "reminders",
+        "close",
+        "integrity_check",
+    }
     assert _public(dir(store)) - port == {"connection"}  # for tests that inspect the file
     for aggregate, port_of_it in [
         (store.users, UserStore),
         (store.sessions, SessionStore),
         (store.deliveries, DeliveryStore),
         (store.reports, ReportStore),
+        (store.reminders, ReminderStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

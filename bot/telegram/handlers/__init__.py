@@ -6,6 +6,7 @@ from bot.telegram.handlers.access import error_handler, gatekeeper
 from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.messages import on_text
+from bot.telegram.handlers.routine import goal, quiet, remind
 from bot.telegram.handlers.session import (
     extend,
     focus,
@@ -25,11 +26,14 @@ __all__ = [
     "extend",
     "focus",
     "gatekeeper",
+    "goal",
     "help_command",
     "history",
     "on_button",
     "on_text",
     "pause",
+    "quiet",
+    "remind",
     "resume",
     "settings",
     "start",

@@ -1,0 +1,1 @@
+-- Placeholder: number 006 belongs to another branch's migration; this keeps the numbers contiguous here.
