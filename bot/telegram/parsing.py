@@ -176,6 +176,7 @@ def parse_setting(args: str) -> tuple[str, int | bool]:
 
 # --- around the sessions: /goal, /remind, /quiet ------------------------------------------
 
+_GOAL_RANGE = f"{product.GOAL_MINUTES.low} minutes to {product.GOAL_MINUTES.high // 60} hours"
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$", re.IGNORECASE)
 _OFF = frozenset({"off", "none", "stop", "no"})
 
@@ -203,7 +204,7 @@ def parse_goal(args: str) -> int | None:
     if minutes is None or rest:
         raise ParseError(f"I couldn't read “{text[:20]}” as a duration like 2h or 90m.")
     if minutes not in product.GOAL_MINUTES:
-        raise ParseError("A daily goal can be 10 minutes to 12 hours.")
+        raise ParseError(f"A daily goal can be {_GOAL_RANGE}.")
     return minutes
 
 

@@ -574,7 +574,8 @@ def goal_line(progress: GoalProgress) -> str:
 GOAL_MET = "🎉 Daily goal reached — well done!"
 
 GOAL_USAGE = (
-    "Set a daily focus goal: /goal 2h, /goal 90m or /goal 90 — 10 minutes to 12 hours. "
+    "Set a daily focus goal: /goal 2h, /goal 90m or /goal 90 — "
+    f"{product.GOAL_MINUTES.low} minutes to {product.GOAL_MINUTES.high // 60} hours. "
     "/goal off removes it."
 )
 
