@@ -696,7 +696,9 @@ def routine_settings_rows(routine: Routine) -> list[list[tuple[str, ButtonData]]
         [(review, RoutineButton(owner, RoutineSwitch.REVIEW, on=not routine.review))]
     ]
     if routine.quiet is not None:
-        checkins = "Check-ins in quiet hours: " + ("turn off" if routine.quiet_checkins else "turn on")
+        checkins = "Check-ins in quiet hours: " + (
+            "turn off" if routine.quiet_checkins else "turn on"
+        )
         rows.append(
             [
                 (
