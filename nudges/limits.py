@@ -67,6 +67,16 @@ __all__ = [
     "TOP_LABELS",
     "Bound",
 ]
+__all__ += [
+    "DEFAULT_REVIEW_MINUTE",
+    "DEFAULT_REVIEW_WEEKDAY",
+    "GOAL_MINUTES",
+    "IGNORED_REMINDERS",
+    "REMINDER_LATE_WINDOW",
+    "REMINDER_RETRY",
+    "REMINDER_START_MINUTES",
+    "USUAL_LENGTH_HORIZON",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,3 +247,33 @@ RECENT_LABELS: Final = 3
 
 TOP_LABELS: Final = 5
 """Labels /stats lists for the period, most focused first."""
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ----------
+
+GOAL_MINUTES: Final = Bound(10, 720)
+"""``/goal``: a day's focus goal, 10 minutes to 12 hours."""
+
+REMINDER_LATE_WINDOW: Final = timedelta(minutes=30)
+"""A reminder (or a weekly review) found more than this late, after downtime, is dropped:
+never sent late in a burst. Wall-clock time: reminders are times of day, not session time, so
+``FOCUS_TIME_SCALE`` does not shrink it."""
+
+REMINDER_RETRY: Final = timedelta(seconds=30)
+"""A reminder whose send surely failed for a passing reason is tried again after this, while
+it is inside its late window."""
+
+IGNORED_REMINDERS: Final = 3
+"""After this many reminders in a row left unanswered, the bot asks once whether to keep them
+and sends none until the answer (silence is not consent)."""
+
+REMINDER_START_MINUTES: Final = DEFAULT_FOCUS_MINUTES
+"""A reminder's first button starts a session of this length; the second, the person's usual."""
+
+USUAL_LENGTH_HORIZON: Final = timedelta(days=30)
+""""Their usual length": the most frequent planned length of the sessions of this period."""
+
+DEFAULT_REVIEW_WEEKDAY: Final = 6
+"""The weekly review's day until the person picks another (Monday 0: Sunday)."""
+
+DEFAULT_REVIEW_MINUTE: Final = 18 * 60
+"""The weekly review's local time until the person picks another: 18:00."""

@@ -13,8 +13,10 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from nudges import limits
 from nudges.companion import Answer, Energy, Reason
 from nudges.policy import DeliveryStatus, SlotKind
+from nudges.reminders import QuietWindow, ReminderRule, ReviewRule
 
 __all__ = [
     "SUMMARY_SLOT",
@@ -28,7 +30,10 @@ __all__ = [
     "HourTotals",
     "LabelledTotals",
     "Outcome",
+    "ReminderKind",
+    "ReminderRecord",
     "Reschedule",
+    "Routine",
     "Session",
     "SessionFact",
     "StatsTotals",
@@ -315,3 +320,70 @@ class CompanionTotals(NamedTuple):
     """(start energy or None, scored sessions, their average score)."""
     flowing: list[tuple[Session, list[DeliveryRecord]]]
     """Sessions with two 👍 or more, and their deliveries (flow is derived from them)."""
+
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ---------
+
+
+class ReminderKind(StrEnum):
+    """What a row of ``reminders`` is: a reminder to start (or the question that replaces
+    it) on a local day, or the weekly review of an ISO week."""
+
+    REMIND = "remind"
+    REVIEW = "review"
+
+
+class Routine(_Frozen):
+    """A person's goal, reminder, quiet hours and weekly review, and when each is next due.
+
+    Minutes are local minutes of the day (0-1439); None: not chosen.
+    """
+
+    user_id: int
+    goal_minutes: int | None = None
+    remind_minute: int | None = None
+    remind_weekdays: bool = False
+    remind_held: bool = False
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    quiet_checkins: bool = False
+    review: bool = False
+    review_weekday: int = limits.DEFAULT_REVIEW_WEEKDAY
+    review_minute: int = limits.DEFAULT_REVIEW_MINUTE
+    next_remind_at: datetime | None = None
+    next_review_at: datetime | None = None
+    zone_asked: bool = False
+
+    @property
+    def quiet(self) -> QuietWindow | None:
+        """The quiet hours, if any."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return QuietWindow(self.quiet_start, self.quiet_end)
+
+    @property
+    def reminder(self) -> ReminderRule | None:
+        """The reminder rule, if reminders are on."""
+        if self.remind_minute is None:
+            return None
+        return ReminderRule(self.remind_minute, weekdays_only=self.remind_weekdays)
+
+    @property
+    def review_rule(self) -> ReviewRule:
+        """The weekly review's day and time."""
+        return ReviewRule(self.review_weekday, self.review_minute)
+
+
+class ReminderRecord(_Frozen):
+    """What was decided about one reminder, question or weekly review."""
+
+    user_id: int
+    day: str
+    kind: ReminderKind
+    ask: bool
+    status: DeliveryStatus
+    due_at: datetime
+    at: datetime
+    message_id: int | None
+    reason: str | None
+    answered_at: datetime | None

@@ -22,7 +22,10 @@ from storage.models import (
     Event,
     HistoryQuery,
     Outcome,
+    ReminderKind,
+    ReminderRecord,
     Reschedule,
+    Routine,
     Session,
     SessionFact,
     StatsTotals,
@@ -33,6 +36,7 @@ __all__ = [
     "CompanionStore",
     "DeliveryStore",
     "RecordStore",
+    "ReminderStore",
     "ReportStore",
     "SessionStore",
     "Storage",
@@ -406,6 +410,7 @@ class Storage(Protocol):
     reports: ReportStore
     companion: CompanionStore
     records: RecordStore
+    reminders: ReminderStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""
@@ -413,4 +418,75 @@ class Storage(Protocol):
 
     async def integrity_check(self) -> str:
         """The backend's own verdict on what it holds ('ok' when sound)."""
+        ...
+
+
+class ReminderStore(Protocol):
+    """A person's routine (goal, reminder, quiet hours, weekly review) and every reminder,
+    question and review: claimed before it is sent, at most one per person, day and kind."""
+
+    async def routine(self, user_id: int) -> Routine:
+        """The person's routine (the defaults when they never chose anything)."""
+        ...
+
+    async def update_routine(self, user_id: int, now: datetime, **fields: object) -> Routine:
+        """Change some of a person's routine fields (created with the user if new)."""
+        ...
+
+    async def due_routines(self, now: datetime, limit: int) -> list[Routine]:
+        """Routines with a reminder or a review due by ``now``."""
+        ...
+
+    async def soonest_routine(self) -> datetime | None:
+        """The earliest time a reminder or a review is due (None: none is scheduled)."""
+        ...
+
+    async def claim_reminder(
+        self,
+        user_id: int,
+        day: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        now: datetime,
+        *,
+        ask: bool = False,
+        day_start: datetime | None = None,
+    ) -> str | None:
+        """Claim a reminder or review before sending it; None when claimed, else why not
+        (already handled; for a reminder: a session runs, or one started since
+        ``day_start``)."""
+        ...
+
+    async def confirm_reminder(
+        self, user_id: int, day: str, kind: ReminderKind, message_id: int | None, now: datetime
+    ) -> None:
+        """Record that a claimed reminder was delivered."""
+        ...
+
+    async def unclaim_reminder(self, user_id: int, day: str, kind: ReminderKind) -> None:
+        """Withdraw a claim whose send surely did not happen."""
+        ...
+
+    async def drop_reminder(
+        self,
+        user_id: int,
+        day: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        """Record a reminder as not sent (a sent one stays sent)."""
+        ...
+
+    async def unanswered_in_row(self, user_id: int) -> int:
+        """How many of the latest sent reminders in a row went unanswered."""
+        ...
+
+    async def answer_reminders(self, user_id: int, now: datetime) -> int:
+        """Mark every unanswered reminder of the person as answered."""
+        ...
+
+    async def reminders_of(self, user_id: int) -> list[ReminderRecord]:
+        """Every reminder row of the person, oldest first."""
         ...

@@ -10,7 +10,7 @@ classes of their own; :class:`FocusService` is all of them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.account import AccountUseCases
@@ -18,6 +18,7 @@ from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
 from bot.core.companion import CompanionUseCases
 from bot.core.records import RecordUseCases
+from bot.core.routine import RoutineUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -86,7 +87,9 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases):
+class FocusService(
+    InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases, RoutineUseCases
+):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -100,6 +103,8 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases, RecordUseCa
         """Start a session; raises ActiveSessionExists when one runs in this chat."""
         now = self.clock.now()
         d = await self.defaults_for(user_id)
+        if d.checkins and not await self.checkins_allowed(user_id):  # quiet hours
+            d = replace(d, checkins=False)
         state = SessionState(
             started_at=now,
             planned_minutes=minutes or d.minutes,

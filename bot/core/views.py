@@ -17,6 +17,7 @@ from bot.core.insights import (
     streak,
     tally,
 )
+from bot.core.routine import GoalProgress, goal_after_session
 from bot.core.timefmt import local_date, local_times, zone
 from nudges.companion import flow_minutes
 from storage import DeliveryRecord, Outcome, Session
@@ -55,6 +56,7 @@ class SummaryView:
     streak_days: int
     insight: str | None = None  # e.g. "3rd completed session today"
     flow_minutes: int = 0  # minutes in flow (nudges.companion)
+    goal: GoalProgress | None = None  # today against the daily goal, if one is set
 
 
 class InsightViews(ServiceBase):
@@ -107,6 +109,7 @@ class InsightViews(ServiceBase):
             flow_minutes=self._flow_minutes(
                 session, await self.store.deliveries.deliveries(session.id)
             ),
+            goal=await goal_after_session(self.store, session, tz, now),
         )
 
     def _flow_minutes(self, session: Session, records: list[DeliveryRecord]) -> int:

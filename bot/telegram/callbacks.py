@@ -25,6 +25,9 @@ their meaning across an upgrade and a restart::
     agn:42:s12                user 42: start session 12's label and length again
     hisf:42:w3  m3 c3 e3 l3   user 42's filtered /history (week, month, completed, early,
                               the label words last asked for), page 3
+    rem:42:s25  rem:42:no     user 42's reminder: start 25 minutes, not today
+    rem:42:keep rem:42:stop   user 42's "keep reminding you?": keep, stop
+    rtn:42:qc1  rv0  qh0      user 42's check-ins in quiet hours, weekly review, quiet hours off
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -39,7 +42,7 @@ from enum import StrEnum
 from typing import Final
 
 from nudges.companion import Energy, Reason
-from nudges.limits import SCORE, SETTING_MINUTES, Bound
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, Bound
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -54,13 +57,17 @@ __all__ = [
     "HistoryButton",
     "HistoryFilter",
     "HistoryFilterButton",
+    "KeepRemindingButton",
     "OfferButton",
     "QuietButton",
     "ReasonButton",
     "RecordAction",
     "RecordButton",
     "RecoveryButton",
+    "RemindButton",
     "RestoreButton",
+    "RoutineButton",
+    "RoutineSwitch",
     "ScoreButton",
     "SessionButton",
     "Setting",
@@ -304,6 +311,56 @@ class RestoreButton:
         _check(self.session_id, _ID, "session id")
 
 
+@dataclass(frozen=True, slots=True)
+class RemindButton:
+    """A reminder's buttons: start a session of ``minutes``, or (None) not today."""
+
+    owner: int
+    minutes: int | None
+
+    def __post_init__(self) -> None:
+        """Valid by construction: a length one could have typed."""
+        _check(self.owner, _ID, "user id")
+        if self.minutes is not None:
+            _check(self.minutes, FOCUS_MINUTES, "minutes")
+
+
+@dataclass(frozen=True, slots=True)
+class KeepRemindingButton:
+    """The answer to "keep reminding you?" after reminders went unanswered."""
+
+    owner: int
+    keep: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+
+
+class RoutineSwitch(StrEnum):
+    """A routine setting a ``/settings`` button switches (the value is its wire code)."""
+
+    QUIET_CHECKINS = "qc"
+    REVIEW = "rv"
+    QUIET_HOURS = "qh"  # only off: quiet hours are set with /quiet
+    REMINDER = "rm"  # only off: a reminder is set with /remind
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineButton:
+    """A ``/settings`` button that switches a routine setting on or off."""
+
+    owner: int
+    switch: RoutineSwitch
+    on: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction: times are typed, so those switches only turn off."""
+        _check(self.owner, _ID, "user id")
+        if self.on and self.switch in (RoutineSwitch.QUIET_HOURS, RoutineSwitch.REMINDER):
+            raise ValueError(f"{self.switch} is only switched off by a button")
+
+
 SessionButton = (
     CardButton
     | OfferButton
@@ -324,6 +381,9 @@ AccountButton = (
     | RecordButton
     | HistoryFilterButton
     | AgainButton
+    | RemindButton
+    | KeepRemindingButton
+    | RoutineButton
 )
 """Buttons about a user's own account: only that user may press them (a record button's
 session must be theirs too: checked where it is used)."""
@@ -334,6 +394,9 @@ ButtonData = SessionButton | AccountButton
 # One letter per setting on the wire (the first version's); "q" is the quiet switch.
 _SETTING_CODE: Final = {Setting.DEFAULT: "d", Setting.BLOCK: "b", Setting.BREAK: "k"}
 _SETTING_OF_CODE: Final = {code: setting for setting, code in _SETTING_CODE.items()}
+
+
+_SWITCHES: Final = frozenset(switch.value for switch in RoutineSwitch)
 
 
 def encode(button: ButtonData) -> str:
@@ -370,6 +433,12 @@ def encode(button: ButtonData) -> str:
             data = f"agn:{owner}:s{session_id}"
         case RestoreButton(session_id=session_id):
             data = f"un:{session_id}"
+        case RemindButton(owner=owner, minutes=minutes):
+            data = f"rem:{owner}:{'no' if minutes is None else f's{minutes}'}"
+        case KeepRemindingButton(owner=owner, keep=keep):
+            data = f"rem:{owner}:{'keep' if keep else 'stop'}"
+        case RoutineButton(owner=owner, switch=switch, on=on):
+            data = f"rtn:{owner}:{switch.value}{int(on)}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -433,6 +502,14 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return AgainButton(number, int(code[1:]))
         case "un", None:
             return RestoreButton(number)
+        case "rem", "no":
+            return RemindButton(number, None)
+        case "rem", ("keep" | "stop"):
+            return KeepRemindingButton(number, keep=arg == "keep")
+        case "rem", str(start) if start[:1] == "s" and start[1:].isdigit():
+            return RemindButton(number, int(start[1:]))
+        case "rtn", str(code) if code[:2] in _SWITCHES and code[2:] in ("0", "1"):
+            return RoutineButton(number, RoutineSwitch(code[:2]), on=code[2:] == "1")
     return None
 
 

@@ -12,6 +12,7 @@ from telegram import BotCommand
 from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
 from bot.core.records import LabelFigures
+from bot.core.routine import GoalProgress, ReminderDue
 from bot.core.service import SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
 from bot.telegram.callbacks import (
@@ -25,13 +26,17 @@ from bot.telegram.callbacks import (
     HistoryButton,
     HistoryFilter,
     HistoryFilterButton,
+    KeepRemindingButton,
     OfferButton,
     QuietButton,
     ReasonButton,
     RecordAction,
     RecordButton,
     RecoveryButton,
+    RemindButton,
     RestoreButton,
+    RoutineButton,
+    RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
@@ -40,7 +45,7 @@ from bot.telegram.callbacks import (
 from bot.telegram.parsing import CORRECT_FORMS, FOCUS_FORMS
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Fatigue, Reason
-from storage import Event, Outcome, Session, User
+from storage import Event, Outcome, Routine, Session, User
 
 __all__ = [
     "COMMANDS",
@@ -221,8 +226,8 @@ def _bar(done: float, width: int = 12) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def status_text(view: StatusView, tz: tzinfo) -> str:
-    """The /status message."""
+def status_text(view: StatusView, tz: tzinfo, goal: GoalProgress | None = None) -> str:
+    """The /status message (with today's progress against the daily goal, if one is set)."""
     s = view.session
     total = view.total.total_seconds() or 1
     done = 1 - view.left.total_seconds() / total
@@ -241,6 +246,8 @@ def status_text(view: StatusView, tz: tzinfo) -> str:
     ]
     if view.next_break_at is not None:
         lines.append(f"Next break: {clock_time(view.next_break_at, tz)}")
+    if goal is not None:
+        lines.append(goal_line(goal))
     return "\n".join(lines)
 
 
@@ -317,6 +324,10 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(f"🔥 Streak: {view.streak_days} {days}")
     if view.flow_minutes:
         lines.append(f"🌊 In flow: {view.flow_minutes} min")
+    if view.goal is not None:
+        lines.append(goal_line(view.goal))
+        if view.goal.just_met:
+            lines.append(GOAL_MET)
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
     keyboard = buttons([(str(n), ScoreButton(s.id, n)) for n in scores])
@@ -399,8 +410,10 @@ def _next_in(cycle: tuple[int, ...], current: int) -> int:
     return next((v for v in cycle if v > current), cycle[0])
 
 
-def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
-    """The /settings message."""
+def settings_text(
+    user: User, shape: SessionDefaults, now: datetime, routine: Routine | None = None
+) -> str:
+    """The /settings message (with the goal, reminder, quiet hours and review, if given)."""
     tz = zone(user.timezone)
     nudges = "quiet — breaks and the summary only" if user.quiet else "normal — check-ins too"
     return (
@@ -408,8 +421,9 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
         f"Timezone: <b>{html.escape(user.timezone)}</b> (your time now: {clock_time(now, tz)})\n"
         f"Default session: <b>{shape.minutes} min</b>\n"
         f"Focus block: <b>{shape.block_minutes} min</b> · Break: <b>{shape.break_minutes} min</b>\n"
-        f"Nudges: <b>{nudges}</b>\n\n"
-        "Tap to change, or type:\n"
+        f"Nudges: <b>{nudges}</b>\n"
+        + ("" if routine is None else routine_settings_text(routine) + "\n")
+        + "\nTap to change, or type:\n"
         "/timezone Europe/Berlin (or /timezone +02:00)\n"
         "/settings default 45 · /settings block 30 · /settings break 10\n"
         "/settings nudges quiet (or normal)\n"
@@ -418,8 +432,8 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
     )
 
 
-def settings_keyboard(user: User, shape: SessionDefaults) -> str:
-    """Buttons that step each setting to its next common value."""
+def settings_keyboard(user: User, shape: SessionDefaults, routine: Routine | None = None) -> str:
+    """Buttons that step each setting to its next common value (and switch the routine's)."""
     default = _next_in(_CYCLES["default"], shape.minutes)
     block = _next_in(_CYCLES["block"], shape.block_minutes)
     pause = _next_in(_CYCLES["break"], shape.break_minutes)
@@ -433,6 +447,7 @@ def settings_keyboard(user: User, shape: SessionDefaults) -> str:
             (f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
         ],
         [(quiet, QuietButton(owner, quiet=not user.quiet))],
+        *([] if routine is None else routine_settings_rows(routine)),
     )
 
 
@@ -955,3 +970,172 @@ def label_stats_text(stats: Stats, label: str) -> str:
         )
     text = stats_text(stats)
     return text.replace("</b>", f" · “{shown}”</b>", 1)
+
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ---------
+#
+# (Appended as one block; the summary, /status and /settings call into it.)
+
+ROUTINE_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("goal", "A daily focus goal: /goal 2h (or off)"),
+    ("remind", "A reminder to start: /remind 09:30 (weekdays, off)"),
+    ("quiet", "Quiet hours: /quiet 22:00-07:00 (or off)"),
+)
+COMMANDS = COMMANDS[:-1] + ROUTINE_COMMANDS + COMMANDS[-1:]  # /help stays last
+
+
+def hhmm(minute: int) -> str:
+    """A minute of the day as ``09:30``."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def goal_line(progress: GoalProgress) -> str:
+    """``🎯 Today: 1 h 20 min of your 2 h goal`` (✅ once met)."""
+    done = minutes_text(timedelta(minutes=progress.done_minutes))
+    goal = minutes_text(timedelta(minutes=progress.goal_minutes))
+    mark = "✅" if progress.met else "🎯"
+    return f"{mark} Today: {done} of your {goal} goal"
+
+
+GOAL_MET = "🎉 Daily goal reached — well done!"
+
+GOAL_USAGE = (
+    "Set a daily focus goal: /goal 2h, /goal 90m or /goal 90 — "
+    f"{product.GOAL_MINUTES.low} minutes to {product.GOAL_MINUTES.high // 60} hours. "
+    "/goal off removes it."
+)
+
+
+def goal_set(minutes: int | None) -> str:
+    """The answer to /goal."""
+    if minutes is None:
+        return "Daily goal removed."
+    goal = minutes_text(timedelta(minutes=minutes))
+    return f"🎯 Daily goal: <b>{goal}</b> of focus. /status and each summary show how far you are."
+
+
+REMIND_USAGE = (
+    "A reminder to start, at your local time: /remind 09:30, /remind weekdays 09:30, "
+    "or /remind off."
+)
+ROUTINE_PRIVATE_ONLY = "Reminders and quiet hours live in our private chat — send it to me there."
+QUIET_USAGE = "Quiet hours, at your local time: /quiet 22:00-07:00, or /quiet off."
+
+
+def remind_set(routine: Routine, tz: tzinfo, tz_name: str) -> str:
+    """The answer to /remind."""
+    if routine.remind_minute is None:
+        return "Reminders are off."
+    days = "on weekdays" if routine.remind_weekdays else "every day"
+    line = (
+        f"⏰ I'll remind you at <b>{hhmm(routine.remind_minute)}</b> {html.escape(tz_name)} {days}"
+    )
+    if routine.next_remind_at is None:
+        return f"{line} — but that time is inside your quiet hours, so none will come."
+    when = routine.next_remind_at.astimezone(tz).strftime("%a %d %b %H:%M")
+    return (
+        f"{line} (next: {when}) — never while a session runs, nor on a day you already "
+        "focused, nor in quiet hours."
+    )
+
+
+def quiet_set(routine: Routine, tz_name: str) -> str:
+    """The answer to /quiet."""
+    quiet = routine.quiet
+    if quiet is None:
+        return "Quiet hours are off."
+    return (
+        f"🌙 Quiet hours: <b>{hhmm(quiet.start)}–{hhmm(quiet.end)}</b> {html.escape(tz_name)}. "
+        "No reminder and no weekly review then; a session you start in them runs without "
+        "check-ins (/settings turns them on)."
+    )
+
+
+def reminder_message(due: ReminderDue) -> tuple[str, str]:
+    """The reminder to start, with buttons that start a session in one tap."""
+    owner = due.user_id
+    first = product.REMINDER_START_MINUTES
+    row: list[tuple[str, ButtonData]] = [(f"▶ Start {first} min", RemindButton(owner, first))]
+    if due.usual_minutes is not None:
+        row.append((f"▶ Start {due.usual_minutes} min", RemindButton(owner, due.usual_minutes)))
+    return (
+        "⏰ Time to focus? One tap starts a session.",
+        buttons(row, [("Not today", RemindButton(owner, None))]),
+    )
+
+
+def keep_question(due: ReminderDue) -> tuple[str, str]:
+    """After reminders went unanswered: asked once; none is sent until the answer."""
+    return (
+        f"⏰ My last {product.IGNORED_REMINDERS} reminders went unanswered. Shall I keep "
+        "sending them? I'll stay quiet until you say.",
+        buttons(
+            [("Yes, keep reminding me", KeepRemindingButton(due.user_id, keep=True))],
+            [("No, stop the reminders", KeepRemindingButton(due.user_id, keep=False))],
+        ),
+    )
+
+
+def review_text(stats: Stats, goal_minutes: int | None) -> str:
+    """The weekly review: the week's numbers, with the goal."""
+    lines = ["🗓 <b>Your week in review</b>", stats_text(stats)]
+    if goal_minutes is not None:
+        met = sum(1 for _, minutes in stats.daily if minutes >= goal_minutes)
+        goal = minutes_text(timedelta(minutes=goal_minutes))
+        lines.append(f"🎯 Daily goal ({goal}) met on {met} of {len(stats.daily)} days")
+    return "\n".join(lines)
+
+
+def routine_settings_text(routine: Routine) -> str:
+    """The routine's lines in /settings."""
+    goal = (
+        "none"
+        if routine.goal_minutes is None
+        else minutes_text(timedelta(minutes=routine.goal_minutes))
+    )
+    if routine.remind_minute is None:
+        remind = "off"
+    else:
+        days = "weekdays" if routine.remind_weekdays else "every day"
+        held = " (paused until you answer my question)" if routine.remind_held else ""
+        remind = f"{hhmm(routine.remind_minute)} {days}{held}"
+    quiet = routine.quiet
+    quiet_text = "off" if quiet is None else f"{hhmm(quiet.start)}–{hhmm(quiet.end)}"
+    checkins = "on" if routine.quiet_checkins else "off"
+    rule = routine.review_rule
+    review_at = hhmm(rule.moved_out_of(quiet))
+    review = f"{_WEEKDAYS[rule.weekday]} {review_at}" if routine.review else "off"
+    return (
+        f"Daily goal: <b>{goal}</b> (/goal 2h)\n"
+        f"Reminder: <b>{remind}</b> (/remind 09:30)\n"
+        f"Quiet hours: <b>{quiet_text}</b> (/quiet 22:00-07:00) · check-ins in them: "
+        f"<b>{checkins}</b>\n"
+        f"Weekly review: <b>{review}</b>"
+    )
+
+
+def routine_settings_rows(routine: Routine) -> list[list[tuple[str, ButtonData]]]:
+    """The routine's buttons in /settings."""
+    owner = routine.user_id
+    review = "🗓 Weekly review: turn off" if routine.review else "🗓 Weekly review: turn on"
+    rows: list[list[tuple[str, ButtonData]]] = [
+        [(review, RoutineButton(owner, RoutineSwitch.REVIEW, on=not routine.review))]
+    ]
+    if routine.quiet is not None:
+        checkins = "Check-ins in quiet hours: " + (
+            "turn off" if routine.quiet_checkins else "turn on"
+        )
+        rows.append(
+            [
+                (
+                    checkins,
+                    RoutineButton(
+                        owner, RoutineSwitch.QUIET_CHECKINS, on=not routine.quiet_checkins
+                    ),
+                ),
+                ("🌙 Quiet hours off", RoutineButton(owner, RoutineSwitch.QUIET_HOURS, on=False)),
+            ]
+        )
+    if routine.remind_minute is not None:
+        rows.append([("⏰ Reminders off", RoutineButton(owner, RoutineSwitch.REMINDER, on=False))])
+    return rows

@@ -9,6 +9,7 @@ from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
 from storage.sqlite.records import SqliteRecords
+from storage.sqlite.reminders import SqliteReminders
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -28,6 +29,7 @@ class SqliteStorage(Storage):
         self.reports = SqliteReports(db)
         self.companion = SqliteCompanion(db)
         self.records = SqliteRecords(db)
+        self.reminders = SqliteReminders(db)
 
     @property
     def connection(self) -> Database:

@@ -44,6 +44,7 @@ async def test_settings_show_defaults_and_buttons(bot: BotHarness) -> None:
         "Block → 30 min",
         "Break → 10 min",
         "🔕 Nudges: quiet",
+        "🗓 Weekly review: turn on",
     ]
 
 

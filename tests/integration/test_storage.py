@@ -38,6 +38,7 @@ from storage import (
     LabelledTotals,
     Outcome,
     RecordStore,
+    ReminderStore,
     ReportStore,
     Session,
     SessionStore,
@@ -1396,6 +1397,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         "reports",
         "companion",
         "records",
+        "reminders",
         "close",
         "integrity_check",
     }
@@ -1407,6 +1409,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         (store.reports, ReportStore),
         (store.companion, CompanionStore),
         (store.records, RecordStore),
+        (store.reminders, ReminderStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

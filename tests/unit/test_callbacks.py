@@ -23,13 +23,17 @@ from bot.telegram.callbacks import (
     HistoryButton,
     HistoryFilter,
     HistoryFilterButton,
+    KeepRemindingButton,
     OfferButton,
     QuietButton,
     ReasonButton,
     RecordAction,
     RecordButton,
     RecoveryButton,
+    RemindButton,
     RestoreButton,
+    RoutineButton,
+    RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
@@ -37,7 +41,7 @@ from bot.telegram.callbacks import (
     encode,
 )
 from nudges.companion import Energy, Reason
-from nudges.limits import SCORE, SETTING_MINUTES
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,6 +228,20 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
     ),
     st.builds(AgainButton, ids, ids),
     st.builds(RestoreButton, ids),
+    st.builds(RemindButton, ids, st.none() | st.integers(FOCUS_MINUTES.low, FOCUS_MINUTES.high)),
+    st.builds(KeepRemindingButton, ids, st.booleans()),
+    st.builds(
+        RoutineButton,
+        ids,
+        st.sampled_from([RoutineSwitch.QUIET_CHECKINS, RoutineSwitch.REVIEW]),
+        st.booleans(),
+    ),
+    st.builds(
+        RoutineButton,
+        ids,
+        st.sampled_from([RoutineSwitch.QUIET_HOURS, RoutineSwitch.REMINDER]),
+        st.just(False),  # these are set by typing, and only switched off by a button
+    ),
 )
 
 
@@ -238,7 +256,7 @@ def test_decode_inverts_encode(button: ButtonData) -> None:
 # Any text, lone surrogates included (they can arrive in JSON as "\ud800").
 any_text = st.text(st.characters(exclude_categories=()), max_size=100)
 near_misses = st.from_regex(
-    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|[a-z]{1,5})"
+    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn|[a-z]{1,5})"
     r":-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
     fullmatch=True,
 )
@@ -264,7 +282,9 @@ def test_every_settings_step_is_a_button_the_codec_accepts() -> None:
             assert decode(encode(button)) == button
 
 
-_SPELLED = re.compile(r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un):""")
+_SPELLED = re.compile(
+    r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn):"""
+)
 _PTB_KEYBOARD = re.compile(r"InlineKeyboard(?:Markup|Button)\b(?!``)")  # ``named`` in prose is fine
 
 

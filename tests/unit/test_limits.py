@@ -373,3 +373,13 @@ def test_bounds_are_frozen_and_check_whole_numbers() -> None:
         bound.low = 1  # type: ignore[misc]
     with pytest.raises(ValueError, match="empty range"):
         L.Bound(3, 2)
+
+
+def test_readme_states_the_routine_limits() -> None:
+    """The goal's range, the late window and the unanswered count, as the README says them."""
+    assert f"{L.GOAL_MINUTES.low} minutes to {L.GOAL_MINUTES.high // 60} hours" in README
+    late = int(L.REMINDER_LATE_WINDOW / timedelta(minutes=1))
+    assert f"more than {late} minutes late is dropped" in README
+    assert f"after {L.IGNORED_REMINDERS} reminders in a row left unanswered" in README
+    found = re.findall(r"goal_minutes[^,]*?BETWEEN (\d+) AND (\d+)", MIGRATIONS)
+    assert found == [(str(L.GOAL_MINUTES.low), str(L.GOAL_MINUTES.high))]

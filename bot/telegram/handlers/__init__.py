@@ -7,6 +7,7 @@ from bot.telegram.handlers.account import delete_me, export, history, settings, 
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.messages import on_text
 from bot.telegram.handlers.records import correct
+from bot.telegram.handlers.routine import goal, quiet, remind
 from bot.telegram.handlers.session import (
     extend,
     focus,
@@ -27,11 +28,14 @@ __all__ = [
     "extend",
     "focus",
     "gatekeeper",
+    "goal",
     "help_command",
     "history",
     "on_button",
     "on_text",
     "pause",
+    "quiet",
+    "remind",
     "resume",
     "settings",
     "slow_down",

@@ -59,10 +59,11 @@ async def settings(update: Update, context: FocusContext) -> None:
 async def show_settings(update: Update, context: FocusContext, user_id: int) -> None:
     user, shape = await context.service.settings_of(user_id)
     now = context.service.clock.now()
+    routine = await context.service.routine_of(user_id)
     await reply(
         update,
-        texts.settings_text(user, shape, now),
-        reply_markup=texts.settings_keyboard(user, shape),
+        texts.settings_text(user, shape, now, routine),
+        reply_markup=texts.settings_keyboard(user, shape, routine),
     )
 
 
@@ -78,6 +79,7 @@ async def timezone(update: Update, context: FocusContext) -> None:
         await reply(update, f"{unknown}{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
         return
     await context.service.update_settings(user_id, timezone=name)
+    await context.service.reschedule_routine(user_id)  # reminders follow the new zone
     await reply(update, texts.timezone_set(name, context.service.clock.now()))
 
 

@@ -6,7 +6,7 @@ from typing import assert_never
 
 from telegram import CallbackQuery, Update
 
-from bot.core.service import ScoreResult
+from bot.core.service import ScoreResult, SessionDefaults
 from bot.telegram import texts
 from bot.telegram.callbacks import (
     AccountButton,
@@ -18,12 +18,15 @@ from bot.telegram.callbacks import (
     EnergyButton,
     HistoryButton,
     HistoryFilterButton,
+    KeepRemindingButton,
     OfferButton,
     QuietButton,
     ReasonButton,
     RecordButton,
     RecoveryButton,
+    RemindButton,
     RestoreButton,
+    RoutineButton,
     ScoreButton,
     SessionButton,
     SettingButton,
@@ -51,6 +54,7 @@ from bot.telegram.handlers.records import (
     record_button,
     restore_button,
 )
+from bot.telegram.handlers.routine import routine_button
 from bot.telegram.handlers.session import (
     end_session,
     pause_session,
@@ -58,7 +62,7 @@ from bot.telegram.handlers.session import (
     start_session,
 )
 from nudges import limits as product
-from storage import Session
+from storage import Session, User
 
 __all__ = ["on_button"]
 
@@ -114,12 +118,29 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Acc
             column, setting = "quiet", quiet
         case SettingButton(setting=name, minutes=minutes):
             column, setting = SETTING_COLUMN[name.value], minutes
+        case RemindButton() | KeepRemindingButton():
+            return await routine_button(query, context, data)
+        case RoutineButton():
+            await routine_button(query, context, data)
+            user, shape = await context.service.settings_of(user_id)
+            return await _show_settings(query, context, user, shape)
         case _:
             assert_never(data)
     user = await context.service.update_settings(user_id, **{column: setting})
     _, shape = await context.service.settings_of(user_id)
+    return await _show_settings(query, context, user, shape)
+
+
+async def _show_settings(
+    query: CallbackQuery, context: FocusContext, user: User, shape: SessionDefaults
+) -> str:
     now = context.service.clock.now()
-    await edit(query, texts.settings_text(user, shape, now), texts.settings_keyboard(user, shape))
+    routine = await context.service.routine_of(user.id)
+    await edit(
+        query,
+        texts.settings_text(user, shape, now, routine),
+        texts.settings_keyboard(user, shape, routine),
+    )
     return "Saved."
 
 

@@ -132,7 +132,8 @@ async def status(update: Update, context: FocusContext) -> None:
         await reply(update, NOTHING_RUNNING)
         return
     tz = zone(await context.service.timezone_of(user_id))
-    await reply(update, texts.status_text(view, tz))
+    goal = await context.service.goal_progress(user_id, running=view.focused)
+    await reply(update, texts.status_text(view, tz, goal))
 
 
 async def extend(update: Update, context: FocusContext) -> None:

@@ -1,1 +1,0 @@
--- Placeholder for migration 007 (another branch's number); the lead's merge replaces it.
