@@ -37,7 +37,7 @@ from telegram.ext import (
 from bot.core.clock import SystemClock
 from bot.offline.local_api import LocalBotApi, LocalRequest, OutgoingMessage
 from bot.telegram.app import build_application, close_application, open_application
-from bot.telegram.callbacks import CardButton, ScoreButton, decode
+from bot.telegram.callbacks import CardButton, RestoreButton, ScoreButton, decode
 from bot.telegram.ordering import RUNNING
 from tests.support.standin import BotApiStandin
 
@@ -54,7 +54,7 @@ FOCUS_SCRIPT = (
     "press:card",  # ▶ Resume (the card was edited in place)
     "/status",
     "/stop",
-    "press:summary",  # score 4
+    "press:summary",  # score 4 (or ↩ Count it: stopped at once, the session is a stray)
 )
 """One user's cycle: 7 updates — 4 commands, 3 button presses — each with storage writes."""
 
@@ -108,6 +108,7 @@ class _Users:
         self.e2e_ms: list[float] = []
         self.card: dict[int, int] = {}
         self.summary: dict[int, int] = {}
+        self.summary_button: dict[int, int] = {}
         self.finished = asyncio.Event()
 
     def on_outgoing(self, _change: str, msg: OutgoingMessage) -> None:
@@ -120,6 +121,10 @@ class _Users:
             self.card[msg.chat_id] = msg.message_id
         elif isinstance(data, ScoreButton):
             self.summary[msg.chat_id] = msg.message_id
+            self.summary_button[msg.chat_id] = _SCORE_BUTTON
+        elif isinstance(data, RestoreButton):  # a stray's summary: its one button, undo
+            self.summary[msg.chat_id] = msg.message_id
+            self.summary_button[msg.chat_id] = 0
 
     def start(self) -> None:
         """Every user sends a first update."""
@@ -152,7 +157,7 @@ class _Users:
         if action.startswith("press:"):
             target = (self.card if action == "press:card" else self.summary).pop(user_id, None)
             if target is not None:
-                button = 0 if action == "press:card" else _SCORE_BUTTON
+                button = 0 if action == "press:card" else self.summary_button.get(user_id, 0)
                 if action == "press:card":
                     self.card[user_id] = target  # pressed twice (pause, then resume)
                 return self.api.user_press(user_id=user_id, message_id=target, button=button)

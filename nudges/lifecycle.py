@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from nudges import limits as product
 from nudges.policy import Finish, Limits, PauseExpired, Plan, SessionState, Slot, SlotKind
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "breaks_behind",
     "extension_room",
     "finished",
+    "is_stray",
     "pause_expiry",
     "resumed_pauses",
     "settled",
@@ -118,3 +120,10 @@ def settled(before: Plan, state: SessionState, limits: Limits, now: datetime) ->
     active = state.active_at(now)
     minute = limits.span(1)
     return tuple(round((end - start) / minute) for start, end in before.blocks if end <= active)
+
+
+def is_stray(ending: Ending, time_scale: float) -> bool:
+    """A session that ends with under ``STRAY_SESSION_MINUTES`` of focus (nominal minutes:
+    started and stopped at once, a wrong length) is a mistake, not a session to count."""
+    nominal_minutes = ending.focused.total_seconds() * time_scale / 60
+    return not ending.completed and nominal_minutes < product.STRAY_SESSION_MINUTES

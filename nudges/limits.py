@@ -40,6 +40,7 @@ __all__ = [
     "CADENCE_MIN_ANSWERS",
     "CHECKIN_INTERVAL_MINUTES",
     "CHECKIN_RESERVE",
+    "CORRECT_FOCUSED_MINUTES",
     "CURVE_GLYPHS_PER_LINE",
     "CURVE_STRETCH_MINUTES",
     "DEFAULT_BLOCK_MINUTES",
@@ -69,13 +70,26 @@ __all__ = [
     "PLAN_MIN_SESSIONS",
     "PLAN_RATES_SHOWN",
     "PLAN_RELIABLE_RATE",
+    "RECENT_LABELS",
     "RECOVERY_DISTRACTIONS_IN_BLOCK",
     "RECOVERY_EXTRA_BREAK_MINUTES",
     "RECOVERY_FALLING_SCORES",
     "SCORE",
     "SCORE_REPLY_WINDOW",
     "SETTING_MINUTES",
+    "STRAY_SESSION_MINUTES",
+    "TOP_LABELS",
     "Bound",
+]
+__all__ += [
+    "DEFAULT_REVIEW_MINUTE",
+    "DEFAULT_REVIEW_WEEKDAY",
+    "GOAL_MINUTES",
+    "IGNORED_REMINDERS",
+    "REMINDER_LATE_WINDOW",
+    "REMINDER_RETRY",
+    "REMINDER_START_MINUTES",
+    "USUAL_LENGTH_HORIZON",
 ]
 
 
@@ -288,3 +302,49 @@ CADENCE_CLOSE_DISTRACTED_SHARE: Final = 0.4
 
 CADENCE_CLOSE_MINUTES: Final = 12
 """One check-in per this many minutes of focus for someone often distracted."""
+
+# --- records (issue 13) ----------------------------------------------------------------------
+
+STRAY_SESSION_MINUTES: Final = 2
+"""A session that ends with less focus than this (nominal minutes: started and stopped at
+once, a wrong length) is recorded as cancelled: kept in /history, left out of every figure,
+with an undo until the next session starts."""
+
+CORRECT_FOCUSED_MINUTES: Final = Bound(0, MAX_TOTAL_MINUTES)
+"""What ``/correct <id> focused N`` accepts: a session can't hold more focus than this."""
+
+RECENT_LABELS: Final = 3
+"""How many of the person's latest labels a bare ``/focus`` offers to start again."""
+
+TOP_LABELS: Final = 5
+"""Labels /stats lists for the period, most focused first."""
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ----------
+
+GOAL_MINUTES: Final = Bound(10, 720)
+"""``/goal``: a day's focus goal, 10 minutes to 12 hours."""
+
+REMINDER_LATE_WINDOW: Final = timedelta(minutes=30)
+"""A reminder (or a weekly review) found more than this late, after downtime, is dropped:
+never sent late in a burst. Wall-clock time: reminders are times of day, not session time, so
+``FOCUS_TIME_SCALE`` does not shrink it."""
+
+REMINDER_RETRY: Final = timedelta(seconds=30)
+"""A reminder whose send surely failed for a passing reason is tried again after this, while
+it is inside its late window."""
+
+IGNORED_REMINDERS: Final = 3
+"""After this many reminders in a row left unanswered, the bot asks once whether to keep them
+and sends none until the answer (silence is not consent)."""
+
+REMINDER_START_MINUTES: Final = DEFAULT_FOCUS_MINUTES
+"""A reminder's first button starts a session of this length; the second, the person's usual."""
+
+USUAL_LENGTH_HORIZON: Final = timedelta(days=30)
+""""Their usual length": the most frequent planned length of the sessions of this period."""
+
+DEFAULT_REVIEW_WEEKDAY: Final = 6
+"""The weekly review's day until the person picks another (Monday 0: Sunday)."""
+
+DEFAULT_REVIEW_MINUTE: Final = 18 * 60
+"""The weekly review's local time until the person picks another: 18:00."""

@@ -13,26 +13,34 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from nudges import limits
 from nudges.companion import Answer, Energy, Reason
 from nudges.policy import DeliveryStatus, SlotKind
+from nudges.reminders import QuietWindow, ReminderRule, ReviewRule
 
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
     "CompanionTotals",
+    "Correction",
     "DayTotals",
     "DeliveryRecord",
     "EndedBy",
     "Event",
+    "HistoryQuery",
     "HourTotals",
     "LabelledTotals",
     "Outcome",
+    "ReminderKind",
+    "ReminderRecord",
     "Reschedule",
+    "Routine",
     "Session",
     "SessionFact",
     "StatsTotals",
     "User",
     "from_ms",
+    "label_key",
     "to_ms",
 ]
 
@@ -49,6 +57,11 @@ def to_ms(value: datetime) -> int:
     if value.utcoffset() is None:
         raise ValueError("naive datetime given to storage")
     return round(value.timestamp() * 1000)
+
+
+def label_key(label: str) -> str:
+    """Labels that differ only in case or spacing are one: ``Report  X`` and ``report x``."""
+    return " ".join(label.split()).casefold()
 
 
 def from_ms(value: int) -> datetime:
@@ -131,6 +144,9 @@ class Session(_Frozen):
     settled_blocks: tuple[int, ...] = ()  # blocks an extension left as they were (minutes)
     note: str | None = None  # the person's reply to the summary, in their words
     ended_by: EndedBy | None = None
+    cancelled: bool = False
+    """A stray session (ended with under ``STRAY_SESSION_MINUTES`` of focus): kept, but left
+    out of every figure."""
 
     @property
     def in_group(self) -> bool:
@@ -193,6 +209,27 @@ class SessionFact(NamedTuple):
             score,
             labelled,
         )
+
+
+class HistoryQuery(_Frozen):
+    """Which sessions ``/history`` lists: all, or those matching every field given."""
+
+    since: datetime | None = None
+    """Started at or after this."""
+    label_words: tuple[str, ...] = ()
+    """Lower-case words the label must contain, each (as substrings)."""
+    outcome: Outcome | None = None
+    """Ended with this outcome (cancelled sessions never match)."""
+
+
+class Correction(_Frozen):
+    """What the owner fixes in an ended session; None leaves a field as it is."""
+
+    focused_minutes: float | None = None
+    """Nominal focused minutes; the outcome follows (completed when the plan was met)."""
+    label: str | None = None
+    clear_label: bool = False
+    score: int | None = None
 
 
 class DeliveryRecord(_Frozen):
@@ -296,3 +333,70 @@ class CompanionTotals(NamedTuple):
     """(start energy or None, scored sessions, their average score)."""
     flowing: list[tuple[Session, list[DeliveryRecord]]]
     """Sessions with two 👍 or more, and their deliveries (flow is derived from them)."""
+
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ---------
+
+
+class ReminderKind(StrEnum):
+    """What a row of ``reminders`` is: a reminder to start (or the question that replaces
+    it) on a local day, or the weekly review of an ISO week."""
+
+    REMIND = "remind"
+    REVIEW = "review"
+
+
+class Routine(_Frozen):
+    """A person's goal, reminder, quiet hours and weekly review, and when each is next due.
+
+    Minutes are local minutes of the day (0-1439); None: not chosen.
+    """
+
+    user_id: int
+    goal_minutes: int | None = None
+    remind_minute: int | None = None
+    remind_weekdays: bool = False
+    remind_held: bool = False
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    quiet_checkins: bool = False
+    review: bool = False
+    review_weekday: int = limits.DEFAULT_REVIEW_WEEKDAY
+    review_minute: int = limits.DEFAULT_REVIEW_MINUTE
+    next_remind_at: datetime | None = None
+    next_review_at: datetime | None = None
+    zone_asked: bool = False
+
+    @property
+    def quiet(self) -> QuietWindow | None:
+        """The quiet hours, if any."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        return QuietWindow(self.quiet_start, self.quiet_end)
+
+    @property
+    def reminder(self) -> ReminderRule | None:
+        """The reminder rule, if reminders are on."""
+        if self.remind_minute is None:
+            return None
+        return ReminderRule(self.remind_minute, weekdays_only=self.remind_weekdays)
+
+    @property
+    def review_rule(self) -> ReviewRule:
+        """The weekly review's day and time."""
+        return ReviewRule(self.review_weekday, self.review_minute)
+
+
+class ReminderRecord(_Frozen):
+    """What was decided about one reminder, question or weekly review."""
+
+    user_id: int
+    day: str
+    kind: ReminderKind
+    ask: bool
+    status: DeliveryStatus
+    due_at: datetime
+    at: datetime
+    message_id: int | None
+    reason: str | None
+    answered_at: datetime | None

@@ -17,11 +17,16 @@ from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
 from storage.models import (
     CompanionTotals,
+    Correction,
     DeliveryRecord,
     EndedBy,
     Event,
+    HistoryQuery,
     Outcome,
+    ReminderKind,
+    ReminderRecord,
     Reschedule,
+    Routine,
     Session,
     SessionFact,
     StatsTotals,
@@ -31,6 +36,8 @@ from storage.models import (
 __all__ = [
     "CompanionStore",
     "DeliveryStore",
+    "RecordStore",
+    "ReminderStore",
     "ReportStore",
     "SessionStore",
     "Storage",
@@ -175,10 +182,12 @@ class SessionStore(Protocol):
         version: int | None = None,
         summary: str | None = None,
         ended_by: EndedBy | None = None,
+        cancelled: bool = False,
     ) -> Session | None:
         """End a running session and queue its one summary (``summary``: a reason not to
         send one; ``ended_by``: who or what ended it); None if it had ended, or changed
-        since ``version``."""
+        since ``version``. ``cancelled``: a stray session, recorded as such (left out of
+        every figure)."""
         ...
 
     async def set_score(
@@ -394,6 +403,45 @@ class NoteStore(Protocol):
         ...
 
 
+class RecordStore(Protocol):
+    """A person's own records, one session at a time: filtered history, correct, delete,
+    undo a cancellation; and the labels behind /stats and a bare /focus. Every change is
+    conditional on the session being the user's and ended."""
+
+    async def find_history(
+        self, user_id: int, query: HistoryQuery, offset: int, limit: int
+    ) -> tuple[list[Session], int]:
+        """A page of the user's sessions matching ``query``, newest first, and the count."""
+        ...
+
+    async def correct(
+        self, session_id: int, user_id: int, correction: Correction, now: datetime
+    ) -> Session | None:
+        """Apply a correction to an ended session of this user, recorded as an ``edit``
+        event; None if it is not theirs, not ended, or nothing changes."""
+        ...
+
+    async def delete_session(self, session_id: int, user_id: int) -> bool:
+        """Remove an ended session of this user with its events and deliveries, at once."""
+        ...
+
+    async def restore(self, session_id: int, user_id: int, now: datetime) -> Session | None:
+        """Count a cancelled session again, unless a later session of the user started."""
+        ...
+
+    async def labelled_facts(
+        self, user_id: int, since: datetime | None, until: datetime
+    ) -> list[tuple[str, SessionFact]]:
+        """(label, fact) of the user's labelled, counted ended sessions started in
+        [since, until), oldest first."""
+        ...
+
+    async def recent_labels(self, user_id: int, limit: int) -> list[tuple[str, int, int]]:
+        """The user's latest distinct labels (case and spacing aside), newest first, each with
+        the planned minutes and the id of its last session."""
+        ...
+
+
 class Storage(Protocol):
     """The one object the application opens (``storage.open_storage``) and closes."""
 
@@ -403,6 +451,8 @@ class Storage(Protocol):
     reports: ReportStore
     companion: CompanionStore
     notes: NoteStore
+    records: RecordStore
+    reminders: ReminderStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""
@@ -410,4 +460,75 @@ class Storage(Protocol):
 
     async def integrity_check(self) -> str:
         """The backend's own verdict on what it holds ('ok' when sound)."""
+        ...
+
+
+class ReminderStore(Protocol):
+    """A person's routine (goal, reminder, quiet hours, weekly review) and every reminder,
+    question and review: claimed before it is sent, at most one per person, day and kind."""
+
+    async def routine(self, user_id: int) -> Routine:
+        """The person's routine (the defaults when they never chose anything)."""
+        ...
+
+    async def update_routine(self, user_id: int, now: datetime, **fields: object) -> Routine:
+        """Change some of a person's routine fields (created with the user if new)."""
+        ...
+
+    async def due_routines(self, now: datetime, limit: int) -> list[Routine]:
+        """Routines with a reminder or a review due by ``now``."""
+        ...
+
+    async def soonest_routine(self) -> datetime | None:
+        """The earliest time a reminder or a review is due (None: none is scheduled)."""
+        ...
+
+    async def claim_reminder(
+        self,
+        user_id: int,
+        day: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        now: datetime,
+        *,
+        ask: bool = False,
+        day_start: datetime | None = None,
+    ) -> str | None:
+        """Claim a reminder or review before sending it; None when claimed, else why not
+        (already handled; for a reminder: a session runs, or one started since
+        ``day_start``)."""
+        ...
+
+    async def confirm_reminder(
+        self, user_id: int, day: str, kind: ReminderKind, message_id: int | None, now: datetime
+    ) -> None:
+        """Record that a claimed reminder was delivered."""
+        ...
+
+    async def unclaim_reminder(self, user_id: int, day: str, kind: ReminderKind) -> None:
+        """Withdraw a claim whose send surely did not happen."""
+        ...
+
+    async def drop_reminder(
+        self,
+        user_id: int,
+        day: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        """Record a reminder as not sent (a sent one stays sent)."""
+        ...
+
+    async def unanswered_in_row(self, user_id: int) -> int:
+        """How many of the latest sent reminders in a row went unanswered."""
+        ...
+
+    async def answer_reminders(self, user_id: int, now: datetime) -> int:
+        """Mark every unanswered reminder of the person as answered."""
+        ...
+
+    async def reminders_of(self, user_id: int) -> list[ReminderRecord]:
+        """Every reminder row of the person, oldest first."""
         ...

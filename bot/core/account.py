@@ -37,7 +37,7 @@ class AccountUseCases(ServiceBase):
         tz = zone(tz_name)
         reasons = await self.store.companion.reasons_by_session(user_id)
         return (
-            sessions_csv(sessions, tz, reasons),
+            sessions_csv(sessions, tz, reasons, events),
             sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now(), reasons),
             len(sessions),
         )

@@ -10,13 +10,15 @@ classes of their own; :class:`FocusService` is all of them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
 from bot.core.companion import CompanionUseCases
+from bot.core.records import RecordUseCases
+from bot.core.routine import RoutineUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
 from nudges import (
     DeliveryStatus,
@@ -34,6 +36,7 @@ from nudges.lifecycle import (
     breaks_behind,
     extension_room,
     finished,
+    is_stray,
     pause_expiry,
     resumed_pauses,
     settled,
@@ -95,7 +98,9 @@ class ScoreResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
-class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
+class FocusService(
+    InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases, RoutineUseCases
+):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 
     async def start(
@@ -109,6 +114,8 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
         """Start a session; raises ActiveSessionExists when one runs in this chat."""
         now = self.clock.now()
         d = await self.defaults_for(user_id)
+        if d.checkins and not await self.checkins_allowed(user_id):  # quiet hours
+            d = replace(d, checkins=False)
         state = SessionState(
             started_at=now,
             planned_minutes=minutes or d.minutes,
@@ -327,6 +334,7 @@ class FocusService(InsightViews, AccountUseCases, CompanionUseCases):
                 version=version,
                 summary=summary,
                 ended_by=ended_by,
+                cancelled=is_stray(ending, session.time_scale),
             )
         )
 

@@ -17,6 +17,7 @@ from bot.core.insights import (
     streak,
     tally,
 )
+from bot.core.routine import GoalProgress, goal_after_session
 from bot.core.timefmt import local_date, local_times, zone
 from nudges import MISSED_REASON, DeliveryStatus, SlotKind
 from nudges import limits as product
@@ -72,6 +73,7 @@ class SummaryView:
     pause_limit_minutes: float | None = None  # set when the pause limit ended the session
     curve: tuple[Stretch, ...] = ()  # one state per 5-minute stretch (nudges.curve)
     friction: tuple[Friction, ...] = ()  # pauses and distractions, in order
+    goal: GoalProgress | None = None  # today against the daily goal, if one is set
 
 
 class InsightViews(ServiceBase):
@@ -141,6 +143,7 @@ class InsightViews(ServiceBase):
             flow_minutes=self._flow_minutes(
                 session, await self.store.deliveries.deliveries(session.id)
             ),
+            goal=await goal_after_session(self.store, session, tz, now),
             breaks_missed=missed,
             pause_limit_minutes=limits.pause_limit_minutes if by_pause else None,
             curve=()

@@ -28,6 +28,7 @@ from bot.telegram.context import BotData, FocusApplication, FocusContext
 from bot.telegram.dispatcher import Dispatcher
 from bot.telegram.ordering import RUNNING, PerUserOrder
 from bot.telegram.ratelimit import FocusRateLimiter
+from bot.telegram.reminders import ReminderDispatcher
 from storage import open_storage
 
 __all__ = ["build_application", "close_application", "open_application"]
@@ -81,6 +82,10 @@ def build_application(
         # The one owner of "a session changed" is the core; this is what acts on it.
         service.changes = TelegramChanges(dispatcher)
         app.bot_data.service, app.bot_data.dispatcher = service, dispatcher
+        # Reminders and weekly reviews: their own job, armed from their rows.
+        reminders = ReminderDispatcher(service, app.bot, app.job_queue)
+        service.routine_wake = reminders.arm
+        app.bot_data.reminders = reminders
         app.bot_data.allowed_users = settings.focus_allowed_users
         try:
             await app.bot.set_my_commands(texts.bot_commands())
@@ -89,6 +94,7 @@ def build_application(
         # Recovery after a restart: one run, right away, over everything due while we were
         # down (the policy drops what is too late, and ends what ended, with a late summary).
         dispatcher.arm(clock.now())
+        reminders.arm(clock.now())
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         """Close storage (after in-flight handlers have finished)."""
@@ -149,6 +155,11 @@ def _register(app: FocusApplication) -> None:
     app.add_handler(CommandHandler("timezone", handlers.timezone))
     app.add_handler(CommandHandler("export", handlers.export))
     app.add_handler(CommandHandler("delete_me", handlers.delete_me))
+    app.add_handler(CommandHandler("correct", handlers.correct))  # a session's own record
+    # 3b. Around the sessions: the daily goal, the reminder to start, quiet hours.
+    app.add_handler(CommandHandler("goal", handlers.goal))
+    app.add_handler(CommandHandler("remind", handlers.remind))
+    app.add_handler(CommandHandler("quiet", handlers.quiet))
     # 4. Buttons: one router that checks owner and state.
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     # 5. Plain text: score replies and hints.

@@ -21,6 +21,14 @@ their meaning across an upgrade and a restart::
     rs:12:phone               why a 😵 answer on session 12 (phone, people, wandering, tired, other)
     rb:12:long  rb:12:end     recovery on session 12's break: a longer break, or end here
     len:12:m45                make session 12 45 minutes long (the start card's suggestion)
+    rec:42:o12  c12  d12  y12 user 42's session 12: open, correct, delete, confirm the delete
+    un:12                     count session 12 again (it was cancelled as a stray)
+    agn:42:s12                user 42: start session 12's label and length again
+    hisf:42:w3  m3 c3 e3 l3   user 42's filtered /history (week, month, completed, early,
+                              the label words last asked for), page 3
+    rem:42:s25  rem:42:no     user 42's reminder: start 25 minutes, not today
+    rem:42:keep rem:42:stop   user 42's "keep reminding you?": keep, stop
+    rtn:42:qc1  rv0  qh0      user 42's check-ins in quiet hours, weekly review, quiet hours off
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -40,6 +48,7 @@ from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, Bound
 __all__ = [
     "MAX_DATA_BYTES",
     "AccountButton",
+    "AgainButton",
     "ButtonData",
     "CardAction",
     "CardButton",
@@ -47,11 +56,20 @@ __all__ = [
     "DeleteButton",
     "EnergyButton",
     "HistoryButton",
+    "HistoryFilter",
+    "HistoryFilterButton",
+    "KeepRemindingButton",
     "LengthButton",
     "OfferButton",
     "QuietButton",
     "ReasonButton",
+    "RecordAction",
+    "RecordButton",
     "RecoveryButton",
+    "RemindButton",
+    "RestoreButton",
+    "RoutineButton",
+    "RoutineSwitch",
     "ScoreButton",
     "SessionButton",
     "Setting",
@@ -237,6 +255,127 @@ class RecoveryButton:
         _check(self.session_id, _ID, "session id")
 
 
+class RecordAction(StrEnum):
+    """What a button under a session's record does (the value is the wire letter)."""
+
+    OPEN = "o"
+    CORRECT = "c"
+    DELETE = "d"
+    CONFIRM_DELETE = "y"
+
+
+class HistoryFilter(StrEnum):
+    """A filtered /history's kind (the value is the wire letter)."""
+
+    WEEK = "w"
+    MONTH = "m"
+    COMPLETED = "c"
+    EARLY = "e"
+    LABEL = "l"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordButton:
+    """Open a session from /history, ✏️ Correct it, 🗑 Delete it, or confirm the delete."""
+
+    owner: int
+    session_id: int
+    action: RecordAction
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilterButton:
+    """◀ ▶ under a filtered /history."""
+
+    owner: int
+    kind: HistoryFilter
+    page: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.page, _PAGE, "page")
+
+
+@dataclass(frozen=True, slots=True)
+class AgainButton:
+    """A bare /focus's offer: start the label and length of one of the owner's sessions."""
+
+    owner: int
+    session_id: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreButton:
+    """↩ Count it: undo the cancellation of a stray session."""
+
+    session_id: int
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.session_id, _ID, "session id")
+
+
+@dataclass(frozen=True, slots=True)
+class RemindButton:
+    """A reminder's buttons: start a session of ``minutes``, or (None) not today."""
+
+    owner: int
+    minutes: int | None
+
+    def __post_init__(self) -> None:
+        """Valid by construction: a length one could have typed."""
+        _check(self.owner, _ID, "user id")
+        if self.minutes is not None:
+            _check(self.minutes, FOCUS_MINUTES, "minutes")
+
+
+@dataclass(frozen=True, slots=True)
+class KeepRemindingButton:
+    """The answer to "keep reminding you?" after reminders went unanswered."""
+
+    owner: int
+    keep: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+
+
+class RoutineSwitch(StrEnum):
+    """A routine setting a ``/settings`` button switches (the value is its wire code)."""
+
+    QUIET_CHECKINS = "qc"
+    REVIEW = "rv"
+    QUIET_HOURS = "qh"  # only off: quiet hours are set with /quiet
+    REMINDER = "rm"  # only off: a reminder is set with /remind
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineButton:
+    """A ``/settings`` button that switches a routine setting on or off."""
+
+    owner: int
+    switch: RoutineSwitch
+    on: bool
+
+    def __post_init__(self) -> None:
+        """Valid by construction: times are typed, so those switches only turn off."""
+        _check(self.owner, _ID, "user id")
+        if self.on and self.switch in (RoutineSwitch.QUIET_HOURS, RoutineSwitch.REMINDER):
+            raise ValueError(f"{self.switch} is only switched off by a button")
+
+
 SessionButton = (
     CardButton
     | OfferButton
@@ -246,11 +385,24 @@ SessionButton = (
     | ReasonButton
     | RecoveryButton
     | LengthButton
+    | RestoreButton
 )
 """Buttons about one session: only the session's owner may press them."""
 
-AccountButton = SettingButton | QuietButton | HistoryButton | DeleteButton
-"""Buttons about a user's own account: only that user may press them."""
+AccountButton = (
+    SettingButton
+    | QuietButton
+    | HistoryButton
+    | DeleteButton
+    | RecordButton
+    | HistoryFilterButton
+    | AgainButton
+    | RemindButton
+    | KeepRemindingButton
+    | RoutineButton
+)
+"""Buttons about a user's own account: only that user may press them (a record button's
+session must be theirs too: checked where it is used)."""
 
 ButtonData = SessionButton | AccountButton
 """Whatever a button of ours can mean."""
@@ -258,6 +410,9 @@ ButtonData = SessionButton | AccountButton
 # One letter per setting on the wire (the first version's); "q" is the quiet switch.
 _SETTING_CODE: Final = {Setting.DEFAULT: "d", Setting.BLOCK: "b", Setting.BREAK: "k"}
 _SETTING_OF_CODE: Final = {code: setting for setting, code in _SETTING_CODE.items()}
+
+
+_SWITCHES: Final = frozenset(switch.value for switch in RoutineSwitch)
 
 
 def encode(button: ButtonData) -> str:
@@ -288,6 +443,20 @@ def encode(button: ButtonData) -> str:
             data = f"rb:{session_id}:{'long' if longer else 'end'}"
         case LengthButton(session_id=session_id, minutes=minutes):
             data = f"len:{session_id}:m{minutes}"
+        case RecordButton(owner=owner, session_id=session_id, action=record):
+            data = f"rec:{owner}:{record.value}{session_id}"
+        case HistoryFilterButton(owner=owner, kind=kind, page=page):
+            data = f"hisf:{owner}:{kind.value}{page}"
+        case AgainButton(owner=owner, session_id=session_id):
+            data = f"agn:{owner}:s{session_id}"
+        case RestoreButton(session_id=session_id):
+            data = f"un:{session_id}"
+        case RemindButton(owner=owner, minutes=minutes):
+            data = f"rem:{owner}:{'no' if minutes is None else f's{minutes}'}"
+        case KeepRemindingButton(owner=owner, keep=keep):
+            data = f"rem:{owner}:{'keep' if keep else 'stop'}"
+        case RoutineButton(owner=owner, switch=switch, on=on):
+            data = f"rtn:{owner}:{switch.value}{int(on)}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -345,4 +514,29 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return RecoveryButton(number, longer=arg == "long")
         case "len", str(length) if length[:1] == "m" and length[1:].isdigit():
             return LengthButton(number, int(length[1:]))
+        case "rec", str(code) if code[:1] in _RECORD_ACTIONS and _digits(code[1:]):
+            return RecordButton(number, int(code[1:]), RecordAction(code[:1]))
+        case "hisf", str(code) if code[:1] in _HISTORY_FILTERS and _digits(code[1:]):
+            return HistoryFilterButton(number, HistoryFilter(code[:1]), int(code[1:]))
+        case "agn", str(code) if code[:1] == "s" and _digits(code[1:]):
+            return AgainButton(number, int(code[1:]))
+        case "un", None:
+            return RestoreButton(number)
+        case "rem", "no":
+            return RemindButton(number, None)
+        case "rem", ("keep" | "stop"):
+            return KeepRemindingButton(number, keep=arg == "keep")
+        case "rem", str(start) if start[:1] == "s" and start[1:].isdigit():
+            return RemindButton(number, int(start[1:]))
+        case "rtn", str(code) if code[:2] in _SWITCHES and code[2:] in ("0", "1"):
+            return RoutineButton(number, RoutineSwitch(code[:2]), on=code[2:] == "1")
     return None
+
+
+_RECORD_ACTIONS: Final = frozenset(a.value for a in RecordAction)
+_HISTORY_FILTERS: Final = frozenset(f.value for f in HistoryFilter)
+
+
+def _digits(text: str) -> bool:
+    """1-19 ASCII digits (``str.isdigit`` accepts other scripts' digits too)."""
+    return 1 <= len(text) <= 19 and text.isascii() and text.isdigit()

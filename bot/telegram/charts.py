@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from bot.core.insights import Stats
 
-__all__ = ["Panel", "chart_panels", "render_stats_chart"]
+__all__ = ["Panel", "chart_panels", "render_stats_chart", "stats_figure"]
 
 Panel = Literal["days", "hours"]
 
@@ -40,7 +40,16 @@ _MAX_TICK_LABELS = 15
 _WEEKDAY_LABELS_UP_TO = 14
 """Day labels are ``Mon 9`` up to this many days, ``9 Mar`` beyond."""
 _VALUE_LABELS_UP_TO = 10
-"""Bars are labelled with their minutes when there are at most this many."""
+"""Bars are labelled with their minutes when there are at most this many; beyond, only
+today's bar and the tallest one are."""
+
+_MIN_SLOTS = 7
+"""The x axis is at least this many bars wide, so one day (``all`` on a first day) is a bar
+of the usual width at the right, not a block half the chart wide."""
+
+_Y_TICKS = 5
+_LABEL_ROOM = 1.15
+"""Headroom above the top gridline for the value labels over the tallest bar."""
 
 _BUSY_DAY = 3
 """A day with this many sessions makes the hour-of-day panel worth showing."""
@@ -69,6 +78,17 @@ def chart_panels(stats: Stats) -> list[Panel]:
 
 def render_stats_chart(stats: Stats, title: str) -> bytes | None:
     """A 1000x600 PNG of the period's focused minutes (see ``chart_panels``); None if none."""
+    fig = stats_figure(stats, title)
+    if fig is None:
+        return None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    fig.clear()  # break the figure's reference cycles now rather than at the next gc
+    return buffer.getvalue()
+
+
+def stats_figure(stats: Stats, title: str) -> Figure | None:
+    """The chart's figure, drawn but not rendered (the tests read its axes); None if empty."""
     panels = chart_panels(stats)
     if not panels:
         return None
@@ -84,11 +104,7 @@ def render_stats_chart(stats: Stats, title: str) -> bytes | None:
             _draw_days(ax, stats.daily)
         else:
             _draw_hours(ax, stats.by_hour)
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI)
-    fig.clear()  # break the figure's reference cycles now rather than at the next gc
-    return buffer.getvalue()
+    return fig
 
 
 def _style(ax: Axes, heading: str) -> None:
@@ -98,7 +114,6 @@ def _style(ax: Axes, heading: str) -> None:
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_color(_GRID)
     ax.tick_params(colors=_TEXT, length=0, labelsize=9)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax.grid(axis="y", color=_GRID, linewidth=0.8)
     ax.set_axisbelow(True)
     ax.set_ylabel("minutes", color=_TEXT, fontsize=9)
@@ -134,26 +149,53 @@ def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
     values = [minutes for _, minutes in bars]
     drawn = ax.bar(positions, values, color=colors, width=0.7)
     if len(bars) <= _VALUE_LABELS_UP_TO:
-        ax.set_ylim(0, max(values) * 1.15)  # room for the labels above the tallest bar
-        ax.bar_label(
-            drawn,
-            labels=[f"{round(v)}" if v > 0 else "" for v in values],
-            padding=2,
-            fontsize=9,
-            color=_TEXT,
-        )
+        labelled = set(positions)
+    else:
+        # Too many to label each: today's (the last, weekly bars included) and the tallest.
+        labelled = {positions[-1], max(positions, key=lambda i: values[i])}
+    ax.bar_label(
+        drawn,
+        labels=[f"{round(v)}" if v > 0 and i in labelled else "" for i, v in enumerate(values)],
+        padding=2,
+        fontsize=9,
+        color=_TEXT,
+    )
+    _scale_y(ax, values)
     step = math.ceil(len(bars) / _MAX_TICK_LABELS)
     # Label from today backwards, so the newest bar always has its date.
     shown = positions[::-1][::step][::-1]
     ax.set_xticks(shown, [labels[i] for i in shown])
-    ax.set_xlim(-0.6, len(bars) - 0.4)
+    # Padding on the left when there are few bars: today stays at the right edge.
+    ax.set_xlim(-0.6 - max(0, _MIN_SLOTS - len(bars)), len(bars) - 0.4)
     _style(ax, heading)
 
 
 def _draw_hours(ax: Axes, by_hour: Sequence[float]) -> None:
     """Bars of focused minutes by the local hour the sessions started in."""
-    ax.bar(range(24), list(by_hour), color=_BAR, width=0.7)
+    values = list(by_hour)
+    drawn = ax.bar(range(24), values, color=_BAR, width=0.7)
+    ax.bar_label(
+        drawn,
+        labels=[f"{round(v)}" if v > 0 else "" for v in values],
+        padding=2,
+        fontsize=8,
+        color=_TEXT,
+    )
+    _scale_y(ax, values)
     ticks = list(range(0, 24, 3))
     ax.set_xticks(ticks, [f"{h:02d}:00" for h in ticks])
     ax.set_xlim(-0.6, 23.6)
     _style(ax, "Focused minutes by hour of day (your time, by start)")
+
+
+def _scale_y(ax: Axes, values: Sequence[float]) -> None:
+    """Whole-minute gridlines up to one at or above the tallest bar, and room for its label.
+
+    Left to autoscaling, a 55-minute bar got gridlines up to 45 and ran past the last one.
+    """
+    top = max(values, default=0.0)
+    ticks = [t for t in MaxNLocator(nbins=_Y_TICKS, integer=True).tick_values(0, top) if t >= 0]
+    # tick_values covers the range, so its last tick is at or above the tallest bar
+    ceiling = max(ticks[-1], 1.0)
+    ax.set_yticks([t for t in ticks if t <= ceiling])
+    ax.set_ylim(0, ceiling * _LABEL_ROOM)

@@ -14,6 +14,7 @@ from bot.telegram.bulk import BulkJobs, Job
 from bot.telegram.dispatcher import Dispatcher
 from bot.telegram.ordering import PerUserOrder
 from bot.telegram.parsing import FocusRequest
+from bot.telegram.reminders import ReminderDispatcher
 
 __all__ = ["BotData", "FocusApplication", "FocusContext"]
 
@@ -34,6 +35,11 @@ class BotData:
     offers: dict[tuple[int, int], FocusRequest] = field(default_factory=dict)
     # Files (/export, /stats charts) sent in the background, off the update slots.
     bulk: BulkJobs = field(default_factory=BulkJobs)
+    # The label words of each user's last /history <words>, for its ◀ ▶ (they don't fit in
+    # a button's 64 bytes); lost on a restart, when those buttons answer "expired".
+    history_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # The reminders' and weekly reviews' job (bot.telegram.reminders).
+    reminders: ReminderDispatcher | None = None
 
 
 class FocusContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -10,12 +10,21 @@ import unicodedata
 from dataclasses import dataclass
 
 from nudges import limits as product
+from nudges.reminders import QuietWindow
+from storage.models import Correction
 
 __all__ = [
+    "CORRECT_FORMS",
     "FocusRequest",
     "ParseError",
+    "parse_clock",
+    "parse_correction",
     "parse_extend",
     "parse_focus",
+    "parse_goal",
+    "parse_history",
+    "parse_quiet",
+    "parse_remind",
     "parse_score",
     "parse_setting",
 ]
@@ -167,3 +176,120 @@ def parse_setting(args: str) -> tuple[str, int | bool]:
     if minutes is None or minutes not in bound:
         raise ParseError(f"{name.capitalize()} can be {bound} minutes.")
     return name, minutes
+
+
+# --- records (issue 13) ----------------------------------------------------------------------
+
+CORRECT_FORMS = (
+    "/correct 12 focused 30 — you focused 30 minutes (forgot to stop?)\n"
+    "/correct 12 label write the report — a new label (/correct 12 label - removes it)\n"
+    f"/correct 12 score 4 — a score {product.SCORE}"
+)
+
+
+def parse_correction(args: str) -> tuple[int, Correction]:
+    """``<session> focused N`` · ``<session> label TEXT`` (``-`` removes it) · ``<session>
+    score N``; ParseError with a reason."""
+    parts = _clean(args).split(maxsplit=2)
+    if len(parts) < 3 or not (parts[0].isascii() and parts[0].isdigit()):
+        raise ParseError("Say which session and what to correct.")
+    session_id, field, value = int(parts[0]), parts[1].lower(), parts[2].strip()
+    if session_id >= 2**63:
+        raise ParseError("I can't find that session among yours.")
+    if field in ("focused", "focus", "minutes"):
+        minutes = parse_duration(value)
+        if minutes is None or minutes not in product.CORRECT_FOCUSED_MINUTES:
+            bound = product.CORRECT_FOCUSED_MINUTES
+            raise ParseError(f"Focused minutes can be {bound.low}–{bound.high}.")
+        return session_id, Correction(focused_minutes=minutes)
+    if field == "label":
+        if value == "-":
+            return session_id, Correction(clear_label=True)
+        if len(value) > product.LABEL_MAX_CHARS:
+            raise ParseError(f"A label can be up to {product.LABEL_MAX_CHARS} characters.")
+        return session_id, Correction(label=value)
+    if field == "score":
+        score = parse_score(value)
+        if score is None or score not in product.SCORE:
+            raise ParseError(f"A score is a number {product.SCORE}.")
+        return session_id, Correction(score=score)
+    raise ParseError("I can correct focused minutes, the label or the score.")
+
+
+_HISTORY_WORDS = {"week", "month", "completed", "early"}
+
+
+def parse_history(args: str) -> tuple[str, tuple[str, ...]]:
+    """``/history`` arguments: ("", ()) for all; ("week"|"month"|"completed"|"early", ());
+    or ("label", words) for anything else (label words, lower-case)."""
+    words = _clean(args).lower().split()
+    if not words:
+        return "", ()
+    if len(words) == 1 and words[0] in _HISTORY_WORDS:
+        return words[0], ()
+    return "label", tuple(w[:60] for w in words[:8])
+
+
+# --- around the sessions: /goal, /remind, /quiet ------------------------------------------
+
+_GOAL_RANGE = f"{product.GOAL_MINUTES.low} minutes to {product.GOAL_MINUTES.high // 60} hours"
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$", re.IGNORECASE)
+_OFF = frozenset({"off", "none", "stop", "no"})
+
+
+def parse_clock(text: str) -> int:
+    """A local time of day, ``9:30`` / ``09:30`` / ``21.15`` / ``7``, as a minute of the day."""
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise ParseError(f"I couldn't read “{text.strip()[:20]}” as a time like 09:30.")
+    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+    if hours > 23 or minutes > 59:
+        raise ParseError(f"“{text.strip()[:20]}” is not a time of day (00:00 to 23:59).")
+    return hours * 60 + minutes
+
+
+def parse_goal(args: str) -> int | None:
+    """``/goal 2h``, ``90m``, ``90``, ``1h30``: the daily goal in minutes; ``off``: None."""
+    text = _clean(args).lower()
+    if text in _OFF:
+        return None
+    if not text:
+        raise ParseError("Say how much focus a day you aim for, e.g. /goal 2h (or /goal off).")
+    first, rest = _duration_words(text)
+    minutes = parse_duration(first)
+    if minutes is None or rest:
+        raise ParseError(f"I couldn't read “{text[:20]}” as a duration like 2h or 90m.")
+    if minutes not in product.GOAL_MINUTES:
+        raise ParseError(f"A daily goal can be {_GOAL_RANGE}.")
+    return minutes
+
+
+def parse_remind(args: str) -> tuple[int | None, bool]:
+    """``/remind 09:30``, ``/remind weekdays 09:30``, ``/remind off``: (minute of the day or
+    None for off, weekdays only)."""
+    words = _clean(args).lower().split()
+    if len(words) == 1 and words[0] in _OFF:
+        return None, False
+    weekdays = bool(words) and words[0] in ("weekdays", "weekday", "workdays")
+    if words and words[0] in ("weekdays", "weekday", "workdays", "daily", "every", "everyday"):
+        words = words[1:]
+    if len(words) != 1:
+        raise ParseError(
+            "Tell me when, at your local time: /remind 09:30, /remind weekdays 09:30, "
+            "or /remind off."
+        )
+    return parse_clock(words[0]), weekdays
+
+
+def parse_quiet(args: str) -> QuietWindow | None:
+    """``/quiet 22:00-07:00`` (or ``off``): the quiet window; None for off."""
+    text = _clean(args).lower().replace("–", "-").replace("—", "-").replace(" to ", "-")
+    if text in _OFF:
+        return None
+    parts = [part.strip() for part in text.split("-")]
+    if len(parts) != 2 or not all(parts):
+        raise ParseError("Give quiet hours as a start and an end: /quiet 22:00-07:00 (or off).")
+    start, end = parse_clock(parts[0]), parse_clock(parts[1])
+    if start == end:
+        raise ParseError("Quiet hours need an end that differs from their start.")
+    return QuietWindow(start, end)

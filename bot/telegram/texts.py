@@ -11,9 +11,12 @@ from telegram import BotCommand
 
 from bot.core.companion import CheckinAnswer, CompanionStats
 from bot.core.insights import Stats
+from bot.core.records import LabelFigures
+from bot.core.routine import GoalProgress, ReminderDue
 from bot.core.service import NoteResult, SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
 from bot.telegram.callbacks import (
+    AgainButton,
     ButtonData,
     CardAction,
     CardButton,
@@ -21,22 +24,31 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    HistoryFilter,
+    HistoryFilterButton,
+    KeepRemindingButton,
     LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
+    RecordAction,
+    RecordButton,
     RecoveryButton,
+    RemindButton,
+    RestoreButton,
+    RoutineButton,
+    RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
     encode,
 )
-from bot.telegram.parsing import FOCUS_FORMS
+from bot.telegram.parsing import CORRECT_FORMS, FOCUS_FORMS
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Fatigue, Reason
 from nudges.curve import GLYPHS, Stretch
 from nudges.planning import PlanAdvice, far_above
-from storage import Outcome, Session, User
+from storage import Event, Outcome, Routine, Session, User
 
 __all__ = [
     "COMMANDS",
@@ -68,8 +80,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resume", "Resume a paused session"),
     ("extend", "Add minutes: /extend 10"),
     ("stop", "End the session now (also /end)"),
-    ("stats", "Your patterns: /stats today|week|month|all"),
-    ("history", "Your sessions, newest first"),
+    ("stats", "Your patterns: /stats today|week|month|all [label]"),
+    ("history", "Your sessions: /history week|month|completed|early|<label>"),
+    ("correct", "Fix a session: /correct 12 focused 30"),
     ("settings", "Timezone, session shape, quiet nudges"),
     ("timezone", "Set your timezone: /timezone Europe/Berlin"),
     ("export", "Download your data (CSV and JSON)"),
@@ -152,13 +165,16 @@ def buttons(*rows: list[tuple[str, ButtonData]]) -> str:
     return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False)
 
 
-def card_keyboard(session: Session) -> str:
-    """⏸ Pause · ⏹ End (▶ Resume while paused), and the optional start energy."""
+def card_keyboard(session: Session, *extra: list[tuple[str, ButtonData]]) -> str:
+    """⏸ Pause · ⏹ End (▶ Resume while paused), the optional start energy; ``extra`` rows
+    below (a bare /focus's)."""
     if session.paused_at is not None:
         first = ("▶ Resume", CardButton(CardAction.RESUME, session.id))
     else:
         first = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
-    return buttons([first, ("⏹ End", CardButton(CardAction.END, session.id))], energy_row(session))
+    return buttons(
+        [first, ("⏹ End", CardButton(CardAction.END, session.id))], energy_row(session), *extra
+    )
 
 
 def start_card(
@@ -213,8 +229,8 @@ def _bar(done: float, width: int = 12) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def status_text(view: StatusView, tz: tzinfo) -> str:
-    """The /status message."""
+def status_text(view: StatusView, tz: tzinfo, goal: GoalProgress | None = None) -> str:
+    """The /status message (with today's progress against the daily goal, if one is set)."""
     s = view.session
     total = view.total.total_seconds() or 1
     done = 1 - view.left.total_seconds() / total
@@ -256,6 +272,8 @@ def status_text(view: StatusView, tz: tzinfo) -> str:
     lines.append(
         f"Nudges: {view.messages_used}/{view.messages_max} · Interruptions: {s.interruptions}"
     )
+    if goal is not None:
+        lines.append(goal_line(goal))
     return "\n".join(lines)
 
 
@@ -301,6 +319,8 @@ def checkin_reply(on_track: bool) -> str:
 def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
     """The one summary of a session, with the 1–5 score buttons."""
     s = view.session
+    if s.cancelled:
+        return cancelled_summary(view)
     if s.outcome is Outcome.COMPLETED:
         head = "✅ <b>Session complete</b>"
     else:
@@ -347,6 +367,10 @@ def summary_message(view: SummaryView, tz: tzinfo) -> tuple[str, str]:
         lines.append(f"🌊 In flow: {view.flow_minutes} min")
     if s.start_energy is not None:  # the start state, as the person tapped it on the card
         lines.append(f"Started {ENERGY_LABELS[s.start_energy]}")
+    if view.goal is not None:
+        lines.append(goal_line(view.goal))
+        if view.goal.just_met:
+            lines.append(GOAL_MET)
     lines.append(f"\nHow focused were you? Tap {product.SCORE} or reply with a number.")
     lines.append("<i>Reply with a few words to keep them as this session's note.</i>")
     scores = range(product.SCORE.low, product.SCORE.high + 1)
@@ -430,8 +454,10 @@ def _next_in(cycle: tuple[int, ...], current: int) -> int:
     return next((v for v in cycle if v > current), cycle[0])
 
 
-def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
-    """The /settings message."""
+def settings_text(
+    user: User, shape: SessionDefaults, now: datetime, routine: Routine | None = None
+) -> str:
+    """The /settings message (with the goal, reminder, quiet hours and review, if given)."""
     tz = zone(user.timezone)
     nudges = "quiet — breaks and the summary only" if user.quiet else "normal — check-ins too"
     return (
@@ -439,8 +465,9 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
         f"Timezone: <b>{html.escape(user.timezone)}</b> (your time now: {clock_time(now, tz)})\n"
         f"Default session: <b>{shape.minutes} min</b>\n"
         f"Focus block: <b>{shape.block_minutes} min</b> · Break: <b>{shape.break_minutes} min</b>\n"
-        f"Nudges: <b>{nudges}</b>\n\n"
-        "Tap to change, or type:\n"
+        f"Nudges: <b>{nudges}</b>\n"
+        + ("" if routine is None else routine_settings_text(routine) + "\n")
+        + "\nTap to change, or type:\n"
         "/timezone Europe/Berlin (or /timezone +02:00)\n"
         "/settings default 45 · /settings block 30 · /settings break 10\n"
         "/settings nudges quiet (or normal)\n"
@@ -449,8 +476,8 @@ def settings_text(user: User, shape: SessionDefaults, now: datetime) -> str:
     )
 
 
-def settings_keyboard(user: User, shape: SessionDefaults) -> str:
-    """Buttons that step each setting to its next common value."""
+def settings_keyboard(user: User, shape: SessionDefaults, routine: Routine | None = None) -> str:
+    """Buttons that step each setting to its next common value (and switch the routine's)."""
     default = _next_in(_CYCLES["default"], shape.minutes)
     block = _next_in(_CYCLES["block"], shape.block_minutes)
     pause = _next_in(_CYCLES["break"], shape.break_minutes)
@@ -464,6 +491,7 @@ def settings_keyboard(user: User, shape: SessionDefaults) -> str:
             (f"Break → {pause} min", SettingButton(owner, Setting.BREAK, pause)),
         ],
         [(quiet, QuietButton(owner, quiet=not user.quiet))],
+        *([] if routine is None else routine_settings_rows(routine)),
     )
 
 
@@ -479,40 +507,6 @@ TIMEZONE_HELP = (
     "Tell me your timezone as a name from the IANA list, like /timezone Europe/Berlin or "
     "/timezone America/New_York, or as an offset like /timezone +02:00."
 )
-
-
-def history_text(sessions: list[Session], page: int, total: int, tz: tzinfo) -> str:
-    """One page of /history."""
-    if total == 0:
-        return "No sessions yet. Start one with /focus 45 write the report."
-    pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
-    lines = [f"🗂 <b>Your sessions</b> (page {page + 1} of {pages}, {total} in all)"]
-    for s in sessions:
-        when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
-        if s.running:
-            outcome = "▶ running"
-        elif s.outcome is Outcome.COMPLETED:
-            outcome = "✅"
-        else:
-            outcome = "⏹ early"
-        focused = f"{round(s.focused_minutes())}/{s.planned_minutes} min"
-        score = f" · ⭐{s.score}" if s.score is not None else ""
-        label = f" · {html.escape(s.label[:60])}" if s.label else ""
-        lines.append(f"{when}{label} · {focused} · {outcome}{score}")
-        if s.note:
-            cut = "…" if len(s.note) > _NOTE_SHOWN else ""
-            lines.append(f"   📝 <i>{html.escape(s.note[:_NOTE_SHOWN])}{cut}</i>")
-    return "\n".join(lines)
-
-
-def history_keyboard(user_id: int, page: int, total: int) -> str | None:
-    """◀ ▶ buttons, only where there is a page to go to."""
-    row: list[tuple[str, ButtonData]] = []
-    if page > 0:
-        row.append(("◀ Newer", HistoryButton(user_id, page - 1)))
-    if (page + 1) * product.HISTORY_PAGE_SIZE < total:
-        row.append(("Older ▶", HistoryButton(user_id, page + 1)))
-    return buttons(row) if row else None
 
 
 def delete_confirm(user_id: int) -> tuple[str, str]:
@@ -782,19 +776,30 @@ def plan_lines(session: Session, advice: PlanAdvice | None, *, defaulted: bool) 
     return "".join(f"\n{line}" for line in lines)
 
 
-def plan_keyboard(session: Session, advice: PlanAdvice | None, *, defaulted: bool) -> str:
+def plan_keyboard(
+    session: Session,
+    advice: PlanAdvice | None,
+    *extra: list[tuple[str, ButtonData]],
+    defaulted: bool,
+) -> str:
     """The card's buttons, with the length the person finishes most reliably offered first
-    (only after a /focus without a length, and when it is not the length already planned)."""
+    (only after a /focus without a length, and when it is not the length already planned);
+    ``extra`` rows below (a bare /focus's 🔁 again)."""
     if (
         not defaulted
         or advice is None
         or advice.reliable is None
         or advice.reliable == session.planned_minutes
     ):
-        return card_keyboard(session)
+        return card_keyboard(session, *extra)
     offer = (f"⏱ Make it {advice.reliable} min", LengthButton(session.id, advice.reliable))
     pause = ("⏸ Pause", CardButton(CardAction.PAUSE, session.id))
-    return buttons([offer], [pause, ("⏹ End", CardButton(CardAction.END, session.id))])
+    return buttons(
+        [offer],
+        [pause, ("⏹ End", CardButton(CardAction.END, session.id))],
+        energy_row(session),
+        *extra,
+    )
 
 
 # --- the summary's story: friction points and the focus curve (nudges.curve) ----------------
@@ -827,3 +832,431 @@ def _curve(view: SummaryView) -> list[str]:
         *(f"<code>{row}</code>" for row in rows),
         f"<i>{legend}</i>",
     ]
+
+
+# --- records you control (issue 13) ----------------------------------------------------------
+
+_RECORD_EVENTS = {
+    "started": "started",
+    "paused": "⏸ paused",
+    "resumed": "▶ resumed",
+    "interruption": "😵 interruption",
+    "extended": "extended",
+    "break": "☕ break",
+    "back": "back to work",
+    "nudge": "check-in",
+    "skipped": "a message skipped",
+    "ended": "ended",
+    "summary": "summary",
+    "score": "⭐ scored",
+    "edit": "✏️ corrected",
+    "cancelled": "🚫 cancelled (under a few minutes)",
+    "restored": "↩ counted again",
+}
+_RECORD_EVENTS_SHOWN = 12
+
+
+def cancelled_summary(view: SummaryView) -> tuple[str, str]:
+    """The short summary of a stray session, with its undo."""
+    s = view.session
+    text = (
+        f"{who(s)}🚫 <b>Session cancelled</b>{_label(s)}\n"
+        # floored, not rounded: 1.6 minutes must not read "2" under "under 2 minutes"
+        f"Under {product.STRAY_SESSION_MINUTES} minutes of focus ({int(s.focused_minutes())} of "
+        f"{view.planned_minutes} planned), so I left it out of your numbers. Started by "
+        "mistake? Nothing to do. Otherwise tap ↩ Count it (until your next session starts)."
+    )
+    return text, buttons([("↩ Count it", RestoreButton(s.id))])
+
+
+def restored_text(session: Session) -> str:
+    """After ↩ Count it."""
+    return f"↩ Counted{_label(session)} — it's in your numbers again. /history shows it."
+
+
+def _outcome_word(s: Session) -> str:
+    if s.running:
+        return "▶ running"
+    if s.cancelled:
+        return "🚫 cancelled"
+    return "✅ completed" if s.outcome is Outcome.COMPLETED else "⏹ ended early"
+
+
+def record_text(session: Session, events: list[Event], tz: tzinfo) -> str:
+    """One session opened from /history: times, minutes, outcome, score, label, its log."""
+    s = session
+    local = s.started_at.astimezone(tz)
+    ended = f"–{clock_time(s.ended_at, tz)}" if s.ended_at else ""
+    score = f"⭐{s.score}" if s.score is not None else "not rated"
+    lines = [
+        f"🗂 <b>Session #{s.id}</b>{_label(s)}",
+        f"{local.strftime('%a %d %b %Y')}, {clock_time(s.started_at, tz)}{ended}",
+        f"Focused {round(s.focused_minutes())} of {s.planned_minutes} min planned · "
+        f"{_outcome_word(s)}",
+        f"Interruptions: {s.interruptions} · Breaks: {s.breaks_taken} · {score}",
+    ]
+    if s.note:
+        lines.append(f"📝 <i>{html.escape(s.note)}</i>")
+    shown = events[-_RECORD_EVENTS_SHOWN:]
+    log = [
+        f"{clock_time(e.at, tz)} {_RECORD_EVENTS.get(e.kind, e.kind)}"
+        + (f" ({html.escape(e.detail)})" if e.kind == "edit" and e.detail else "")
+        for e in shown
+        if e.kind in _RECORD_EVENTS
+    ]
+    if log:
+        more = f" (last {len(shown)} of {len(events)})" if len(events) > len(shown) else ""
+        lines += ["", f"<b>Log</b>{more}", *log]
+    if s.running:
+        lines.append("\n<i>Running: correct or delete it once it has ended.</i>")
+    return "\n".join(lines)
+
+
+def record_keyboard(owner: int, session: Session) -> str | None:
+    """✏️ Correct · 🗑 Delete under an ended session's record (none while it runs)."""
+    if session.running:
+        return None
+    return buttons(
+        [
+            ("✏️ Correct", RecordButton(owner, session.id, RecordAction.CORRECT)),
+            ("🗑 Delete", RecordButton(owner, session.id, RecordAction.DELETE)),
+        ]
+    )
+
+
+def correct_help(session: Session) -> str:
+    """What ✏️ Correct shows: the /correct forms for this session."""
+    forms = CORRECT_FORMS.replace("/correct 12", f"/correct {session.id}")
+    return (
+        f"✏️ <b>Correct session #{session.id}</b>{_label(session)}\n"
+        "Fix what I could not know — send one of:\n"
+        f"{html.escape(forms)}\n"
+        "<i>Totals, streaks and insights follow; the change is kept in its log.</i>"
+    )
+
+
+CORRECT_USAGE = "Correct a session you have ended (its number is in /history):\n" + CORRECT_FORMS
+
+
+def corrected(session: Session) -> str:
+    """After a /correct that changed something."""
+    return f"✏️ Saved. Session #{session.id}{_label(session)}: " + (
+        f"focused {round(session.focused_minutes())} of {session.planned_minutes} min, "
+        f"{_outcome_word(session)}"
+        + (f", ⭐{session.score}" if session.score is not None else "")
+        + "."
+    )
+
+
+def delete_record_confirm(owner: int, session: Session) -> tuple[str, str]:
+    """🗑 Delete's question."""
+    return (
+        f"🗑 Delete session #{session.id}{_label(session)} and its log? It can't be undone.",
+        buttons(
+            [
+                ("Yes, delete it", RecordButton(owner, session.id, RecordAction.CONFIRM_DELETE)),
+                ("No, keep it", RecordButton(owner, session.id, RecordAction.OPEN)),
+            ]
+        ),
+    )
+
+
+RECORD_REFUSED = {
+    "not_found": "I can't find that session among yours.",
+    "running": "That session is still running — /stop it first.",
+    "unchanged": "Nothing to change: that's what it says already.",
+    "too_late": "Too late to count it: a newer session has started. /correct can fix it.",
+}
+
+_FILTER_TITLES = {
+    "": "Your sessions",
+    "week": "Your sessions this week",
+    "month": "Your sessions, last 30 days",
+    "completed": "Your completed sessions",
+    "early": "Your sessions ended early",
+    "label": "Your sessions labelled",
+}
+
+
+def records_page(
+    sessions: list[Session], page: int, total: int, tz: tzinfo, kind: str, words: tuple[str, ...]
+) -> str:
+    """A page of /history (filtered or not), each line numbered for its open button."""
+    if total == 0:
+        if kind:
+            return "No sessions match. /history shows them all."
+        return "No sessions yet. Start one with /focus 45 write the report."
+    pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
+    title = _FILTER_TITLES[kind] + (f" “{html.escape(' '.join(words))}”" if words else "")
+    lines = [f"🗂 <b>{title}</b> (page {page + 1} of {pages}, {total} in all)"]
+    for n, s in enumerate(sessions, start=1):
+        when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
+        if s.running:
+            outcome = "▶ running"
+        elif s.cancelled:
+            outcome = "🚫 cancelled"
+        elif s.outcome is Outcome.COMPLETED:
+            outcome = "✅"
+        else:
+            outcome = "⏹ early"
+        focused = f"{round(s.focused_minutes())}/{s.planned_minutes} min"
+        score = f" · ⭐{s.score}" if s.score is not None else ""
+        label = f" · {html.escape(s.label[:60])}" if s.label else ""
+        lines.append(f"{n}. {when}{label} · {focused} · {outcome}{score}")
+        if s.note:
+            cut = "…" if len(s.note) > _NOTE_SHOWN else ""
+            lines.append(f"   📝 <i>{html.escape(s.note[:_NOTE_SHOWN])}{cut}</i>")
+    lines.append("\n<i>Tap a number to open that session.</i>")
+    return "\n".join(lines)
+
+
+_FILTER_OF_KIND = {
+    "week": HistoryFilter.WEEK,
+    "month": HistoryFilter.MONTH,
+    "completed": HistoryFilter.COMPLETED,
+    "early": HistoryFilter.EARLY,
+    "label": HistoryFilter.LABEL,
+}
+
+
+def records_keyboard(
+    owner: int, sessions: list[Session], page: int, total: int, kind: str
+) -> str | None:
+    """A number button per line (5 a row) that opens it, then ◀ ▶ where there is a page."""
+    opens: list[tuple[str, ButtonData]] = [
+        (str(n), RecordButton(owner, s.id, RecordAction.OPEN))
+        for n, s in enumerate(sessions, start=1)
+    ]
+    rows = [opens[i : i + 5] for i in range(0, len(opens), 5)]
+    turn: list[tuple[str, ButtonData]] = []
+    size = product.HISTORY_PAGE_SIZE
+
+    def to(target: int) -> ButtonData:
+        if not kind:
+            return HistoryButton(owner, target)
+        return HistoryFilterButton(owner, _FILTER_OF_KIND[kind], target)
+
+    if page > 0:
+        turn.append(("◀ Newer", to(page - 1)))
+    if (page + 1) * size < total:
+        turn.append(("Older ▶", to(page + 1)))
+    if turn:
+        rows.append(turn)
+    return buttons(*rows) if rows else None
+
+
+def _hours_minutes(minutes: float) -> str:
+    whole = round(minutes)
+    return f"{whole // 60} h {whole % 60:02d}" if whole >= 60 else f"{whole} min"
+
+
+def label_lines(figures: list[LabelFigures]) -> str:
+    """/stats' paragraph of top labels: "report · 5 sessions · 3 h 10 · 80% · ⭐4.2"."""
+    if not figures:
+        return ""
+    lines = ["🏷 <b>Top labels</b>"]
+    for f in figures:
+        noun = "session" if f.sessions == 1 else "sessions"
+        score = f" · ⭐{f.average_score:.1f}" if f.average_score is not None else ""
+        lines.append(
+            f"{html.escape(f.label[:60])} · {f.sessions} {noun} · "
+            f"{_hours_minutes(f.focused_minutes)} · {f.completion_rate:.0%}{score}"
+        )
+    return "\n".join(lines)
+
+
+def again_offer(
+    owner: int, recent: list[tuple[str, int, int]]
+) -> tuple[str, list[tuple[str, ButtonData]]]:
+    """A bare /focus's own paragraph and button row: start one of the latest labels again.
+
+    ``recent``: (label, minutes, a session id with that label and length), newest first.
+    """
+    if not recent:
+        return "", []
+    row: list[tuple[str, ButtonData]] = [
+        (f"🔁 {label[:24]} · {minutes} min", AgainButton(owner, session_id))
+        for label, minutes, session_id in recent
+    ]  # their own row, under ⏸ ⏹: other rows of the card stay as they are
+    return "🔁 Again? Tap one of your latest to start it with its last length.", row
+
+
+def label_stats_text(stats: Stats, label: str) -> str:
+    """/stats <label>: every figure, narrowed to one label."""
+    shown = html.escape(" ".join(label.split())[:60])
+    if stats.sessions == 0:
+        return (
+            f"📊 No sessions labelled “{shown}” {PERIOD_TITLES[stats.period]} (labels count as "
+            f"one whatever their case or spacing).\n{STATS_USAGE} Add a label to narrow it."
+        )
+    text = stats_text(stats)
+    return text.replace("</b>", f" · “{shown}”</b>", 1)
+
+
+# --- around the sessions: the daily goal, reminders, quiet hours, the weekly review ---------
+#
+# (Appended as one block; the summary, /status and /settings call into it.)
+
+ROUTINE_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("goal", "A daily focus goal: /goal 2h (or off)"),
+    ("remind", "A reminder to start: /remind 09:30 (weekdays, off)"),
+    ("quiet", "Quiet hours: /quiet 22:00-07:00 (or off)"),
+)
+COMMANDS = COMMANDS[:-1] + ROUTINE_COMMANDS + COMMANDS[-1:]  # /help stays last
+
+
+def hhmm(minute: int) -> str:
+    """A minute of the day as ``09:30``."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def goal_line(progress: GoalProgress) -> str:
+    """``🎯 Today: 1 h 20 min of your 2 h goal`` (✅ once met)."""
+    done = minutes_text(timedelta(minutes=progress.done_minutes))
+    goal = minutes_text(timedelta(minutes=progress.goal_minutes))
+    mark = "✅" if progress.met else "🎯"
+    return f"{mark} Today: {done} of your {goal} goal"
+
+
+GOAL_MET = "🎉 Daily goal reached — well done!"
+
+GOAL_USAGE = (
+    "Set a daily focus goal: /goal 2h, /goal 90m or /goal 90 — "
+    f"{product.GOAL_MINUTES.low} minutes to {product.GOAL_MINUTES.high // 60} hours. "
+    "/goal off removes it."
+)
+
+
+def goal_set(minutes: int | None) -> str:
+    """The answer to /goal."""
+    if minutes is None:
+        return "Daily goal removed."
+    goal = minutes_text(timedelta(minutes=minutes))
+    return f"🎯 Daily goal: <b>{goal}</b> of focus. /status and each summary show how far you are."
+
+
+REMIND_USAGE = (
+    "A reminder to start, at your local time: /remind 09:30, /remind weekdays 09:30, "
+    "or /remind off."
+)
+ROUTINE_PRIVATE_ONLY = "Reminders and quiet hours live in our private chat — send it to me there."
+QUIET_USAGE = "Quiet hours, at your local time: /quiet 22:00-07:00, or /quiet off."
+
+
+def remind_set(routine: Routine, tz: tzinfo, tz_name: str) -> str:
+    """The answer to /remind."""
+    if routine.remind_minute is None:
+        return "Reminders are off."
+    days = "on weekdays" if routine.remind_weekdays else "every day"
+    line = (
+        f"⏰ I'll remind you at <b>{hhmm(routine.remind_minute)}</b> {html.escape(tz_name)} {days}"
+    )
+    if routine.next_remind_at is None:
+        return f"{line} — but that time is inside your quiet hours, so none will come."
+    when = routine.next_remind_at.astimezone(tz).strftime("%a %d %b %H:%M")
+    return (
+        f"{line} (next: {when}) — never while a session runs, nor on a day you already "
+        "focused, nor in quiet hours."
+    )
+
+
+def quiet_set(routine: Routine, tz_name: str) -> str:
+    """The answer to /quiet."""
+    quiet = routine.quiet
+    if quiet is None:
+        return "Quiet hours are off."
+    return (
+        f"🌙 Quiet hours: <b>{hhmm(quiet.start)}–{hhmm(quiet.end)}</b> {html.escape(tz_name)}. "
+        "No reminder and no weekly review then; a session you start in them runs without "
+        "check-ins (/settings turns them on)."
+    )
+
+
+def reminder_message(due: ReminderDue) -> tuple[str, str]:
+    """The reminder to start, with buttons that start a session in one tap."""
+    owner = due.user_id
+    first = product.REMINDER_START_MINUTES
+    row: list[tuple[str, ButtonData]] = [(f"▶ Start {first} min", RemindButton(owner, first))]
+    if due.usual_minutes is not None:
+        row.append((f"▶ Start {due.usual_minutes} min", RemindButton(owner, due.usual_minutes)))
+    return (
+        "⏰ Time to focus? One tap starts a session.",
+        buttons(row, [("Not today", RemindButton(owner, None))]),
+    )
+
+
+def keep_question(due: ReminderDue) -> tuple[str, str]:
+    """After reminders went unanswered: asked once; none is sent until the answer."""
+    return (
+        f"⏰ My last {product.IGNORED_REMINDERS} reminders went unanswered. Shall I keep "
+        "sending them? I'll stay quiet until you say.",
+        buttons(
+            [("Yes, keep reminding me", KeepRemindingButton(due.user_id, keep=True))],
+            [("No, stop the reminders", KeepRemindingButton(due.user_id, keep=False))],
+        ),
+    )
+
+
+def review_text(stats: Stats, goal_minutes: int | None) -> str:
+    """The weekly review: the week's numbers, with the goal."""
+    lines = ["🗓 <b>Your week in review</b>", stats_text(stats)]
+    if goal_minutes is not None:
+        met = sum(1 for _, minutes in stats.daily if minutes >= goal_minutes)
+        goal = minutes_text(timedelta(minutes=goal_minutes))
+        lines.append(f"🎯 Daily goal ({goal}) met on {met} of {len(stats.daily)} days")
+    return "\n".join(lines)
+
+
+def routine_settings_text(routine: Routine) -> str:
+    """The routine's lines in /settings."""
+    goal = (
+        "none"
+        if routine.goal_minutes is None
+        else minutes_text(timedelta(minutes=routine.goal_minutes))
+    )
+    if routine.remind_minute is None:
+        remind = "off"
+    else:
+        days = "weekdays" if routine.remind_weekdays else "every day"
+        held = " (paused until you answer my question)" if routine.remind_held else ""
+        remind = f"{hhmm(routine.remind_minute)} {days}{held}"
+    quiet = routine.quiet
+    quiet_text = "off" if quiet is None else f"{hhmm(quiet.start)}–{hhmm(quiet.end)}"
+    checkins = "on" if routine.quiet_checkins else "off"
+    rule = routine.review_rule
+    review_at = hhmm(rule.moved_out_of(quiet))
+    review = f"{_WEEKDAYS[rule.weekday]} {review_at}" if routine.review else "off"
+    return (
+        f"Daily goal: <b>{goal}</b> (/goal 2h)\n"
+        f"Reminder: <b>{remind}</b> (/remind 09:30)\n"
+        f"Quiet hours: <b>{quiet_text}</b> (/quiet 22:00-07:00) · check-ins in them: "
+        f"<b>{checkins}</b>\n"
+        f"Weekly review: <b>{review}</b>"
+    )
+
+
+def routine_settings_rows(routine: Routine) -> list[list[tuple[str, ButtonData]]]:
+    """The routine's buttons in /settings."""
+    owner = routine.user_id
+    review = "🗓 Weekly review: turn off" if routine.review else "🗓 Weekly review: turn on"
+    rows: list[list[tuple[str, ButtonData]]] = [
+        [(review, RoutineButton(owner, RoutineSwitch.REVIEW, on=not routine.review))]
+    ]
+    if routine.quiet is not None:
+        checkins = "Check-ins in quiet hours: " + (
+            "turn off" if routine.quiet_checkins else "turn on"
+        )
+        rows.append(
+            [
+                (
+                    checkins,
+                    RoutineButton(
+                        owner, RoutineSwitch.QUIET_CHECKINS, on=not routine.quiet_checkins
+                    ),
+                ),
+                ("🌙 Quiet hours off", RoutineButton(owner, RoutineSwitch.QUIET_HOURS, on=False)),
+            ]
+        )
+    if routine.remind_minute is not None:
+        rows.append([("⏰ Reminders off", RoutineButton(owner, RoutineSwitch.REMINDER, on=False))])
+    return rows

@@ -135,12 +135,13 @@ class SqliteCompanion(Aggregate, CompanionStore):
         self, user_id: int, since: datetime | None, until: datetime
     ) -> CompanionTotals:
         """For /stats: the 😵 reasons, the scores by start energy, and the sessions that may
-        hold flow (two 👍 at least), with their deliveries, of the ended sessions started in
-        [since, until)."""
+        hold flow (two 👍 at least), with their deliveries, of the counted ended sessions
+        started in [since, until) (a cancelled stray session is left out, as in every figure)."""
         low = -(2**63) if since is None else to_ms(since)
         high = to_ms(until)
         period = (
-            "s.user_id = ? AND s.started_at >= ? AND s.started_at < ? AND s.ended_at IS NOT NULL"
+            "s.user_id = ? AND s.started_at >= ? AND s.started_at < ? AND s.ended_at IS NOT NULL "
+            "AND s.cancelled = 0"
         )
 
         def op(c: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any], list[Any]]:

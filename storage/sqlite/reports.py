@@ -42,7 +42,7 @@ class SqliteReports(Aggregate, ReportStore):
             lambda c: _one(
                 c,
                 "SELECT count(*), avg(focused_ms * time_scale) FROM sessions "
-                "WHERE user_id = ? AND id < ? AND ended_at IS NOT NULL "
+                "WHERE user_id = ? AND id < ? AND ended_at IS NOT NULL AND cancelled = 0 "
                 "AND (? IS NULL OR (outcome = 'completed' AND focused_ms * time_scale >= ?))",
                 (user_id, before_session_id, least, least),
             )
@@ -67,7 +67,7 @@ class SqliteReports(Aggregate, ReportStore):
         rows = await self._run_in_thread(
             lambda c: c.execute(
                 "SELECT started_at FROM sessions WHERE user_id = ? AND outcome = 'completed' "
-                "AND started_at >= ? ORDER BY started_at DESC",
+                "AND started_at >= ? AND cancelled = 0 ORDER BY started_at DESC",
                 (user_id, to_ms(since)),
             ).fetchall()
         )
@@ -88,7 +88,7 @@ class SqliteReports(Aggregate, ReportStore):
                 "coalesce(focused_ms * time_scale, 0) / 60000.0, outcome = 'completed', "
                 "interruptions, score, label IS NOT NULL FROM sessions "
                 "WHERE user_id = ? AND started_at >= ? AND started_at < ? "
-                "AND ended_at IS NOT NULL ORDER BY started_at",
+                "AND ended_at IS NOT NULL AND cancelled = 0 ORDER BY started_at",
                 (user_id, 0 if since is None else to_ms(since), to_ms(until)),
             )
             return list(map(SessionFact._make, rows))
@@ -100,7 +100,8 @@ class SqliteReports(Aggregate, ReportStore):
         (first,) = await self._look(
             lambda c: _one(
                 c,
-                "SELECT min(started_at) FROM sessions WHERE user_id = ? AND ended_at IS NOT NULL",
+                "SELECT min(started_at) FROM sessions WHERE user_id = ? AND ended_at IS NOT NULL "
+                "AND cancelled = 0",
                 (user_id,),
             )
         )
@@ -136,7 +137,7 @@ class SqliteReports(Aggregate, ReportStore):
         local = f"(started_at + {shift})"
         where = (
             "FROM sessions WHERE user_id = :user AND started_at >= :since "
-            "AND started_at < :until AND ended_at IS NOT NULL"
+            "AND started_at < :until AND ended_at IS NOT NULL AND cancelled = 0"
         )
         minutes = "coalesce(focused_ms * time_scale, 0) / 60000.0"
 

@@ -318,19 +318,21 @@ class SqliteSessions(Aggregate, SessionStore):
         version: int | None = None,
         summary: str | None = None,
         ended_by: EndedBy | None = None,
+        cancelled: bool = False,
     ) -> Session | None:
         """End a running session and queue its one summary. None if it had already ended,
         or, when ``version`` is given, if it changed since (a stale decision).
 
         ``summary``: a reason not to send one (the chat is gone); it is recorded as dropped.
         ``ended_by``: who or what ended it, for the summary to say.
+        ``cancelled``: a stray session (``STRAY_SESSION_MINUTES``), flagged and logged.
         """
 
         def op(c: sqlite3.Connection) -> Session | None:
             cursor = c.execute(
                 "UPDATE sessions SET ended_at = ?, focused_ms = ?, breaks_taken = ?, "
                 "outcome = ?, late_summary = ?, paused_at = NULL, next_due_at = NULL, "
-                "ended_by = ? "
+                "ended_by = ?, cancelled = ? "
                 "WHERE id = ? AND ended_at IS NULL AND (? IS NULL OR version = ?)",
                 (
                     to_ms(ended_at),
@@ -339,6 +341,7 @@ class SqliteSessions(Aggregate, SessionStore):
                     outcome.value,
                     int(late),
                     None if ended_by is None else ended_by.value,
+                    int(cancelled),
                     session_id,
                     version,
                     version,
@@ -347,6 +350,8 @@ class SqliteSessions(Aggregate, SessionStore):
             if cursor.rowcount != 1:
                 return None
             _event(c, session_id, "ended", ended_at, outcome.value)
+            if cancelled:
+                _event(c, session_id, "cancelled", ended_at, "stray")
             c.execute(
                 "INSERT INTO deliveries (session_id, slot, kind, status, due_at, at, reason) "
                 "VALUES (?, ?, 'summary', ?, ?, ?, ?)",
@@ -392,7 +397,7 @@ class SqliteSessions(Aggregate, SessionStore):
             lambda c: _one(
                 c,
                 f"SELECT {_SESSION_COLUMNS} FROM sessions "
-                "WHERE user_id = ? AND chat_id = ? AND ended_at >= ? "
+                "WHERE user_id = ? AND chat_id = ? AND ended_at >= ? AND cancelled = 0 "
                 "ORDER BY score IS NULL DESC, ended_at DESC, id DESC LIMIT 1",
                 (user_id, chat_id, to_ms(since)),
             )

@@ -40,7 +40,7 @@ _SESSION_COLUMNS = (
     "time_scale, started_at, planned_end_at, paused_at, paused_ms, ended_at, focused_ms, "
     "breaks_taken, outcome, late_summary, interruptions, score, scored_at, next_due_at, "
     "card_message_id, version, owner_name, start_energy, checkin_minutes, "
-    "settled_blocks, note, ended_by"
+    "settled_blocks, note, ended_by, cancelled"
 )
 _DELIVERY_COLUMNS = (
     "session_id, slot, kind, status, due_at, at, message_id, reason, "
@@ -122,6 +122,7 @@ def _session(row: Sequence[Any]) -> Session:
         settled_blocks=_blocks(row[27]),
         note=row[28],
         ended_by=None if row[29] is None else EndedBy(row[29]),
+        cancelled=bool(row[30]),
     )
 
 

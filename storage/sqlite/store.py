@@ -9,6 +9,8 @@ from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
 from storage.sqlite.notes import SqliteNotes
+from storage.sqlite.records import SqliteRecords
+from storage.sqlite.reminders import SqliteReminders
 from storage.sqlite.reports import SqliteReports
 from storage.sqlite.sessions import SqliteSessions
 from storage.sqlite.users import SqliteUsers
@@ -28,6 +30,8 @@ class SqliteStorage(Storage):
         self.reports = SqliteReports(db)
         self.companion = SqliteCompanion(db)
         self.notes = SqliteNotes(db)
+        self.records = SqliteRecords(db)
+        self.reminders = SqliteReminders(db)
 
     @property
     def connection(self) -> Database:

@@ -435,3 +435,43 @@ async def test_faults_over_http_500_429_timeout_and_403(
         "summary": "dropped",  # the chat is gone
     }
     assert outcome == ("ended_early",)
+
+
+async def test_a_reminder_arrives_and_its_button_starts_a_session(
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    """/remind at the next whole minute (UTC: no zone set) — a reminder is a time of day, so
+    this one waits in real time, up to 75 s; the session its button starts runs scaled."""
+    api, server = standin
+    db = tmp_path / "focus.db"
+    bot = BotProcess(server.base_url, db, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        await until(api, lambda: api.calls["getUpdates"] > 0, 30)
+        at = (datetime.now(UTC) + timedelta(seconds=15)).replace(second=0, microsecond=0)
+        at += timedelta(minutes=1)
+        api.user_message(user_id=USER, text=f"/remind {at:%H:%M}")
+        await until(api, lambda: any("remind you at" in (m.shown_text or "") for m in api.sent), 10)
+
+        def reminder() -> OutgoingMessage | None:
+            return next((m for m in api.sent if (m.shown_text or "").startswith("⏰ Time")), None)
+
+        await until(api, lambda: reminder() is not None, 80)
+        sent = reminder()
+        assert sent is not None and sent.sent_at >= at
+        assert [b for b, _ in sent.buttons()] == ["▶ Start 25 min", "Not today"]
+        api.user_press(user_id=USER, message_id=sent.message_id, data=sent.buttons()[0][1])
+        await until(api, lambda: any("Focus: 25 min" in (m.shown_text or "") for m in api.sent), 10)
+        await until(api, lambda: len(summaries(api)) == 1, 30)  # 25 virtual minutes: 12.5 s
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            await bot.kill()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT kind, status, answered_at IS NOT NULL FROM reminders"
+        ).fetchall()
+        assert rows == [("remind", "sent", 1)]
+        assert conn.execute("SELECT planned_minutes, outcome FROM sessions").fetchall() == [
+            (25, "completed")
+        ]

@@ -44,6 +44,7 @@ async def test_settings_show_defaults_and_buttons(bot: BotHarness) -> None:
         "Block → 30 min",
         "Break → 10 min",
         "🔕 Nudges: quiet",
+        "🗓 Weekly review: turn on",
     ]
 
 
@@ -132,14 +133,15 @@ async def test_history_pages_newest_first_and_edits_in_place(bot: BotHarness) ->
     [page] = await bot.send("/history")
     lines = (page.shown_text or "").splitlines()
     assert lines[0] == "🗂 Your sessions (page 1 of 2, 12 in all)"
-    assert len(lines) == 11
+    # ten numbered lines, then the hint that each number opens its session (issue 13)
+    assert len(lines) == 13 and lines[-1] == "Tap a number to open that session."
     assert "task 11" in lines[1] and "task 2" in lines[10]
-    assert "5/5 min · ✅" in lines[1]
-    assert [b for b, _ in page.buttons()] == ["Older ▶"]
+    assert lines[1].startswith("1. ") and "5/5 min · ✅" in lines[1]
+    assert [b for b, _ in page.buttons()] == [*map(str, range(1, 11)), "Older ▶"]
     await bot.press(page, "Older")
     assert (page.shown_text or "").startswith("🗂 Your sessions (page 2 of 2")
     assert "task 0" in (page.shown_text or "")
-    assert [b for b, _ in page.buttons()] == ["◀ Newer"]
+    assert [b for b, _ in page.buttons()] == ["1", "2", "◀ Newer"]
 
 
 async def test_history_when_empty(bot: BotHarness) -> None:

@@ -38,6 +38,8 @@ from storage import (
     LabelledTotals,
     NoteStore,
     Outcome,
+    RecordStore,
+    ReminderStore,
     ReportStore,
     Session,
     SessionStore,
@@ -1398,6 +1400,8 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         "reports",
         "companion",
         "notes",
+        "records",
+        "reminders",
         "close",
         "integrity_check",
     }
@@ -1409,6 +1413,8 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         (store.reports, ReportStore),
         (store.companion, CompanionStore),
         (store.notes, NoteStore),
+        (store.records, RecordStore),
+        (store.reminders, ReminderStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

@@ -281,7 +281,10 @@ async def test_the_note_is_exported_in_the_last_csv_column_and_in_the_json(
     json_file = next(m for m in files if (m.file_name or "").endswith(".json"))
     assert csv_file.file_bytes is not None and json_file.file_bytes is not None
     rows = list(csv.reader(io.StringIO(csv_file.file_bytes.decode("utf-8"))))
-    assert rows[0][-1] == "note" and rows[1][-1] == 'a, "quoted" note'
+    # Appended after the columns before it (later features' columns follow it).
+    at = rows[0].index("note")
+    assert rows[0][at - 2 : at] == ["start_energy", "interruption_reasons"]
+    assert rows[1][at] == 'a, "quoted" note'
     [exported] = json.loads(json_file.file_bytes)["sessions"]
     assert exported["note"] == 'a, "quoted" note'
 
@@ -319,7 +322,8 @@ async def test_focus_without_a_length_offers_what_they_finish(bot: BotHarness) -
     [card] = await bot.send("/focus")  # the default, 25
     text = card.shown_text or ""
     assert "📈 You finish 100% of 30-minute sessions, 33% of 45-minute ones." in text
-    assert [label for label, _ in card.buttons()] == ["⏱ Make it 30 min", "⏸ Pause", "⏹ End"]
+    labels = [label for label, _ in card.buttons()]
+    assert labels[:3] == ["⏱ Make it 30 min", "⏸ Pause", "⏹ End"]  # then the start energy
     assert await bot.press(card, "Make it 30") == "Now 30 minutes."
     running = await bot.service.active(USER, USER)
     assert running is not None and running.planned_minutes == 30

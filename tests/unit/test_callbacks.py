@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.telegram import callbacks, texts
 from bot.telegram.callbacks import (
+    AgainButton,
     ButtonData,
     CardAction,
     CardButton,
@@ -20,11 +21,20 @@ from bot.telegram.callbacks import (
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    HistoryFilter,
+    HistoryFilterButton,
+    KeepRemindingButton,
     LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
+    RecordAction,
+    RecordButton,
     RecoveryButton,
+    RemindButton,
+    RestoreButton,
+    RoutineButton,
+    RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
@@ -58,6 +68,15 @@ OLD_BUTTONS: list[tuple[str, ButtonData]] = [
     ("del:4242:yes", DeleteButton(4242, confirm=True)),
     ("del:4242:no", DeleteButton(4242, confirm=False)),
     ("p:999999999999999999", CardButton(CardAction.PAUSE, 999_999_999_999_999_999)),
+    # issue 13's records: a wire format of their own, old data still decodes as before
+    ("rec:4242:o12", RecordButton(4242, 12, RecordAction.OPEN)),
+    ("rec:4242:c12", RecordButton(4242, 12, RecordAction.CORRECT)),
+    ("rec:4242:d12", RecordButton(4242, 12, RecordAction.DELETE)),
+    ("rec:4242:y12", RecordButton(4242, 12, RecordAction.CONFIRM_DELETE)),
+    ("hisf:4242:w0", HistoryFilterButton(4242, HistoryFilter.WEEK, 0)),
+    ("hisf:4242:l3", HistoryFilterButton(4242, HistoryFilter.LABEL, 3)),
+    ("agn:4242:s12", AgainButton(4242, 12)),
+    ("un:12", RestoreButton(12)),
 ]
 
 
@@ -119,6 +138,15 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
         "ci:1:ok\x00",
         "ci:1:ok ",
         "hist:1:p\ud800",
+        "rec:1:x12",
+        "rec:1:o",
+        "rec:1:o٤",
+        "rec:1:o99999999999999999999",
+        "hisf:1:z1",
+        "hisf:1:w",
+        "agn:1:12",
+        "agn:1:s",
+        "un:1:x",
     ],
 )
 def test_anything_we_did_not_write_is_none(data: str | None) -> None:
@@ -200,6 +228,26 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
     st.builds(ReasonButton, ids, st.sampled_from(list(Reason))),
     st.builds(RecoveryButton, ids, st.booleans()),
     st.builds(LengthButton, ids, st.integers(FOCUS_MINUTES.low, FOCUS_MINUTES.high)),
+    st.builds(RecordButton, ids, ids, st.sampled_from(list(RecordAction))),
+    st.builds(
+        HistoryFilterButton, ids, st.sampled_from(list(HistoryFilter)), st.integers(0, 9_999_999)
+    ),
+    st.builds(AgainButton, ids, ids),
+    st.builds(RestoreButton, ids),
+    st.builds(RemindButton, ids, st.none() | st.integers(FOCUS_MINUTES.low, FOCUS_MINUTES.high)),
+    st.builds(KeepRemindingButton, ids, st.booleans()),
+    st.builds(
+        RoutineButton,
+        ids,
+        st.sampled_from([RoutineSwitch.QUIET_CHECKINS, RoutineSwitch.REVIEW]),
+        st.booleans(),
+    ),
+    st.builds(
+        RoutineButton,
+        ids,
+        st.sampled_from([RoutineSwitch.QUIET_HOURS, RoutineSwitch.REMINDER]),
+        st.just(False),  # these are set by typing, and only switched off by a button
+    ),
 )
 
 
@@ -214,7 +262,8 @@ def test_decode_inverts_encode(button: ButtonData) -> None:
 # Any text, lone surrogates included (they can arrive in JSON as "\ud800").
 any_text = st.text(st.characters(exclude_categories=()), max_size=100)
 near_misses = st.from_regex(
-    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|[a-z]{1,5}):-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
+    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn|[a-z]{1,5})"
+    r":-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
     fullmatch=True,
 )
 
@@ -239,7 +288,9 @@ def test_every_settings_step_is_a_button_the_codec_accepts() -> None:
             assert decode(encode(button)) == button
 
 
-_SPELLED = re.compile(r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb):""")
+_SPELLED = re.compile(
+    r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn):"""
+)
 _PTB_KEYBOARD = re.compile(r"InlineKeyboard(?:Markup|Button)\b(?!``)")  # ``named`` in prose is fine
 
 

@@ -17,9 +17,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from bot.core.insights import Period, Stats, compute_stats
-from bot.telegram.charts import chart_panels, render_stats_chart
+from bot.telegram.charts import chart_panels, render_stats_chart, stats_figure
 from storage.models import SessionFact
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -181,3 +182,107 @@ def test_repeated_renders_leave_no_figure_behind() -> None:
         assert render_stats_chart(stats, "Focus this week") is not None
     # a cache or registry (pyplot's, or our own) would keep 10 of them alive
     assert live_figures() == before
+
+
+# --- the axis holds every bar (issue 13, item 11) ---------------------------------------------
+
+
+def one_day_all() -> Stats:
+    """``all`` on a person's first day: one session, 55 minutes, today."""
+    return stats_for("all", [fact(15, 9, 55, planned=55)])
+
+
+def month_with_tall_today() -> Stats:
+    """The month as reported: days up to 45 minutes, then today's 55 (top gridline was 45)."""
+    facts = [fact(d, 9, 15 + (d * 7) % 31) for d in range(1, 15)] + [fact(15, 9, 55, planned=55)]
+    return stats_for("month", facts)
+
+
+def today_by_hour() -> Stats:
+    """Three hours of today, one of them tall: each bar gets its minutes written above it."""
+    return stats_for(
+        "today", [fact(15, 8, 7, planned=10), fact(15, 11, 89.6, planned=90), fact(15, 16, 25)]
+    )
+
+
+def week_tall_single() -> Stats:
+    """One tall day among empty ones: 180 minutes is over any 'usual' axis."""
+    return stats_for("week", [fact(11, 9, 90, planned=90), fact(11, 11, 90, planned=90)])
+
+
+def long_weekly() -> Stats:
+    """200 days drawn as weeks, the current week the tallest."""
+    start = datetime(2025, 8, 28, 9, tzinfo=BERLIN).astimezone(UTC)
+    facts = [
+        SessionFact.of(
+            started_at=start + timedelta(days=i),
+            planned_minutes=30,
+            focused_minutes=30 + (i // 190) * 60,
+            completed=True,
+            interruptions=0,
+            score=None,
+            labelled=False,
+        )
+        for i in range(200)
+    ]
+    return compute_stats(facts, [], "all", NOW, BERLIN)
+
+
+AWKWARD = {
+    "all-one-day": one_day_all,
+    "month-tall-today": month_with_tall_today,
+    "today-hours": today_by_hour,
+    "week-tall-single": week_tall_single,
+    "all-weekly": long_weekly,
+}
+
+
+@pytest.mark.parametrize("case", list(AWKWARD))
+def test_axis_holds_every_bar(case: str) -> None:
+    stats = AWKWARD[case]()
+    fig = stats_figure(stats, "Focus")
+    assert fig is not None
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for ax in fig.axes:
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        heights = [p.get_height() for p in bars]
+        tallest = max(heights)
+        low, high = ax.get_ylim()
+        gridlines = [t for t in ax.get_yticks() if low <= t <= high]
+        assert max(gridlines) >= tallest, (case, gridlines, tallest)
+        assert high > tallest
+        # no bar wider than a seventh of the axis (one day of `all` was half of it)
+        left, right = ax.get_xlim()
+        assert max(p.get_width() for p in bars) / (right - left) <= 0.7 / 7 + 1e-9
+        # the tallest bar is labelled with its minutes, and every label is inside the axes
+        box = ax.get_window_extent(renderer)
+        labels = [t for t in ax.texts if t.get_text()]
+        assert f"{round(tallest)}" in [t.get_text() for t in labels], case
+        for label in labels:
+            extent = label.get_window_extent(renderer)
+            assert extent.y1 <= box.y1 + 0.5 and extent.y0 >= box.y0 - 0.5, (case, label)
+    fig.clear()
+
+
+def test_month_labels_today_and_every_hour_bar() -> None:
+    month = stats_figure(month_with_tall_today(), "Focus")
+    assert month is not None
+    days = month.axes[0]
+    # 30 bars are too many to label each; today's is, and it is the last bar
+    today_bar = days.patches[-1]
+    assert isinstance(today_bar, Rectangle)
+    assert today_bar.get_height() == pytest.approx(55)
+    assert "55" in [t.get_text() for t in days.texts]
+    hours = stats_figure(today_by_hour(), "Focus")
+    assert hours is not None
+    assert sorted(t.get_text() for t in hours.axes[0].texts if t.get_text()) == ["25", "7", "90"]
+
+
+@pytest.mark.parametrize("case", list(AWKWARD))
+def test_awkward_charts_render(case: str) -> None:
+    data = render_stats_chart(AWKWARD[case](), "Focus")
+    assert data is not None
+    assert png_size(data) == (1000, 600)
+    with open(f"/tmp/focus_chart_{case}.png", "wb") as out:  # noqa: S108 - for the lead to look at
+        out.write(data)

@@ -259,7 +259,14 @@ def test_every_range_in_the_readme_is_one_of_ours() -> None:
     """A new "N–M" in the README is either a bound in limits.py or declared above."""
     ours = {
         str(bound)
-        for bound in (L.FOCUS_MINUTES, L.EXTEND_MINUTES, L.BLOCK_MINUTES, L.BREAK_MINUTES, L.SCORE)
+        for bound in (
+            L.FOCUS_MINUTES,
+            L.EXTEND_MINUTES,
+            L.BLOCK_MINUTES,
+            L.BREAK_MINUTES,
+            L.SCORE,
+            L.CORRECT_FOCUSED_MINUTES,
+        )
     }
     # A decimal ("0.65–1.1 s", a measurement) is not a range of whole minutes.
     ranges = set(re.findall(r"(?<![\d.-])\d+–\d+(?![\d.-])", README))
@@ -375,3 +382,13 @@ def test_bounds_are_frozen_and_check_whole_numbers() -> None:
         bound.low = 1  # type: ignore[misc]
     with pytest.raises(ValueError, match="empty range"):
         L.Bound(3, 2)
+
+
+def test_readme_states_the_routine_limits() -> None:
+    """The goal's range, the late window and the unanswered count, as the README says them."""
+    assert f"{L.GOAL_MINUTES.low} minutes to {L.GOAL_MINUTES.high // 60} hours" in README
+    late = int(L.REMINDER_LATE_WINDOW / timedelta(minutes=1))
+    assert f"more than {late} minutes late is dropped" in README
+    assert f"after {L.IGNORED_REMINDERS} reminders in a row left unanswered" in README
+    found = re.findall(r"goal_minutes[^,]*?BETWEEN (\d+) AND (\d+)", MIGRATIONS)
+    assert found == [(str(L.GOAL_MINUTES.low), str(L.GOAL_MINUTES.high))]

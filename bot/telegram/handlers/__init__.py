@@ -6,6 +6,8 @@ from bot.telegram.handlers.access import error_handler, gatekeeper, slow_down
 from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.messages import on_text
+from bot.telegram.handlers.records import correct
+from bot.telegram.handlers.routine import goal, quiet, remind
 from bot.telegram.handlers.session import (
     extend,
     focus,
@@ -19,17 +21,21 @@ from bot.telegram.handlers.session import (
 )
 
 __all__ = [
+    "correct",
     "delete_me",
     "error_handler",
     "export",
     "extend",
     "focus",
     "gatekeeper",
+    "goal",
     "help_command",
     "history",
     "on_button",
     "on_text",
     "pause",
+    "quiet",
+    "remind",
     "resume",
     "settings",
     "slow_down",

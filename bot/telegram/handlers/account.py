@@ -11,6 +11,7 @@ from bot.core.insights import Period, Stats
 from bot.core.timefmt import parse_zone, zone
 from bot.telegram import texts
 from bot.telegram.context import FocusContext
+from bot.telegram.handlers import records
 from bot.telegram.handlers.common import (
     command_args,
     ids,
@@ -58,10 +59,11 @@ async def settings(update: Update, context: FocusContext) -> None:
 async def show_settings(update: Update, context: FocusContext, user_id: int) -> None:
     user, shape = await context.service.settings_of(user_id)
     now = context.service.clock.now()
+    routine = await context.service.routine_of(user_id)
     await reply(
         update,
-        texts.settings_text(user, shape, now),
-        reply_markup=texts.settings_keyboard(user, shape),
+        texts.settings_text(user, shape, now, routine),
+        reply_markup=texts.settings_keyboard(user, shape, routine),
     )
 
 
@@ -77,6 +79,7 @@ async def timezone(update: Update, context: FocusContext) -> None:
         await reply(update, f"{unknown}{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
         return
     await context.service.update_settings(user_id, timezone=name)
+    await context.service.reschedule_routine(user_id)  # reminders follow the new zone
     await reply(update, texts.timezone_set(name, context.service.clock.now()))
 
 
@@ -91,48 +94,53 @@ _PERIODS: dict[str, Period] = {
 
 
 async def stats(update: Update, context: FocusContext) -> None:
-    """/stats [today|week|month|all]: the numbers, insights, and a chart when there is data."""
+    """/stats [today|week|month|all] [label]: the numbers (narrowed to one label when given),
+    the period's top labels, insights, and a chart when there is data."""
     assert update.effective_message is not None  # noqa: S101
     user_id, chat_id = ids(update)
-    period = _PERIODS.get(command_args(update.effective_message).strip().lower())
-    if period is None:
-        await reply(update, texts.STATS_USAGE)
-        return
-    numbers = await context.service.stats(user_id, period)
-    companion = await context.service.companion_stats(user_id, period)
-    await reply(update, texts.stats_text(numbers) + texts.companion_stats_text(companion))
+    words = command_args(update.effective_message).split()
+    period = _PERIODS.get(words[0].lower() if words else "")
+    label = " ".join(words[1:] if period is not None else words)[: product.LABEL_MAX_CHARS]
+    period = period or "week"
+    if label:
+        numbers = await context.service.label_stats(user_id, period, label)
+        text = texts.label_stats_text(numbers, label)
+    else:
+        numbers = await context.service.stats(user_id, period)
+        companion = await context.service.companion_stats(user_id, period)
+        top = await context.service.top_labels(user_id, period) if numbers.sessions else []
+        text = texts.stats_text(numbers) + texts.companion_stats_text(companion)
+        text += ("\n\n" + texts.label_lines(top)) if top else ""
+    await reply(update, text)
+    title = f"Focus {texts.PERIOD_TITLES[period]}" + (f" · {label[:40]}" if label else "")
     # No focus time, no chart (``charts.chart_panels``): nothing to hand over then.
     if numbers.focused_minutes > 0 and not context.send_files_later(
-        update, user_id, lambda: _send_chart(context, chat_id, numbers, period)
+        update, user_id, lambda: _send_chart(context, chat_id, numbers, period, title)
     ):
         await reply(update, texts.FILES_BUSY)
 
 
-async def _send_chart(context: FocusContext, chat_id: int, numbers: Stats, period: Period) -> None:
+async def _send_chart(
+    context: FocusContext, chat_id: int, numbers: Stats, period: Period, title: str
+) -> None:
     """The /stats chart, rendered and sent in the background (``bot.telegram.bulk``)."""
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
     from bot.telegram.charts import render_stats_chart
 
-    title = f"Focus {texts.PERIOD_TITLES[period]}"
     chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
     if chart is not None:
         await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")
 
 
 async def history(update: Update, context: FocusContext) -> None:
-    """/history: the user's sessions, a page at a time, with ◀ ▶."""
-    user_id, _ = ids(update)
-    text, keyboard = await history_page(context, user_id, 0)
-    await reply(update, text, reply_markup=keyboard)
+    """/history [filter]: the user's sessions, a page at a time (``handlers.records``)."""
+    await records.history(update, context)
 
 
 async def history_page(context: FocusContext, user_id: int, page: int) -> tuple[str, Markup]:
-    sessions, total = await context.service.history(user_id, page, product.HISTORY_PAGE_SIZE)
-    tz = zone(await context.service.timezone_of(user_id))
-    return texts.history_text(sessions, page, total, tz), texts.history_keyboard(
-        user_id, page, total
-    )
+    """A page of the unfiltered /history, each line with its open button."""
+    return await records.records_page(context, user_id, "", (), page)
 
 
 async def export(update: Update, context: FocusContext) -> None:

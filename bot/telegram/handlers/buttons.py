@@ -6,21 +6,28 @@ from typing import assert_never
 
 from telegram import CallbackQuery, Update
 
-from bot.core.service import ScoreResult
+from bot.core.service import ScoreResult, SessionDefaults
 from bot.telegram import texts
 from bot.telegram.callbacks import (
     AccountButton,
+    AgainButton,
     CardAction,
     CardButton,
     CheckinButton,
     DeleteButton,
     EnergyButton,
     HistoryButton,
+    HistoryFilterButton,
+    KeepRemindingButton,
     LengthButton,
     OfferButton,
     QuietButton,
     ReasonButton,
+    RecordButton,
     RecoveryButton,
+    RemindButton,
+    RestoreButton,
+    RoutineButton,
     ScoreButton,
     SessionButton,
     SettingButton,
@@ -42,6 +49,13 @@ from bot.telegram.handlers.companion import (
     reason_button,
     recovery_button,
 )
+from bot.telegram.handlers.records import (
+    again_button,
+    filter_button,
+    record_button,
+    restore_button,
+)
+from bot.telegram.handlers.routine import routine_button
 from bot.telegram.handlers.session import (
     end_session,
     pause_session,
@@ -49,7 +63,7 @@ from bot.telegram.handlers.session import (
     start_session,
 )
 from nudges import limits as product
-from storage import Session
+from storage import Session, User
 
 __all__ = ["on_button"]
 
@@ -90,16 +104,44 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Acc
             text, keyboard = await history_page(context, user_id, page)
             await edit(query, text, keyboard)
             return ""
+        case RecordButton():
+            return await record_button(query, context, data)
+        case HistoryFilterButton():
+            return await filter_button(query, context, data)
+        case AgainButton():
+            request = await again_button(query, context, data)
+            if isinstance(request, str):
+                return request
+            chat_id = query.message.chat.id if query.message else user_id
+            await start_session(context, user_id, chat_id, request, query.from_user.first_name)
+            return "Started."
         case QuietButton(quiet=quiet):
             column, setting = "quiet", quiet
         case SettingButton(setting=name, minutes=minutes):
             column, setting = SETTING_COLUMN[name.value], minutes
+        case RemindButton() | KeepRemindingButton():
+            return await routine_button(query, context, data)
+        case RoutineButton():
+            await routine_button(query, context, data)
+            user, shape = await context.service.settings_of(user_id)
+            return await _show_settings(query, context, user, shape)
         case _:
             assert_never(data)
     user = await context.service.update_settings(user_id, **{column: setting})
     _, shape = await context.service.settings_of(user_id)
+    return await _show_settings(query, context, user, shape)
+
+
+async def _show_settings(
+    query: CallbackQuery, context: FocusContext, user: User, shape: SessionDefaults
+) -> str:
     now = context.service.clock.now()
-    await edit(query, texts.settings_text(user, shape, now), texts.settings_keyboard(user, shape))
+    routine = await context.service.routine_of(user.id)
+    await edit(
+        query,
+        texts.settings_text(user, shape, now, routine),
+        texts.settings_keyboard(user, shape, routine),
+    )
     return "Saved."
 
 
@@ -123,6 +165,8 @@ async def _route_button(
     """Do what the button says; returns the short callback answer."""
     if isinstance(data, ScoreButton):
         return await _score_button(query, context, data.score, session)
+    if isinstance(data, RestoreButton):
+        return await restore_button(query, context, session)
     if not session.running:
         return "This session has already ended."
     match data:

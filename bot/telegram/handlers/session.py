@@ -9,6 +9,7 @@ from telegram import Update
 from bot.core.service import Extended, NotRunning, TooLong
 from bot.core.timefmt import clock_time, zone
 from bot.telegram import texts
+from bot.telegram.callbacks import ButtonData
 from bot.telegram.context import FocusContext
 from bot.telegram.handlers.common import (
     NOTHING_RUNNING,
@@ -93,7 +94,13 @@ async def start_session(
         checkins=await context.service.has_checkins(session, new=True),
         defaulted=defaulted,
     ) + texts.plan_lines(session, advice, defaulted=defaulted)
-    keyboard = texts.plan_keyboard(session, advice, defaulted=defaulted)
+    extra: list[list[tuple[str, ButtonData]]] = []
+    if request.minutes is None and request.label is None:  # a bare /focus: 🔁 again
+        recent = await context.service.recent_labels(user_id)
+        paragraph, row = texts.again_offer(user_id, recent)
+        if row:
+            card, extra = f"{card}\n\n{paragraph}", [row]
+    keyboard = texts.plan_keyboard(session, advice, *extra, defaulted=defaulted)
     card_id = await send_html(context.bot, chat_id, card, keyboard)
     await context.service.set_card(session.id, card_id)
 
@@ -129,7 +136,8 @@ async def status(update: Update, context: FocusContext) -> None:
         await reply(update, NOTHING_RUNNING)
         return
     tz = zone(await context.service.timezone_of(user_id))
-    await reply(update, texts.status_text(view, tz))
+    goal = await context.service.goal_progress(user_id, running=view.focused)
+    await reply(update, texts.status_text(view, tz, goal))
 
 
 async def extend(update: Update, context: FocusContext) -> None:
