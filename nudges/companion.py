@@ -52,6 +52,7 @@ __all__ = [
     "fatigue_at",
     "flow_blocks",
     "flow_minutes",
+    "flow_spans",
     "recovery_offer",
     "stretch_breaks",
 ]
@@ -172,14 +173,23 @@ def flow_blocks(state: SessionState, slots: Iterable[Slot]) -> dict[int, timedel
     return flow
 
 
-def flow_minutes(state: SessionState, plan: Plan, limits: Limits, until: timedelta) -> float:
-    """Nominal minutes spent in flow by active time ``until``: from each check-in that found
+def flow_spans(
+    state: SessionState, plan: Plan, limits: Limits, until: timedelta
+) -> list[tuple[timedelta, timedelta]]:
+    """The stretches of active time spent in flow by ``until``: from each check-in that found
     the person in flow to the end of its focus stretch (or ``until``)."""
     slots = adapt_slots(state, plan, limits)
-    spent = timedelta(0)
+    spans = []
     for start in flow_blocks(state, slots).values():
         end = min(_next_break(slots, start, plan.total), until)
-        spent += max(timedelta(0), end - start)
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def flow_minutes(state: SessionState, plan: Plan, limits: Limits, until: timedelta) -> float:
+    """Nominal minutes spent in flow by active time ``until`` (see :func:`flow_spans`)."""
+    spent = sum((end - start for start, end in flow_spans(state, plan, limits, until)), timedelta())
     return spent * limits.time_scale / timedelta(minutes=1)
 
 

@@ -34,13 +34,20 @@ class Stretch(StrEnum):
     """What a stretch of the session mostly was."""
 
     FOCUSED = "focused"
+    FLOW = "flow"
     DISTRACTED = "distracted"
     PAUSED = "paused"
     BREAK = "break"
 
 
 GLYPHS: Final = MappingProxyType(
-    {Stretch.FOCUSED: "█", Stretch.DISTRACTED: "▒", Stretch.PAUSED: "░", Stretch.BREAK: "▁"}
+    {
+        Stretch.FOCUSED: "█",
+        Stretch.FLOW: "▇",
+        Stretch.DISTRACTED: "▒",
+        Stretch.PAUSED: "░",
+        Stretch.BREAK: "▁",
+    }
 )
 """One character each, all of one width in a phone's chat font."""
 
@@ -54,6 +61,7 @@ class SessionStory:
     pauses: Sequence[tuple[datetime, datetime]] = ()  # (paused, resumed or ended)
     breaks: Sequence[tuple[timedelta, timedelta]] = ()  # the plan's, in active time
     distracted: Sequence[datetime] = field(default_factory=tuple)  # 😵 Distracted answers
+    flow: Sequence[tuple[timedelta, timedelta]] = ()  # in flow (nudges.companion), active time
 
     def wall(self, active: timedelta) -> datetime:
         """Wall time at which the session's own clock showed ``active`` (pauses skipped)."""
@@ -67,6 +75,10 @@ class SessionStory:
         """The breaks in wall time."""
         return [(self.wall(start), self.wall(end)) for start, end in self.breaks]
 
+    def wall_flow(self) -> list[tuple[datetime, datetime]]:
+        """The stretches in flow, in wall time."""
+        return [(self.wall(start), self.wall(end)) for start, end in self.flow]
+
 
 def _overlap(a: datetime, b: datetime, spans: Sequence[tuple[datetime, datetime]]) -> timedelta:
     total = timedelta(0)
@@ -77,7 +89,8 @@ def _overlap(a: datetime, b: datetime, spans: Sequence[tuple[datetime, datetime]
 
 def stretch_state(story: SessionStory, start: datetime, end: datetime) -> Stretch:
     """The state of the wall-time stretch [start, end): the first that holds of paused (half
-    of it or more), break (half or more), distracted (an answer in it), focused."""
+    of it or more), break (half or more), distracted (an answer in it), flow (half or more),
+    focused."""
     half = (end - start) / 2
     if _overlap(start, end, story.pauses) >= half:
         return Stretch.PAUSED
@@ -85,6 +98,8 @@ def stretch_state(story: SessionStory, start: datetime, end: datetime) -> Stretc
         return Stretch.BREAK
     if any(start <= at < end for at in story.distracted):
         return Stretch.DISTRACTED
+    if _overlap(start, end, story.wall_flow()) >= half:
+        return Stretch.FLOW
     return Stretch.FOCUSED
 
 

@@ -19,9 +19,9 @@ from bot.core.insights import (
 )
 from bot.core.routine import GoalProgress, goal_after_session
 from bot.core.timefmt import local_date, local_times, zone
-from nudges import MISSED_REASON, DeliveryStatus, SlotKind
+from nudges import MISSED_REASON, DeliveryStatus, Limits, Plan, SessionState, SlotKind
 from nudges import limits as product
-from nudges.companion import flow_minutes
+from nudges.companion import flow_minutes, flow_spans
 from nudges.curve import Friction, SessionStory, Stretch, focus_curve, friction_points
 from nudges.planning import PlanAdvice, advise
 from storage import DeliveryRecord, EndedBy, Outcome, Session
@@ -170,20 +170,29 @@ class InsightViews(ServiceBase):
                 distracted.append(event.at)
         if paused_at is not None:  # the pause that ended it (the limit, or /stop)
             pauses.append((paused_at, session.ended_at))
+        state, plan, limits = self._ended_view(session, records)
         return SessionStory(
             started_at=session.started_at,
             ended_at=session.ended_at,
             pauses=tuple(pauses),
             breaks=plan.breaks,
             distracted=tuple(distracted),
+            flow=tuple(flow_spans(state, plan, limits, state.active_at(session.ended_at))),
         )
+
+    def _ended_view(
+        self, session: Session, records: list[DeliveryRecord]
+    ) -> tuple[SessionState, Plan, Limits]:
+        """The policy's view of a session at its end (an ended session is not paused)."""
+        state, plan, limits = self.policy_view(session, records)
+        if session.ended_at is not None:
+            state = state.model_copy(update={"paused_at": None})
+        return state, plan, limits
 
     def _flow_minutes(self, session: Session, records: list[DeliveryRecord]) -> int:
         """Whole minutes the session spent in flow (``nudges.companion``), by its end."""
-        state, plan, limits = self.policy_view(session, records)
+        state, plan, limits = self._ended_view(session, records)
         at = session.ended_at or self.clock.now()
-        if session.ended_at is not None:  # ended: not paused any more
-            state = state.model_copy(update={"paused_at": None})
         return round(flow_minutes(state, plan, limits, state.active_at(at)))
 
     async def _insight(self, session: Session, tz: tzinfo, now: datetime) -> str | None:

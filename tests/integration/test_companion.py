@@ -96,6 +96,8 @@ async def test_on_track_twice_in_a_block_keeps_quiet_until_the_break(bot: BotHar
         (81, "checkin"),
     ]
     assert "🌊 In flow: 25 min" in summary(bot)  # from the check-in at 25 to the break at 50
+    # ... and the curve marks those 25 minutes (5 marks) as flow, with the legend.
+    assert "▇▇▇▇▇" in summary(bot) and "▇ flow" in summary(bot)
 
 
 async def test_flow_is_said_once_and_a_distraction_breaks_the_streak(bot: BotHarness) -> None:

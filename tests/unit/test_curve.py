@@ -47,3 +47,22 @@ def test_friction_minutes_are_nominal_under_a_time_scale() -> None:
     second = timedelta(seconds=1)
     story = SessionStory(T0, T0 + 45 * second, pauses=((T0 + 31 * second, T0 + 37 * second),))
     assert friction_points(story, scale=60) == [Friction(31, P, 6 * MIN)]
+
+
+def test_flow_marks_the_stretches_it_covers_after_distraction_and_breaks() -> None:
+    """Flow from 25 to 50 of a 90-minute session in 50-minute blocks: stretches 25–50 are
+    flow; a 😵 inside flow still shows as distracted (it comes first); the break stays one."""
+    story = SessionStory(
+        started_at=T0,
+        ended_at=T0 + timedelta(minutes=95),
+        breaks=((timedelta(minutes=50), timedelta(minutes=55)),),
+        distracted=(T0 + timedelta(minutes=31),),
+        flow=((timedelta(minutes=25), timedelta(minutes=50)),),
+    )
+    curve = focus_curve(story, timedelta(minutes=5))
+    assert curve[4] is Stretch.FOCUSED  # 20–25
+    assert curve[5] is Stretch.FLOW  # 25–30
+    assert curve[6] is Stretch.DISTRACTED  # 30–35: the answer at 31
+    assert curve[7:10] == [Stretch.FLOW] * 3  # 35–50
+    assert curve[10] is Stretch.BREAK  # 50–55
+    assert curve[11] is Stretch.FOCUSED  # 55–60
