@@ -316,6 +316,7 @@ async def connect(path: str | Path) -> Database:
     prepare_folder(target)
     lock = hold_exclusively(target)
     try:
+        _create_if_missing(target)
         check_file(target, len(migrations()))
         _create_private(target)
         db = await _open(target)
@@ -368,6 +369,13 @@ def _open_inline(target: Path) -> sqlite3.Connection:
         inline.close()
         raise
     return inline
+
+
+def _create_if_missing(target: Path) -> None:
+    """A new file is created owner-only before the checks open it: SQLite would create it
+    with the umask's mode (and the bot would then warn that it tightened its own new file)."""
+    if not target.exists():
+        _create_private(target)
 
 
 def _create_private(target: Path) -> None:

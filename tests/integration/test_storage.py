@@ -171,12 +171,17 @@ def test_migration_files_are_numbered_without_gaps() -> None:
     assert files[0] == "001_initial.sql"
 
 
-async def test_connect_creates_private_file_and_migrates(tmp_path: Path) -> None:
+async def test_connect_creates_private_file_and_migrates(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "nested" / "dir" / "focus.db"
     assert not path.exists()
-    db = await connect(path)
+    with caplog.at_level(logging.WARNING):
+        db = await connect(path)
     try:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        # Created owner-only from the start: nothing to tighten, nothing to warn about.
+        assert [r.getMessage() for r in caplog.records if "tightening" in r.getMessage()] == []
         assert await scalar(db, "PRAGMA user_version") == len(list(MIGRATIONS_DIR.glob("*.sql")))
         assert await storage.sqlite.db.schema_version(db) == len(migrations())
         assert await scalar(db, "PRAGMA journal_mode") == "wal"
