@@ -140,9 +140,7 @@ class InsightViews(ServiceBase):
             average_minutes=average if average is not None and average >= 1 else None,
             streak_days=streak(days, local_date(now, tz)),
             insight=await self._insight(session, tz, now),
-            flow_minutes=self._flow_minutes(
-                session, await self.store.deliveries.deliveries(session.id)
-            ),
+            flow_minutes=self._flow_minutes(session, records),
             goal=await goal_after_session(self.store, session, tz, now),
             breaks_missed=missed,
             pause_limit_minutes=limits.pause_limit_minutes if by_pause else None,
