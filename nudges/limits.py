@@ -348,3 +348,16 @@ DEFAULT_REVIEW_WEEKDAY: Final = 6
 
 DEFAULT_REVIEW_MINUTE: Final = 18 * 60
 """The weekly review's local time until the person picks another: 18:00."""
+
+# --- "What time is it for you now?": the zone asked once -------------------------------------
+
+__all__ += ["ZONE_OFFSET_MINUTES", "ZONE_QUESTION_OFFSETS"]
+
+ZONE_OFFSET_MINUTES: Final = Bound(-12 * 60, 14 * 60)
+"""The UTC offsets in use on Earth, in minutes: UTC-12:00 to UTC+14:00."""
+
+ZONE_QUESTION_OFFSETS: Final = (-5 * 60, -3 * 60, 0, 60, 2 * 60, 3 * 60, 5 * 60 + 30, 7 * 60)
+"""The question's buttons, one per offset (8, the most a phone shows in two rows of four):
+where most of the bot's people likely are right now — the US east coast, Brazil, the UK and
+West Africa, central and eastern Europe, Moscow, Turkey and East Africa, India, Indonesia and
+Indochina. Anyone else types their time or city."""

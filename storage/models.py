@@ -366,6 +366,7 @@ class Routine(_Frozen):
     next_remind_at: datetime | None = None
     next_review_at: datetime | None = None
     zone_asked: bool = False
+    zone_pending: bool = False  # the zone question waits for its answer (typed or a button)
 
     @property
     def quiet(self) -> QuietWindow | None:

@@ -19,6 +19,7 @@ from bot.core.timefmt import local_date, zone
 from nudges import limits as product
 from nudges.reminders import (
     QuietWindow,
+    ReviewRule,
     local_instant,
     next_reminder,
     next_review,
@@ -169,6 +170,15 @@ class RoutineUseCases(ServiceBase):
     async def set_review(self, user_id: int, on: bool) -> Routine:
         """Turn the weekly review on or off."""
         await self.store.reminders.update_routine(user_id, self.clock.now(), review=on)
+        return await self.reschedule_routine(user_id)
+
+    async def set_review_time(self, user_id: int, weekday: int, minute: int) -> Routine:
+        """Turn the weekly review on at a weekday (Monday 0) and local minute; the next one
+        is planned from the new setting (this ISO week's, if already sent, is not again)."""
+        ReviewRule(weekday, minute)  # valid, or ValueError before anything is stored
+        await self.store.reminders.update_routine(
+            user_id, self.clock.now(), review=True, review_weekday=weekday, review_minute=minute
+        )
         return await self.reschedule_routine(user_id)
 
     async def reschedule_routine(self, user_id: int) -> Routine:

@@ -17,6 +17,7 @@ from bot.core.account import AccountUseCases
 from bot.core.base import ServiceBase, SessionDefaults
 from bot.core.changes import SessionChange
 from bot.core.companion import CompanionUseCases
+from bot.core.onboarding import ZoneUseCases
 from bot.core.records import RecordUseCases
 from bot.core.routine import RoutineUseCases
 from bot.core.views import InsightViews, StatusView, SummaryView
@@ -99,7 +100,7 @@ class ScoreResult(enum.Enum):
 
 
 class FocusService(
-    InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases, RoutineUseCases
+    InsightViews, AccountUseCases, CompanionUseCases, RecordUseCases, ZoneUseCases, RoutineUseCases
 ):
     """The use cases of the bot over storage, the nudge policy and a clock."""
 

@@ -160,6 +160,7 @@ def _register(app: FocusApplication) -> None:
     app.add_handler(CommandHandler("goal", handlers.goal))
     app.add_handler(CommandHandler("remind", handlers.remind))
     app.add_handler(CommandHandler("quiet", handlers.quiet))
+    app.add_handler(CommandHandler("review", handlers.review))  # the weekly review's time
     # 4. Buttons: one router that checks owner and state.
     app.add_handler(CallbackQueryHandler(handlers.on_button))
     # 5. Plain text: score replies and hints.

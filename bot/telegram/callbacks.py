@@ -29,6 +29,8 @@ their meaning across an upgrade and a restart::
     rem:42:s25  rem:42:no     user 42's reminder: start 25 minutes, not today
     rem:42:keep rem:42:stop   user 42's "keep reminding you?": keep, stop
     rtn:42:qc1  rv0  qh0      user 42's check-ins in quiet hours, weekly review, quiet hours off
+    tz:42:p180  tz:42:m300    user 42's answer to "what time is it?": UTC+03:00, UTC-05:00
+    rvw:42:d6m1080  rvw:42:off  user 42's weekly review: Sunday 18:00 (Monday 0), or off
 
 Session buttons carry the session's id; account buttons carry the owner's user id, so that in a
 group only the owner can press them. Telegram accepts 1-64 bytes of callback data: ``encode``
@@ -43,7 +45,7 @@ from enum import StrEnum
 from typing import Final
 
 from nudges.companion import Energy, Reason
-from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, Bound
+from nudges.limits import FOCUS_MINUTES, SCORE, SETTING_MINUTES, ZONE_OFFSET_MINUTES, Bound
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -68,12 +70,14 @@ __all__ = [
     "RecoveryButton",
     "RemindButton",
     "RestoreButton",
+    "ReviewButton",
     "RoutineButton",
     "RoutineSwitch",
     "ScoreButton",
     "SessionButton",
     "Setting",
     "SettingButton",
+    "ZoneButton",
     "decode",
     "encode",
 ]
@@ -376,6 +380,42 @@ class RoutineButton:
             raise ValueError(f"{self.switch} is only switched off by a button")
 
 
+@dataclass(frozen=True, slots=True)
+class ZoneButton:
+    """An answer to "What time is it for you now?": the UTC offset of the time it showed
+    (so it means the same however late it is pressed)."""
+
+    owner: int
+    offset: int  # minutes east of UTC
+
+    def __post_init__(self) -> None:
+        """Valid by construction: an offset in use, in quarter hours."""
+        _check(self.owner, _ID, "user id")
+        _check(self.offset, ZONE_OFFSET_MINUTES, "UTC offset")
+        if self.offset % 15:
+            raise ValueError(f"UTC offset {self.offset} is not in quarter hours")
+
+
+_MINUTE_OF_DAY: Final = Bound(0, 24 * 60 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewButton:
+    """Under /review: the weekly review on a weekday (Monday 0) at a local minute, or off
+    (``weekday`` None)."""
+
+    owner: int
+    weekday: int | None
+    minute: int = 0
+
+    def __post_init__(self) -> None:
+        """Valid by construction."""
+        _check(self.owner, _ID, "user id")
+        if self.weekday is not None:
+            _check(self.weekday, Bound(0, 6), "weekday")
+            _check(self.minute, _MINUTE_OF_DAY, "minute of the day")
+
+
 SessionButton = (
     CardButton
     | OfferButton
@@ -400,6 +440,8 @@ AccountButton = (
     | RemindButton
     | KeepRemindingButton
     | RoutineButton
+    | ZoneButton
+    | ReviewButton
 )
 """Buttons about a user's own account: only that user may press them (a record button's
 session must be theirs too: checked where it is used)."""
@@ -457,6 +499,10 @@ def encode(button: ButtonData) -> str:
             data = f"rem:{owner}:{'keep' if keep else 'stop'}"
         case RoutineButton(owner=owner, switch=switch, on=on):
             data = f"rtn:{owner}:{switch.value}{int(on)}"
+        case ZoneButton(owner=owner, offset=offset):
+            data = f"tz:{owner}:{'m' if offset < 0 else 'p'}{abs(offset)}"
+        case ReviewButton(owner=owner, weekday=weekday, minute=minute):
+            data = f"rvw:{owner}:{'off' if weekday is None else f'd{weekday}m{minute}'}"
     # ASCII only, so characters are bytes.
     if not 1 <= len(data) <= MAX_DATA_BYTES:
         raise ValueError(f"callback data of {len(data)} bytes; Telegram takes 1-{MAX_DATA_BYTES}")
@@ -530,7 +576,16 @@ def _read(action: str, number: int, arg: str | None) -> ButtonData | None:
             return RemindButton(number, int(start[1:]))
         case "rtn", str(code) if code[:2] in _SWITCHES and code[2:] in ("0", "1"):
             return RoutineButton(number, RoutineSwitch(code[:2]), on=code[2:] == "1")
+        case "tz", str(code) if code[:1] in ("p", "m") and _digits(code[1:]) and code != "m0":
+            return ZoneButton(number, int(code[1:]) * (-1 if code[:1] == "m" else 1))
+        case "rvw", "off":
+            return ReviewButton(number, None)
+        case "rvw", str(code) if (found := _REVIEW_CODE.fullmatch(code)) is not None:
+            return ReviewButton(number, int(found.group(1)), int(found.group(2)))
     return None
+
+
+_REVIEW_CODE: Final = re.compile(r"d([0-6])m([0-9]{1,4})")
 
 
 _RECORD_ACTIONS: Final = frozenset(a.value for a in RecordAction)

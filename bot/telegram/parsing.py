@@ -9,6 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.core.timefmt import parse_zone
+from bot.core.zones import city_zone
 from nudges import limits as product
 from nudges.reminders import QuietWindow
 from storage.models import Correction
@@ -28,6 +30,7 @@ __all__ = [
     "parse_score",
     "parse_setting",
 ]
+__all__ += ["REVIEW_FORMS", "ReviewChange", "ZoneAnswer", "parse_review", "parse_zone_answer"]
 
 # 45 · 45m · 45min · 1h · 1h30 · 1h30m · 90m · 1.5h is not accepted (say 1h30).
 _DURATION = re.compile(
@@ -293,3 +296,85 @@ def parse_quiet(args: str) -> QuietWindow | None:
     if start == end:
         raise ParseError("Quiet hours need an end that differs from their start.")
     return QuietWindow(start, end)
+
+
+# --- the zone question's typed answer, /review ---------------------------------------------
+
+_TYPED_TIME = re.compile(r"^(\d{1,2})[:.h](\d{2})\s*(am|pm|a\.m\.|p\.m\.)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ZoneAnswer:
+    """What a typed answer to "What time is it for you now?" said: a zone (an IANA name or
+    ``+02:00``), or a local time of day (a minute of the day) to read against the clock."""
+
+    zone: str | None = None
+    minute: int | None = None
+
+
+def parse_zone_answer(text: str) -> ZoneAnswer | None:
+    """``14:35`` / ``2:35 pm`` (a time: always with its minutes, so a score like ``4`` is
+    never one), ``Europe/Berlin`` / ``+03:00`` (as /timezone reads them) or a city
+    (``berlin``, ``New York``); None for anything else."""
+    words = _clean(text)
+    match = _TYPED_TIME.match(words)
+    if match:
+        hours, minutes, half = int(match.group(1)), int(match.group(2)), match.group(3)
+        if half is not None:
+            if not 1 <= hours <= 12:
+                return None
+            hours = hours % 12 + (12 if half.lower().startswith("p") else 0)
+        if hours > 23 or minutes > 59:
+            return None
+        return ZoneAnswer(minute=hours * 60 + minutes)
+    name = parse_zone(words) or city_zone(words)
+    return None if name is None else ZoneAnswer(zone=name)
+
+
+_WEEKDAY_WORDS: dict[str, int] = {
+    word: day
+    for day, words in enumerate(
+        (
+            ("mon", "monday", "mondays"),
+            ("tue", "tues", "tuesday", "tuesdays"),
+            ("wed", "wednesday", "wednesdays"),
+            ("thu", "thur", "thurs", "thursday", "thursdays"),
+            ("fri", "friday", "fridays"),
+            ("sat", "saturday", "saturdays"),
+            ("sun", "sunday", "sundays"),
+        )
+    )
+    for word in words
+}
+
+REVIEW_FORMS = "/review sun 18:00 · /review fri 17:30 · /review 19:00 · /review off"
+
+
+@dataclass(frozen=True)
+class ReviewChange:
+    """``/review``'s arguments: on or off; a new weekday (Monday 0) and time, if given."""
+
+    on: bool
+    weekday: int | None = None
+    minute: int | None = None
+
+
+def parse_review(args: str) -> ReviewChange | None:
+    """``/review sun 18:00``, ``/review friday``, ``/review 19:00``, ``on``, ``off``; None
+    for no arguments (show the setting)."""
+    words = _clean(args).lower().replace(",", " ").split()
+    if not words:
+        return None
+    if len(words) == 1 and words[0] in _OFF:
+        return ReviewChange(on=False)
+    if words == ["on"]:
+        return ReviewChange(on=True)
+    weekday = minute = None
+    for word in words:
+        if word in _WEEKDAY_WORDS and weekday is None:
+            weekday = _WEEKDAY_WORDS[word]
+        elif minute is None and word[:1].isdigit():
+            minute = parse_clock(word)
+        else:
+            raise ParseError(f"I couldn't read “{' '.join(words)[:30]}” as a day and a time.")
+    return ReviewChange(on=True, weekday=weekday, minute=minute)

@@ -15,6 +15,7 @@ from bot.core.records import LabelFigures
 from bot.core.routine import GoalProgress, ReminderDue
 from bot.core.service import NoteResult, SessionDefaults, StatusView, SummaryView
 from bot.core.timefmt import clock_time, minutes_text, zone
+from bot.core.zones import guesses
 from bot.telegram.callbacks import (
     AgainButton,
     ButtonData,
@@ -36,14 +37,16 @@ from bot.telegram.callbacks import (
     RecoveryButton,
     RemindButton,
     RestoreButton,
+    ReviewButton,
     RoutineButton,
     RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
+    ZoneButton,
     encode,
 )
-from bot.telegram.parsing import CORRECT_FORMS, FOCUS_FORMS
+from bot.telegram.parsing import CORRECT_FORMS, FOCUS_FORMS, REVIEW_FORMS
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Fatigue, Reason
 from nudges.curve import GLYPHS, Stretch
@@ -462,7 +465,8 @@ def settings_text(
     nudges = "quiet — breaks and the summary only" if user.quiet else "normal — check-ins too"
     return (
         "⚙️ <b>Your settings</b>\n"
-        f"Timezone: <b>{html.escape(user.timezone)}</b> (your time now: {clock_time(now, tz)})\n"
+        f"Timezone: <b>{html.escape(zone_shown(user.timezone, now))}</b> "
+        f"(your time now: {clock_time(now, tz)})\n"
         f"Default session: <b>{shape.minutes} min</b>\n"
         f"Focus block: <b>{shape.block_minutes} min</b> · Break: <b>{shape.break_minutes} min</b>\n"
         f"Nudges: <b>{nudges}</b>\n"
@@ -1223,15 +1227,14 @@ def routine_settings_text(routine: Routine) -> str:
     quiet = routine.quiet
     quiet_text = "off" if quiet is None else f"{hhmm(quiet.start)}–{hhmm(quiet.end)}"
     checkins = "on" if routine.quiet_checkins else "off"
-    rule = routine.review_rule
-    review_at = hhmm(rule.moved_out_of(quiet))
-    review = f"{_WEEKDAYS[rule.weekday]} {review_at}" if routine.review else "off"
+    shown = review_setting(routine)
+    review = f"<b>{shown}</b>" if routine.review else f"<b>off</b> (its time: {shown})"
     return (
         f"Daily goal: <b>{goal}</b> (/goal 2h)\n"
         f"Reminder: <b>{remind}</b> (/remind 09:30)\n"
         f"Quiet hours: <b>{quiet_text}</b> (/quiet 22:00-07:00) · check-ins in them: "
         f"<b>{checkins}</b>\n"
-        f"Weekly review: <b>{review}</b>"
+        f"Weekly review: {review} (/review sun 18:00)"
     )
 
 
@@ -1260,3 +1263,102 @@ def routine_settings_rows(routine: Routine) -> list[list[tuple[str, ButtonData]]
     if routine.remind_minute is not None:
         rows.append([("⏰ Reminders off", RoutineButton(owner, RoutineSwitch.REMINDER, on=False))])
     return rows
+
+
+# --- your time, from the start; the weekly review's day and time -----------------------------
+#
+# (Appended as one block.)
+
+COMMANDS = (*COMMANDS[:-1], ("review", "Weekly review: /review sun 18:00 (or off)"), COMMANDS[-1])
+
+
+def zone_shown(name: str, now: datetime) -> str:
+    """A zone as people read it: ``Europe/Berlin``, ``UTC+03:00`` for a fixed ``Etc`` zone
+    (whose name has the inverted sign: ``Etc/GMT-3`` is UTC+03:00)."""
+    if not name.startswith("Etc/GMT"):
+        return name
+    offset = now.astimezone(zone(name)).strftime("%z")  # +0300
+    return f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def zone_question(owner: int, now: datetime) -> tuple[str, str]:
+    """ "What time is it for you now?": a button for each likely local time, or type."""
+    row: list[tuple[str, ButtonData]] = [
+        (guess.label, ZoneButton(owner, guess.offset)) for guess in guesses(now)
+    ]
+    half = (len(row) + 1) // 2
+    return (
+        "🕐 <b>What time is it for you now?</b> Tap it, so that times, days and reminders "
+        "are yours — or type your city (<i>Berlin</i>), your zone (<i>Europe/Berlin</i>) or "
+        "your time (<i>14:35</i>). Until then I count in UTC; /timezone changes it any time.",
+        buttons(row[:half], row[half:]),
+    )
+
+
+def zone_set(name: str, now: datetime, routine: Routine) -> str:
+    """The answer to the question: the zone, the time there, what follows it."""
+    tz = zone(name)
+    lines = [
+        f"🌍 Timezone set to <b>{html.escape(zone_shown(name, now))}</b> — it's "
+        f"{clock_time(now, tz)} there."
+    ]
+    if name.startswith(("Etc/", "+", "-")) or name == "UTC":
+        lines.append(
+            "That's a fixed offset: it won't follow daylight saving. For that, set your city: "
+            "/timezone Europe/Berlin (or just /timezone Berlin)."
+        )
+    if routine.remind_minute is not None and routine.next_remind_at is not None:
+        when = routine.next_remind_at.astimezone(tz).strftime("%a %d %b %H:%M")
+        lines.append(
+            f"⏰ Your reminder at {hhmm(routine.remind_minute)} now follows it (next: {when})."
+        )
+    return "\n".join(lines)
+
+
+def review_setting(routine: Routine) -> str:
+    """The review's day and time as /settings and /review show it: ``Sun 18:00`` (and when
+    quiet hours move it, where to)."""
+    rule, quiet = routine.review_rule, routine.quiet
+    shown = f"{_WEEKDAYS[rule.weekday]} {hhmm(rule.minute)}"
+    moved = rule.moved_out_of(quiet)
+    if moved != rule.minute:
+        shown += f", moved to {hhmm(moved)}: the end of your quiet hours"
+    return shown
+
+
+def review_setting_text(routine: Routine, tz: tzinfo, *, changed: bool = False) -> str:
+    """The answer to /review (and its buttons' edits)."""
+    head = "🗓 <b>Weekly review</b>: " + (
+        f"<b>{review_setting(routine)}</b>"
+        if routine.review
+        else f"<b>off</b> (its time: {review_setting(routine)})"
+    )
+    lines = [head]
+    if routine.review and routine.next_review_at is not None:
+        when = routine.next_review_at.astimezone(tz).strftime("%a %d %b %H:%M")
+        lines.append(
+            f"Next: {when} — the week's numbers and chart, skipped for a week without a session."
+        )
+    if not changed:
+        lines.append(f"Pick below, or type: {html.escape(REVIEW_FORMS)}")
+    return "\n".join(lines)
+
+
+_REVIEW_PRESETS = ((6, 18 * 60), (4, 17 * 60), (0, 9 * 60))  # Sun 18:00, Fri 17:00, Mon 09:00
+
+
+def review_keyboard(routine: Routine) -> str:
+    """Under /review: a few common times, and on/off."""
+    owner, rule = routine.user_id, routine.review_rule
+    presets: list[tuple[str, ButtonData]] = [
+        (f"{_WEEKDAYS[day]} {hhmm(minute)}", ReviewButton(owner, day, minute))
+        for day, minute in _REVIEW_PRESETS
+    ]
+    if routine.review:
+        switch: tuple[str, ButtonData] = ("🗓 Turn off", ReviewButton(owner, None))
+    else:
+        switch = ("🗓 Turn on", ReviewButton(owner, rule.weekday, rule.minute))
+    return buttons(presets, [switch])
+
+
+REVIEW_USAGE = f"The weekly review's day and time, at your local time: {REVIEW_FORMS}."

@@ -19,7 +19,7 @@ __all__ = ["ROUTINE_FIELDS", "SqliteReminders"]
 _ROUTINE_COLUMNS = (
     "user_id, goal_minutes, remind_minute, remind_weekdays, remind_held, quiet_start, "
     "quiet_end, quiet_checkins, review, review_weekday, review_minute, next_remind_at, "
-    "next_review_at, zone_asked"
+    "next_review_at, zone_asked, zone_pending"
 )
 ROUTINE_FIELDS = frozenset(_ROUTINE_COLUMNS.split(", ")[1:])
 """What ``update_routine`` may change (the names are interpolated: only these)."""
@@ -46,6 +46,7 @@ def _routine(row: Sequence[Any]) -> Routine:
         next_remind_at=_opt_dt(row[11]),
         next_review_at=_opt_dt(row[12]),
         zone_asked=bool(row[13]),
+        zone_pending=bool(row[14]),
     )
 
 

@@ -45,8 +45,9 @@ async def run_minutes(bot: BotHarness, minutes: int) -> None:
 
 
 async def test_start_welcomes_registers_and_menu_is_set(bot: BotHarness) -> None:
-    [reply] = await bot.send("/start")
+    [reply, zone_question] = await bot.send("/start")
     assert "I keep you company while you focus" in (reply.shown_text or "")
+    assert "What time is it for you now?" in (zone_question.shown_text or "")
     assert await bot.service.store.users.get_user(USER) is not None
     assert {c["command"] for c in bot.api.commands} >= {"focus", "status", "stop", "help"}
 

@@ -65,7 +65,7 @@ async def answer_each_day(bot: BotHarness, until: datetime) -> None:
     [("/goal 2h", 120), ("/goal 90m", 90), ("/goal 90", 90), ("/goal 1h30", 90)],
 )
 async def test_goal_forms(bot: BotHarness, text: str, minutes: int) -> None:
-    [reply] = await bot.send(text)
+    [reply, _zone_question] = await bot.send(text)
     assert "Daily goal" in (reply.shown_text or "")
     assert (await bot.service.routine_of(USER)).goal_minutes == minutes
 
@@ -254,7 +254,7 @@ async def test_a_session_started_after_a_reminder_answers_it(bot: BotHarness) ->
 async def test_quiet_hours_hold_reminders_and_quiet_sessions(bot: BotHarness) -> None:
     [reply] = await bot.send("/quiet 22:00-07:00")
     assert "22:00–07:00" in (reply.shown_text or "")
-    [reply] = await bot.send("/remind 06:30")
+    [reply, _zone_question] = await bot.send("/remind 06:30")
     assert "inside your quiet hours" in (reply.shown_text or "")
     await run_until(bot, datetime(2026, 3, 25, 23, 0, tzinfo=UTC), step=30)
     await bot.send("/focus 45")

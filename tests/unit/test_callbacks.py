@@ -33,11 +33,13 @@ from bot.telegram.callbacks import (
     RecoveryButton,
     RemindButton,
     RestoreButton,
+    ReviewButton,
     RoutineButton,
     RoutineSwitch,
     ScoreButton,
     Setting,
     SettingButton,
+    ZoneButton,
     decode,
     encode,
 )
@@ -147,6 +149,15 @@ def test_old_buttons_keep_their_meaning(data: str, meaning: ButtonData) -> None:
         "agn:1:12",
         "agn:1:s",
         "un:1:x",
+        "tz:1:m0",  # zero is written p0
+        "tz:1:p7",  # not in quarter hours
+        "tz:1:p855",  # beyond UTC+14:00
+        "tz:1:m735",  # beyond UTC-12:00
+        "tz:1:180",
+        "rvw:1:d7m0",
+        "rvw:1:d6m1440",
+        "rvw:1:d6",
+        "rvw:1:on",
     ],
 )
 def test_anything_we_did_not_write_is_none(data: str | None) -> None:
@@ -169,6 +180,21 @@ def test_companion_buttons_have_their_own_spelling(data: str, meaning: ButtonDat
     assert encode(meaning) == data
     biggest = encode(ReasonButton(2**63 - 1, Reason.WANDERING))
     assert len(biggest.encode()) <= 64
+
+
+def test_zone_and_review_buttons_have_their_own_spelling() -> None:
+    for data, meaning in [
+        ("tz:42:p180", ZoneButton(42, 180)),  # UTC+03:00
+        ("tz:42:m300", ZoneButton(42, -300)),  # UTC-05:00
+        ("tz:42:p0", ZoneButton(42, 0)),
+        ("tz:42:p330", ZoneButton(42, 330)),
+        ("rvw:42:d6m1080", ReviewButton(42, 6, 1080)),
+        ("rvw:42:off", ReviewButton(42, None)),
+    ]:
+        assert decode(data) == meaning
+        assert encode(meaning) == data
+    assert len(encode(ZoneButton(2**63 - 1, -720)).encode()) <= 64
+    assert len(encode(ReviewButton(2**63 - 1, 6, 1439)).encode()) <= 64
 
 
 def test_more_than_64_bytes_is_never_trusted() -> None:
@@ -248,6 +274,9 @@ buttons_data: st.SearchStrategy[ButtonData] = st.one_of(
         st.sampled_from([RoutineSwitch.QUIET_HOURS, RoutineSwitch.REMINDER]),
         st.just(False),  # these are set by typing, and only switched off by a button
     ),
+    st.builds(ZoneButton, ids, st.integers(-48, 56).map(lambda quarters: quarters * 15)),
+    st.builds(ReviewButton, ids, st.none()),
+    st.builds(ReviewButton, ids, st.integers(0, 6), st.integers(0, 1439)),
 )
 
 
@@ -262,7 +291,7 @@ def test_decode_inverts_encode(button: ButtonData) -> None:
 # Any text, lone surrogates included (they can arrive in JSON as "\ud800").
 any_text = st.text(st.characters(exclude_categories=()), max_size=100)
 near_misses = st.from_regex(
-    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn|[a-z]{1,5})"
+    r"(p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn|tz|rvw|[a-z]{1,5})"
     r":-?[0-9٤]{0,25}(:[a-z0-9]{0,60})?",
     fullmatch=True,
 )
@@ -289,7 +318,7 @@ def test_every_settings_step_is_a_button_the_codec_accepts() -> None:
 
 
 _SPELLED = re.compile(
-    r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn):"""
+    r"""["'](?:p|r|e|ci|sc|new|keep|set|hist|del|en|rs|rb|rec|hisf|agn|un|rem|rtn|tz|rvw):"""
 )
 _PTB_KEYBOARD = re.compile(r"InlineKeyboard(?:Markup|Button)\b(?!``)")  # ``named`` in prose is fine
 

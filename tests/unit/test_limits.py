@@ -392,3 +392,19 @@ def test_readme_states_the_routine_limits() -> None:
     assert f"after {L.IGNORED_REMINDERS} reminders in a row left unanswered" in README
     found = re.findall(r"goal_minutes[^,]*?BETWEEN (\d+) AND (\d+)", MIGRATIONS)
     assert found == [(str(L.GOAL_MINUTES.low), str(L.GOAL_MINUTES.high))]
+
+
+def test_readme_states_the_zone_question() -> None:
+    match = re.search(
+        r"with (\d+) buttons showing the time now at the most common offsets \(([^)]*)\)", README
+    )
+    assert match is not None
+    assert int(match.group(1)) == len(L.ZONE_QUESTION_OFFSETS)
+    said = [part.strip().removeprefix("UTC") for part in match.group(2).split(",")]
+    written = [
+        f"{o // 60:+d}" if o % 60 == 0 else f"{o // 60:+d}:{o % 60:02d}"
+        for o in L.ZONE_QUESTION_OFFSETS
+    ]
+    assert [s if s.startswith(("+", "-")) or s == "0" else "+" + s for s in said] == [
+        w if w != "+0" else "0" for w in written
+    ]

@@ -6,6 +6,7 @@ from bot.telegram.handlers.access import error_handler, gatekeeper, slow_down
 from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.messages import on_text
+from bot.telegram.handlers.onboarding import review
 from bot.telegram.handlers.records import correct
 from bot.telegram.handlers.routine import goal, quiet, remind
 from bot.telegram.handlers.session import (
@@ -37,6 +38,7 @@ __all__ = [
     "quiet",
     "remind",
     "resume",
+    "review",
     "settings",
     "slow_down",
     "start",

@@ -9,6 +9,7 @@ from telegram import Update
 
 from bot.core.insights import Period, Stats
 from bot.core.timefmt import parse_zone, zone
+from bot.core.zones import city_zone
 from bot.telegram import texts
 from bot.telegram.context import FocusContext
 from bot.telegram.handlers import records
@@ -71,15 +72,16 @@ async def timezone(update: Update, context: FocusContext) -> None:
     """/timezone Europe/Berlin or /timezone +02:00."""
     assert update.effective_message is not None  # noqa: S101
     user_id, _ = ids(update)
-    name = parse_zone(command_args(update.effective_message))
+    typed = command_args(update.effective_message)
+    name = parse_zone(typed) or city_zone(typed.strip())
     if name is None:
         current = await context.service.timezone_of(user_id)
         typed = command_args(update.effective_message).strip()
         unknown = f"I don't know the timezone “{html.escape(typed[:40])}”. " if typed else ""
         await reply(update, f"{unknown}{texts.TIMEZONE_HELP}\nNow: {html.escape(current)}.")
         return
-    await context.service.update_settings(user_id, timezone=name)
-    await context.service.reschedule_routine(user_id)  # reminders follow the new zone
+    # Closes the zone question for good; reminders and the review follow the new zone.
+    await context.service.set_zone(user_id, name)
     await reply(update, texts.timezone_set(name, context.service.clock.now()))
 
 

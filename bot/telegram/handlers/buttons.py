@@ -27,10 +27,12 @@ from bot.telegram.callbacks import (
     RecoveryButton,
     RemindButton,
     RestoreButton,
+    ReviewButton,
     RoutineButton,
     ScoreButton,
     SessionButton,
     SettingButton,
+    ZoneButton,
     decode,
 )
 from bot.telegram.context import FocusContext
@@ -49,6 +51,7 @@ from bot.telegram.handlers.companion import (
     reason_button,
     recovery_button,
 )
+from bot.telegram.handlers.onboarding import review_button, zone_button
 from bot.telegram.handlers.records import (
     again_button,
     filter_button,
@@ -125,6 +128,10 @@ async def _account_button(query: CallbackQuery, context: FocusContext, data: Acc
             await routine_button(query, context, data)
             user, shape = await context.service.settings_of(user_id)
             return await _show_settings(query, context, user, shape)
+        case ZoneButton():
+            return await zone_button(query, context, data)
+        case ReviewButton():
+            return await review_button(query, context, data)
         case _:
             assert_never(data)
     user = await context.service.update_settings(user_id, **{column: setting})

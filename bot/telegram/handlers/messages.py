@@ -15,6 +15,7 @@ from bot.telegram.handlers.common import (
     reply,
     reply_id,
 )
+from bot.telegram.handlers.onboarding import zone_answer
 from bot.telegram.parsing import (
     parse_score,
 )
@@ -32,6 +33,8 @@ async def on_text(update: Update, context: FocusContext) -> None:
     user_id, chat_id = ids(update)
     if number is None and await _note(update, context, message.text):
         return
+    if number is None and await zone_answer(update, context, message.text):
+        return  # "What time is it for you now?" answered by typing
     target = await context.service.scorable(user_id, chat_id) if number is not None else None
     if number is None or target is None:
         if chat.type == ChatType.PRIVATE:

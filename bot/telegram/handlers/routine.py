@@ -19,6 +19,7 @@ from bot.telegram.callbacks import (
 )
 from bot.telegram.context import FocusContext
 from bot.telegram.handlers.common import command_args, edit, ids, reply
+from bot.telegram.handlers.onboarding import ask_zone_once
 from bot.telegram.handlers.session import start_session
 from bot.telegram.parsing import FocusRequest, ParseError, parse_goal, parse_quiet, parse_remind
 
@@ -38,6 +39,8 @@ async def goal(update: Update, context: FocusContext) -> None:
         return
     await context.service.set_goal(user_id, minutes)
     await reply(update, texts.goal_set(minutes))
+    if minutes is not None:  # "today" needs their day: the zone, asked once
+        await ask_zone_once(update, context)
 
 
 async def remind(update: Update, context: FocusContext) -> None:
@@ -54,7 +57,10 @@ async def remind(update: Update, context: FocusContext) -> None:
         return
     routine = await context.service.set_reminder(user_id, minute, weekdays=weekdays)
     tz_name = await context.service.timezone_of(user_id)
-    await reply(update, texts.remind_set(routine, zone(tz_name), tz_name))
+    now = context.service.clock.now()
+    await reply(update, texts.remind_set(routine, zone(tz_name), texts.zone_shown(tz_name, now)))
+    if minute is not None:  # at *their* 09:30: the zone, asked once (it follows the answer)
+        await ask_zone_once(update, context)
 
 
 async def quiet(update: Update, context: FocusContext) -> None:

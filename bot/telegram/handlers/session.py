@@ -17,6 +17,7 @@ from bot.telegram.handlers.common import (
     ids,
     reply,
 )
+from bot.telegram.handlers.onboarding import ask_zone_once
 from bot.telegram.parsing import (
     FocusRequest,
     ParseError,
@@ -49,6 +50,7 @@ async def start(update: Update, context: FocusContext) -> None:
     assert update.effective_user is not None  # noqa: S101 - commands come from a user
     await context.service.register(update.effective_user.id)
     await reply(update, texts.welcome_text(update.effective_user.first_name))
+    await ask_zone_once(update, context)  # "What time is it for you now?", once
 
 
 async def help_command(update: Update, _context: FocusContext) -> None:
