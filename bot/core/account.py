@@ -36,9 +36,12 @@ class AccountUseCases(ServiceBase):
         tz_name = await self.timezone_of(user_id)
         tz = zone(tz_name)
         reasons = await self.store.companion.reasons_by_session(user_id)
+        routine = await self.store.reminders.routine(user_id)
+        reminders = await self.store.reminders.reminders_of(user_id)
+        now = self.clock.now()
         return (
-            sessions_csv(sessions, tz, reasons, events),
-            sessions_json(user_id, tz_name, sessions, events, tz, self.clock.now(), reasons),
+            sessions_csv(sessions, tz, reasons, events, routine.goal_minutes),
+            sessions_json(user_id, tz_name, sessions, events, tz, now, reasons, routine, reminders),
             len(sessions),
         )
 

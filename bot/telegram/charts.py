@@ -15,11 +15,13 @@ from typing import Literal
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from bot.core.insights import Stats
 
-__all__ = ["Panel", "chart_panels", "render_stats_chart", "stats_figure"]
+__all__ = ["Panel", "chart_panels", "goal_days", "render_stats_chart", "stats_figure"]
 
 Panel = Literal["days", "hours"]
 
@@ -29,6 +31,9 @@ _BAR = "#4C72B0"
 _TODAY = "#DD8452"
 _TEXT = "#333333"
 _GRID = "#DDDDDD"
+_MET = "#55A868"
+"""A day that reached the daily goal (today's bar keeps an orange edge then)."""
+_GOAL = "#C44E52"
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: no locale surprises
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -76,9 +81,26 @@ def chart_panels(stats: Stats) -> list[Panel]:
     return ["days", "hours"] if busy else ["days"]
 
 
-def render_stats_chart(stats: Stats, title: str) -> bytes | None:
-    """A 1000x600 PNG of the period's focused minutes (see ``chart_panels``); None if none."""
-    fig = stats_figure(stats, title)
+def goal_days(daily: Sequence[tuple[date, float]], goal_minutes: int | None) -> list[bool] | None:
+    """Which days of ``daily`` met the daily goal, in its order; None without a goal.
+
+    The day bars show it (a line at the goal's height, the days that met it in green). Bars
+    of whole weeks (beyond 62 days) and the hour bars of ``today`` get a line of text
+    instead: a day's goal drawn across a week's or an hour's bar would mislead.
+    """
+    if goal_minutes is None:
+        return None
+    return [minutes >= goal_minutes for _, minutes in daily]
+
+
+def render_stats_chart(stats: Stats, title: str, goal_minutes: int | None = None) -> bytes | None:
+    """A 1000x600 PNG of the period's focused minutes (see ``chart_panels``); None if none.
+
+    ``goal_minutes``: the daily goal, drawn as a line across the day bars with the days that
+    met it marked (see ``goal_days``); the hour panel has no line, a day's goal being no
+    hour's.
+    """
+    fig = stats_figure(stats, title, goal_minutes)
     if fig is None:
         return None
     buffer = io.BytesIO()
@@ -87,7 +109,7 @@ def render_stats_chart(stats: Stats, title: str) -> bytes | None:
     return buffer.getvalue()
 
 
-def stats_figure(stats: Stats, title: str) -> Figure | None:
+def stats_figure(stats: Stats, title: str, goal_minutes: int | None = None) -> Figure | None:
     """The chart's figure, drawn but not rendered (the tests read its axes); None if empty."""
     panels = chart_panels(stats)
     if not panels:
@@ -101,9 +123,11 @@ def stats_figure(stats: Stats, title: str) -> Figure | None:
     for index, panel in enumerate(panels, start=1):
         ax = fig.add_subplot(len(panels), 1, index)
         if panel == "days":
-            _draw_days(ax, stats.daily)
+            _draw_days(ax, stats.daily, goal_minutes)
         else:
             _draw_hours(ax, stats.by_hour)
+            if stats.period == "today" and goal_minutes is not None:
+                _note_goal_today(ax, goal_minutes, stats.focused_minutes)
     return fig
 
 
@@ -128,9 +152,12 @@ def _weekly(daily: Sequence[tuple[date, float]]) -> list[tuple[date, float]]:
     return sorted(weeks.items())
 
 
-def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
-    """Bars of focused minutes per local day (or per week for long spans), today highlighted."""
-    if len(daily) > _MAX_DAY_BARS:
+def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]], goal: int | None) -> None:
+    """Bars of focused minutes per local day (or per week for long spans), today highlighted;
+    with a daily goal, its line and the days that met it in green."""
+    met = goal_days(daily, goal)
+    weekly = len(daily) > _MAX_DAY_BARS
+    if weekly:
         bars = _weekly(daily)
         labels = [f"{d.day} {_MONTHS[d.month - 1]}" for d, _ in bars]
         heading = "Focused minutes per week"
@@ -147,7 +174,12 @@ def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
         colors = [_BAR] * (len(bars) - 1) + [_TODAY]  # the last day is today
     positions = list(range(len(bars)))
     values = [minutes for _, minutes in bars]
-    drawn = ax.bar(positions, values, color=colors, width=0.7)
+    edges = ["none"] * len(bars)
+    if met is not None and not weekly:
+        colors = [_MET if hit else color for hit, color in zip(met, colors, strict=True)]
+        if met[-1]:  # today met it: green, and still told apart as today
+            edges[-1] = _TODAY
+    drawn = ax.bar(positions, values, color=colors, width=0.7, edgecolor=edges, linewidth=2)
     if len(bars) <= _VALUE_LABELS_UP_TO:
         labelled = set(positions)
     else:
@@ -160,7 +192,14 @@ def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
         fontsize=9,
         color=_TEXT,
     )
-    _scale_y(ax, values)
+    scaled = values
+    if met is not None and goal is not None:
+        if weekly:
+            _note(ax, f"daily goal {goal} min: met on {sum(met)} of {len(met)} days")
+        else:
+            _draw_goal(ax, goal, sum(met))
+            scaled = [*values, goal]  # the axis holds the goal's line too
+    _scale_y(ax, scaled)
     step = math.ceil(len(bars) / _MAX_TICK_LABELS)
     # Label from today backwards, so the newest bar always has its date.
     shown = positions[::-1][::step][::-1]
@@ -168,6 +207,48 @@ def _draw_days(ax: Axes, daily: Sequence[tuple[date, float]]) -> None:
     # Padding on the left when there are few bars: today stays at the right edge.
     ax.set_xlim(-0.6 - max(0, _MIN_SLOTS - len(bars)), len(bars) - 0.4)
     _style(ax, heading)
+
+
+def _draw_goal(ax: Axes, goal: int, met: int) -> None:
+    """The goal's dashed line across the bars, and a legend above the panel at the right
+    saying what the line and the green bars mean."""
+    ax.axhline(goal, color=_GOAL, linestyle="--", linewidth=1.4, zorder=3)
+    days = "day" if met == 1 else "days"
+    handles = [
+        Line2D([], [], color=_GOAL, linestyle="--", linewidth=1.4),
+        Patch(facecolor=_MET),
+    ]
+    ax.legend(
+        handles,
+        [f"daily goal {goal} min", f"goal met ({met} {days})"],
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncol=2,
+        frameon=False,
+        fontsize=9,
+        labelcolor=_TEXT,
+        borderaxespad=0.2,
+    )
+
+
+def _note_goal_today(ax: Axes, goal: int, done: float) -> None:
+    """Today's progress against the goal, over the hour bars (see ``goal_days``)."""
+    met = done >= goal
+    _note(ax, f"daily goal: {round(done)} of {goal} min" + (" ✓" if met else ""), met=met)
+
+
+def _note(ax: Axes, text: str, *, met: bool = False) -> None:
+    """A line of text above the panel at the right, where the legend would be."""
+    ax.text(
+        1.0,
+        1.02,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        color=_MET if met else _TEXT,
+    )
 
 
 def _draw_hours(ax: Axes, by_hour: Sequence[float]) -> None:

@@ -159,7 +159,8 @@ class ReminderDispatcher:
         # matplotlib only when a chart is drawn (see handlers.account.stats).
         from bot.telegram.charts import render_stats_chart
 
-        chart = await asyncio.to_thread(render_stats_chart, stats, "Your week")
+        goal = routine.goal_minutes
+        chart = await asyncio.to_thread(render_stats_chart, stats, "Your week", goal)
         if chart is not None:
             try:
                 await self.bot.send_photo(due.chat_id, chart, filename="focus-week.png")

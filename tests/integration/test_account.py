@@ -7,10 +7,12 @@ import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.core.export import CSV_COLUMNS
+from bot.offline.local_api import OutgoingMessage
 from storage.models import to_ms
 from tests.support.fakes import T0
 from tests.support.harness import USER, BotHarness
@@ -193,6 +195,95 @@ async def test_export_of_ten_thousand_sessions(bot: BotHarness) -> None:
     csv_doc, json_doc = [m for m in sent if m.kind == "document"]
     assert (csv_doc.file_bytes or b"").count(b"\n") == 10_001
     assert len(json.loads(json_doc.file_bytes or b"")["sessions"]) == 10_000
+
+
+FIRST_COLUMNS = (
+    "session_id",
+    "started_at",
+    "ended_at",
+    "label",
+    "planned_minutes",
+    "focused_minutes",
+    "outcome",
+    "interruptions",
+    "breaks",
+    "score",
+    "scored_at",
+    "start_energy",
+    "interruption_reasons",
+    "note",
+    "cancelled",
+    "edits",
+    "edited_at",
+)
+"""The columns before the goal's, in their order: readers of older exports rely on it."""
+
+
+def test_goal_columns_come_after_every_earlier_one() -> None:
+    assert (*FIRST_COLUMNS, "goal_minutes", "goal_met") == CSV_COLUMNS
+
+
+def export_files(sent: list[OutgoingMessage]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    csv_doc, json_doc = [m for m in sent if m.kind == "document"]
+    rows = list(csv.DictReader(io.StringIO((csv_doc.file_bytes or b"").decode())))
+    return rows, json.loads(json_doc.file_bytes or b"")
+
+
+async def test_export_has_the_goal_the_routine_and_the_reminders(bot: BotHarness) -> None:
+    # Mon 9 March, 10:00 in Berlin: a goal of 45 minutes, a weekday reminder at 11:00,
+    # quiet hours and the weekly review
+    await bot.send("/timezone Europe/Berlin")
+    await bot.send("/goal 45m")
+    await bot.send("/remind weekdays 11:00")
+    await bot.send("/quiet 22:00-07:00")
+    [settings] = await bot.send("/settings")
+    await bot.press(settings, "Weekly review: turn on")
+    reminders = bot.app.bot_data.reminders
+    assert reminders is not None
+    await finish_sessions(bot, 1)  # 25 minutes on Monday: the goal not met
+    bot.clock.advance(minutes=34)  # 11:00: they focused today, so no reminder
+    await reminders.run_due()
+    bot.clock.advance(hours=24)  # Tue 11:00 in Berlin: the reminder is sent
+    await reminders.run_due()
+    await finish_sessions(bot, 2)  # 50 minutes on Tuesday: met
+    rows, document = export_files(await bot.send("/export"))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["started_at"][:10], r["goal_minutes"], r["goal_met"]) for r in rows] == [
+        ("2026-03-09", "45", "0"),
+        ("2026-03-10", "45", "1"),
+        ("2026-03-10", "45", "1"),
+    ]
+    assert [(s["goal_minutes"], s["goal_met"]) for s in document["sessions"]] == [
+        (45, 0),
+        (45, 1),
+        (45, 1),
+    ]
+    assert document["routine"] == {
+        "goal_minutes": 45,
+        "reminder": {"time": "11:00", "weekdays_only": True, "held": False},
+        "quiet_hours": {"from": "22:00", "to": "07:00"},
+        "quiet_checkins": False,
+        "weekly_review": {"weekday": "sunday", "time": "18:00"},
+    }
+    monday, tuesday = document["reminders"]
+    assert (monday["day"], monday["kind"], monday["status"]) == ("2026-03-09", "remind", "dropped")
+    assert monday["reason"] and monday["answered_at"] is None
+    assert (tuesday["day"], tuesday["status"], tuesday["reason"]) == ("2026-03-10", "sent", None)
+    assert tuesday["due_at"] == "2026-03-10T11:00:00+01:00"
+
+
+async def test_export_without_a_goal_leaves_its_columns_empty(bot: BotHarness) -> None:
+    await finish_sessions(bot, 1)
+    rows, document = export_files(await bot.send("/export"))
+    assert (rows[0]["goal_minutes"], rows[0]["goal_met"]) == ("", "")
+    assert document["routine"] == {
+        "goal_minutes": None,
+        "reminder": None,
+        "quiet_hours": None,
+        "quiet_checkins": False,
+        "weekly_review": None,
+    }
+    assert document["reminders"] == []
 
 
 # --- /delete_me ------------------------------------------------------------------------------

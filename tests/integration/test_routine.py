@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.insights import Stats
 from bot.offline.local_api import OutgoingMessage
 from storage import ReminderKind
 from tests.support.fakes import FakeClock
@@ -302,6 +303,28 @@ async def test_weekly_review_once_a_week_restart_safe_skipped_when_empty(tmp_pat
         ("2026-W13", "sent", None),
         ("2026-W14", "dropped", "no session this week"),
     ]
+
+
+async def test_weekly_review_chart_has_the_daily_goal(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.telegram.charts as charts
+
+    handed: list[tuple[str, int | None]] = []
+    real = charts.render_stats_chart
+
+    def spy(stats: Stats, title: str, goal_minutes: int | None = None) -> bytes | None:
+        handed.append((title, goal_minutes))
+        return real(stats, title, goal_minutes)
+
+    monkeypatch.setattr(charts, "render_stats_chart", spy)
+    [settings] = await bot.send("/settings")
+    await bot.press(settings, "Weekly review: turn on")
+    await bot.send("/goal 20m")
+    await bot.send("/focus 25")
+    await run_until(bot, datetime(2026, 3, 29, 18, 5, tzinfo=UTC), step=30)
+    assert handed == [("Your week", 20)]
+    assert [m.kind for m in bot.api.messages_to(USER)].count("photo") == 1
 
 
 async def test_help_menu_and_export_know_the_new_commands(bot: BotHarness) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.insights import Stats
 from storage.models import to_ms
 from tests.support.fakes import T0
 from tests.support.harness import USER, BotHarness
@@ -165,3 +166,26 @@ async def test_stats_adds_up_from_indexes_alone(bot: BotHarness) -> None:
             assert "USING INDEX sessions_user_labelled" in plan, plan
         else:
             assert "USING COVERING INDEX sessions_user_facts" in plan, plan
+
+
+async def test_stats_chart_gets_the_daily_goal_but_not_for_one_label(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.telegram.charts as charts
+
+    handed: list[tuple[str, int | None]] = []
+    real = charts.render_stats_chart
+
+    def spy(stats: Stats, title: str, goal_minutes: int | None = None) -> bytes | None:
+        handed.append((stats.period, goal_minutes))
+        return real(stats, title, goal_minutes)
+
+    monkeypatch.setattr(charts, "render_stats_chart", spy)
+    await session(bot, 25)
+    await bot.send("/stats")
+    await bot.send("/goal 30m")
+    await bot.send("/stats month")
+    await bot.send("/stats week work")  # one label's minutes are not the day's
+    await bot.send("/goal off")
+    await bot.send("/stats")
+    assert handed == [("week", None), ("month", 30), ("week", None), ("week", None)]

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Annotation
 
 from bot.core.insights import Period, Stats, compute_stats
-from bot.telegram.charts import chart_panels, render_stats_chart, stats_figure
+from bot.telegram.charts import chart_panels, goal_days, render_stats_chart, stats_figure
 from storage.models import SessionFact
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -236,18 +237,41 @@ AWKWARD = {
     "all-weekly": long_weekly,
 }
 
+GOALS: dict[str, tuple[str, int]] = {
+    # (awkward data, daily goal): the goal's line above every bar, between them, under them
+    "all-one-day-goal-above": ("all-one-day", 120),
+    "month-goal-between": ("month-tall-today", 40),
+    "week-goal-far-above": ("week-tall-single", 245),
+    "week-goal-below": ("week-tall-single", 10),
+    "today-hours-goal": ("today-hours", 120),
+    "all-weekly-goal": ("all-weekly", 60),
+}
+"""Cases for the goal's line; ``today`` and weekly bars get a note instead (``goal_days``)."""
 
-@pytest.mark.parametrize("case", list(AWKWARD))
+CASES = {name: (factory, None) for name, factory in AWKWARD.items()} | {
+    name: (AWKWARD[data], goal) for name, (data, goal) in GOALS.items()
+}
+
+
+def goal_lines(ax: object) -> list[float]:
+    """The heights of the horizontal lines drawn across a panel (the goal's)."""
+    assert hasattr(ax, "get_lines")
+    return [float(line.get_ydata()[0]) for line in ax.get_lines()]
+
+
+@pytest.mark.parametrize("case", list(CASES))
 def test_axis_holds_every_bar(case: str) -> None:
-    stats = AWKWARD[case]()
-    fig = stats_figure(stats, "Focus")
+    factory, goal = CASES[case]
+    stats = factory()
+    fig = stats_figure(stats, "Focus", goal)
     assert fig is not None
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     for ax in fig.axes:
         bars = [p for p in ax.patches if isinstance(p, Rectangle)]
         heights = [p.get_height() for p in bars]
-        tallest = max(heights)
+        # the goal's line counts as much as a bar: the axis must reach past it too
+        tallest = max(heights + goal_lines(ax))
         low, high = ax.get_ylim()
         gridlines = [t for t in ax.get_yticks() if low <= t <= high]
         assert max(gridlines) >= tallest, (case, gridlines, tallest)
@@ -257,8 +281,9 @@ def test_axis_holds_every_bar(case: str) -> None:
         assert max(p.get_width() for p in bars) / (right - left) <= 0.7 / 7 + 1e-9
         # the tallest bar is labelled with its minutes, and every label is inside the axes
         box = ax.get_window_extent(renderer)
-        labels = [t for t in ax.texts if t.get_text()]
-        assert f"{round(tallest)}" in [t.get_text() for t in labels], case
+        # (bar_label's texts are annotations; a goal note above the panel is a plain text)
+        labels = [t for t in ax.texts if t.get_text() and isinstance(t, Annotation)]
+        assert f"{round(max(heights))}" in [t.get_text() for t in labels], case
         for label in labels:
             extent = label.get_window_extent(renderer)
             assert extent.y1 <= box.y1 + 0.5 and extent.y0 >= box.y0 - 0.5, (case, label)
@@ -279,10 +304,89 @@ def test_month_labels_today_and_every_hour_bar() -> None:
     assert sorted(t.get_text() for t in hours.axes[0].texts if t.get_text()) == ["25", "7", "90"]
 
 
-@pytest.mark.parametrize("case", list(AWKWARD))
+@pytest.mark.parametrize("case", list(CASES))
 def test_awkward_charts_render(case: str) -> None:
-    data = render_stats_chart(AWKWARD[case](), "Focus")
+    factory, goal = CASES[case]
+    data = render_stats_chart(factory(), "Focus", goal)
     assert data is not None
     assert png_size(data) == (1000, 600)
     with open(f"/tmp/focus_chart_{case}.png", "wb") as out:  # noqa: S108 - for the lead to look at
         out.write(data)
+
+
+# --- the daily goal on the chart (issue 13, item 1) -------------------------------------------
+
+MET_RGBA = (0x55 / 255, 0xA8 / 255, 0x68 / 255, 1.0)
+TODAY_RGBA = (0xDD / 255, 0x84 / 255, 0x52 / 255, 1.0)
+
+
+def day_bars(fig: Figure) -> list[Rectangle]:
+    return [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+
+
+def legend_texts(fig: Figure) -> list[str]:
+    legend = fig.axes[0].get_legend()
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
+
+
+def test_goal_days_are_the_days_at_or_over_the_goal() -> None:
+    week = stats_for("week")
+    # 9-15 March of the fixture, in minutes: 150, 105, 134, 75, 118, 52, 66
+    assert [round(m) for _, m in week.daily] == [150, 105, 134, 75, 118, 52, 66]
+    assert goal_days(week.daily, 90) == [True, True, True, False, True, False, False]
+    assert goal_days(week.daily, 150) == [True, False, False, False, False, False, False]
+    assert goal_days(week.daily, None) is None
+
+
+def test_week_chart_marks_the_days_that_met_the_goal() -> None:
+    fig = stats_figure(stats_for("week"), "Focus", 90)
+    assert fig is not None
+    bars = day_bars(fig)
+    met = [b.get_facecolor() == pytest.approx(MET_RGBA) for b in bars]
+    assert met == [True, True, True, False, True, False, False]
+    assert bars[-1].get_facecolor() == pytest.approx(TODAY_RGBA)  # today, not met: orange
+    assert goal_lines(fig.axes[0]) == [90.0]
+    assert legend_texts(fig) == ["daily goal 90 min", "goal met (4 days)"]
+    assert goal_lines(fig.axes[1]) == []  # the hour panel: a day's goal is no hour's
+    fig.clear()
+
+
+def test_today_meeting_the_goal_is_green_and_still_today() -> None:
+    fig = stats_figure(month_with_tall_today(), "Focus", 55)
+    assert fig is not None
+    bars = day_bars(fig)
+    assert bars[-1].get_height() == pytest.approx(55)
+    assert bars[-1].get_facecolor() == pytest.approx(MET_RGBA)
+    assert bars[-1].get_edgecolor() == pytest.approx(TODAY_RGBA)
+    assert sum(b.get_facecolor() == pytest.approx(MET_RGBA) for b in bars) == 1
+    assert legend_texts(fig) == ["daily goal 55 min", "goal met (1 day)"]
+    fig.clear()
+
+
+def test_without_a_goal_the_chart_is_as_before() -> None:
+    fig = stats_figure(stats_for("week"), "Focus")
+    assert fig is not None
+    assert all(b.get_facecolor() != pytest.approx(MET_RGBA) for b in day_bars(fig))
+    assert goal_lines(fig.axes[0]) == []
+    assert legend_texts(fig) == []
+    fig.clear()
+
+
+def notes(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].texts if not isinstance(t, Annotation)]
+
+
+def test_hour_and_week_bars_get_the_goal_as_a_note_not_a_line() -> None:
+    today = stats_figure(today_by_hour(), "Focus", 120)  # 7 + 89.6 + 25 = 121.6
+    assert today is not None
+    assert goal_lines(today.axes[0]) == []
+    assert notes(today) == ["daily goal: 122 of 120 min ✓"]
+    short = stats_figure(today_by_hour(), "Focus", 150)
+    assert short is not None
+    assert notes(short) == ["daily goal: 122 of 150 min"]
+    weekly = stats_figure(long_weekly(), "Focus", 60)  # 10 days of 90 minutes, 190 of 30
+    assert weekly is not None
+    assert goal_lines(weekly.axes[0]) == []
+    assert notes(weekly) == ["daily goal 60 min: met on 10 of 200 days"]
+    for fig in (today, short, weekly):
+        fig.clear()

@@ -104,10 +104,12 @@ async def stats(update: Update, context: FocusContext) -> None:
     period = _PERIODS.get(words[0].lower() if words else "")
     label = " ".join(words[1:] if period is not None else words)[: product.LABEL_MAX_CHARS]
     period = period or "week"
+    goal: int | None = None  # a daily goal is over all sessions: no line on one label's chart
     if label:
         numbers = await context.service.label_stats(user_id, period, label)
         text = texts.label_stats_text(numbers, label)
     else:
+        goal = (await context.service.routine_of(user_id)).goal_minutes
         numbers = await context.service.stats(user_id, period)
         companion = await context.service.companion_stats(user_id, period)
         top = await context.service.top_labels(user_id, period) if numbers.sessions else []
@@ -117,20 +119,26 @@ async def stats(update: Update, context: FocusContext) -> None:
     title = f"Focus {texts.PERIOD_TITLES[period]}" + (f" · {label[:40]}" if label else "")
     # No focus time, no chart (``charts.chart_panels``): nothing to hand over then.
     if numbers.focused_minutes > 0 and not context.send_files_later(
-        update, user_id, lambda: _send_chart(context, chat_id, numbers, period, title)
+        update, user_id, lambda: _send_chart(context, chat_id, numbers, period, title, goal)
     ):
         await reply(update, texts.FILES_BUSY)
 
 
 async def _send_chart(
-    context: FocusContext, chat_id: int, numbers: Stats, period: Period, title: str
+    context: FocusContext,
+    chat_id: int,
+    numbers: Stats,
+    period: Period,
+    title: str,
+    goal: int | None = None,
 ) -> None:
-    """The /stats chart, rendered and sent in the background (``bot.telegram.bulk``)."""
+    """The /stats chart (with the daily goal's line, when one is set), rendered and sent in
+    the background (``bot.telegram.bulk``)."""
     # matplotlib is imported on the first chart, not at start-up: it is 0.65 s of a
     # restart and 43 MiB of memory that only /stats needs (see BENCHMARKS.md, Recovery).
     from bot.telegram.charts import render_stats_chart
 
-    chart = await asyncio.to_thread(render_stats_chart, numbers, title)  # CPU: off the loop
+    chart = await asyncio.to_thread(render_stats_chart, numbers, title, goal)  # CPU: off the loop
     if chart is not None:
         await context.bot.send_photo(chat_id, chart, filename=f"focus-{period}.png")
 
