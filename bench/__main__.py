@@ -27,6 +27,7 @@ from .flood import run_flood
 from .inbound import InboundResult, run_inbound
 from .memory import run_memory
 from .recovery import run_recovery
+from .soak import SoakResult, run_soak
 from .stats_latency import run_stats
 from .webhook import run_webhook_attack
 
@@ -42,6 +43,7 @@ FIGURES = (
     "flood_backlog",
     "exports",
     "webhook",
+    "soak",
 )
 
 
@@ -69,6 +71,9 @@ class Sizes:
     sigterm_cap: float = 30.0
     export_users: int = 200
     export_sessions: int = 3
+    soak_users: int = 300
+    soak_days: int = 7
+    soak_scale: float = 60  # a minute a second: the 2-minute late window is 2 s of real time
 
     @property
     def stats_heavy(self) -> int:
@@ -104,6 +109,9 @@ QUICK = Sizes(
     sigterm_cap=10.0,
     export_users=5,
     export_sessions=2,
+    soak_users=4,
+    soak_days=2,
+    soak_scale=300,
 )
 
 Figures = dict[str, float]
@@ -117,6 +125,8 @@ class Row:
     value: str
     target: str = ""
     met: bool | None = None
+    fatal: bool = False
+    """A missed fatal row makes the run exit with code 1 (the soak's leak bounds)."""
 
 
 def _ms(value: float) -> str:
@@ -529,6 +539,126 @@ async def _exports(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
     }
 
 
+SOAK_RSS_GROWTH_MIB = 16
+"""The soak's bound: RSS at the end may exceed RSS at the start by at most this much (its
+users' cached settings are a few KB each; a leak per session or per message grows past it)."""
+SOAK_FILES_GROWTH = 8
+"""The soak's bound on open files, end over start (a few pooled sockets may still be open)."""
+SOAK_TASKS_GROWTH = 5
+"""The soak's bound on asyncio tasks, end over start (both idle: a leak per session shows)."""
+
+
+async def _soak(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_soak(work, sizes.soak_users, sizes.soak_days, scale=sizes.soak_scale)
+    start, end = result.start, result.end
+    mib = 1024
+    rss_growth = (end.rss_kib - start.rss_kib) / mib
+    files_growth = end.files - start.files
+    tasks_growth = None if end.tasks is None or start.tasks is None else end.tasks - start.tasks
+    sessions = result.users * result.days
+    scaled = result.scale / 60  # real seconds to scaled minutes
+    rows += [
+        Row(
+            f"soak: {result.users:,} people x {result.days} days, /focus {result.minutes} daily "
+            f"(FOCUS_TIME_SCALE={result.scale:g}, a day = {result.day_s:.0f} s)",
+            f"{result.seconds:.0f} s; {result.ended:,} of {result.sessions:,} ended, "
+            f"{result.summaries_received:,} summaries received",
+            "all ended, one summary each",
+            result.ended == result.sessions == sessions + 1
+            and result.summaries_received == result.summaries_sent == result.sessions,
+            fatal=True,
+        ),
+        Row(
+            "  Bot API messages and edits per session (budget: 29/s)",
+            f"{result.chat_calls / max(1, result.sessions):.1f} "
+            f"({result.chat_calls / max(1.0, result.seconds):.1f}/s over the week)",
+        ),
+        Row(
+            "  RSS start / end (peak)",
+            f"{start.rss_kib / mib:,.1f} / {end.rss_kib / mib:,.1f} MiB "
+            f"(peak {end.hwm_kib / mib:,.1f}; "
+            f"after start-up {result.samples[0].rss_kib / mib:,.1f})",
+            f"end <= start + {SOAK_RSS_GROWTH_MIB} MiB",
+            rss_growth <= SOAK_RSS_GROWTH_MIB,
+            fatal=True,
+        ),
+        Row(
+            "  RSS by day",
+            " ".join(f"{s.rss_kib / mib:.0f}" for s in result.samples[1:]) + " MiB",
+        ),
+        Row(
+            "  open files start / end (by day)",
+            f"{start.files} / {end.files} ({' '.join(str(s.files) for s in result.samples[1:])})",
+            f"end <= start + {SOAK_FILES_GROWTH}",
+            files_growth <= SOAK_FILES_GROWTH,
+            fatal=True,
+        ),
+        Row(
+            "  asyncio tasks start / end (by day); threads",
+            f"{start.tasks} / {end.tasks} "
+            f"({' '.join(str(s.tasks) for s in result.samples[1:])}); "
+            f"{start.threads} / {end.threads}",
+            f"end <= start + {SOAK_TASKS_GROWTH}",
+            tasks_growth is not None and tasks_growth <= SOAK_TASKS_GROWTH,
+            fatal=True,
+        ),
+        Row(
+            "  database per session (closed file over the empty schema)",
+            f"{result.bytes_per_session:,.0f} B "
+            f"({result.empty_bytes / 1e6:.2f} -> {result.closed_bytes / 1e6:.2f} MB; "
+            f"live with WAL at the end {result.live_bytes / 1e6:.2f} MB)",
+        ),
+        Row(
+            "  dispatcher lateness, proactive: p50 / p95 / max",
+            " / ".join(f"{result.late_p(q):.3f}" for q in (50, 95, 100))
+            + f" s (max {result.late_p(100) * scaled:.1f} scaled min; "
+            f"{len(result.lateness_s):,} sent, {result.dropped} dropped)",
+        ),
+        Row(
+            "  summaries: p50 / p95 / max",
+            " / ".join(f"{result.late_p(q, summaries=True):.3f}" for q in (50, 95, 100)) + " s",
+        ),
+        Row(
+            "  errors in the bot's log; exit code on SIGTERM",
+            f"{result.errors_logged}; {result.exit_code}",
+            "0; 0",
+            result.errors_logged == 0 and result.exit_code == 0,
+            fatal=True,
+        ),
+    ]
+    return _soak_figures(result, rss_growth, files_growth, tasks_growth)
+
+
+def _soak_figures(
+    result: SoakResult, rss_growth: float, files_growth: int, tasks_growth: int | None
+) -> Figures:
+    start, end = result.start, result.end
+    return {
+        "soak_users": result.users,
+        "soak_days": result.days,
+        "soak_sessions": result.sessions,
+        "soak_ended": result.ended,
+        "soak_summaries_received": result.summaries_received,
+        "soak_seconds": result.seconds,
+        "soak_rss_start_mib": start.rss_kib / 1024,
+        "soak_rss_end_mib": end.rss_kib / 1024,
+        "soak_rss_growth_mib": rss_growth,
+        "soak_files_start": start.files,
+        "soak_files_end": end.files,
+        "soak_files_growth": files_growth,
+        "soak_tasks_start": -1 if start.tasks is None else start.tasks,
+        "soak_tasks_end": -1 if end.tasks is None else end.tasks,
+        "soak_tasks_growth": -1 if tasks_growth is None else tasks_growth,
+        "soak_bytes_per_session": result.bytes_per_session,
+        "soak_lateness_p50_s": result.late_p(50),
+        "soak_lateness_p95_s": result.late_p(95),
+        "soak_lateness_max_s": result.late_p(100),
+        "soak_dropped": result.dropped,
+        "soak_errors_logged": result.errors_logged,
+        "soak_chat_calls": result.chat_calls,
+    }
+
+
 _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "inbound": _inbound,
     "dispatch": _dispatch,
@@ -539,6 +669,7 @@ _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "webhook": _webhook,
     "flood_backlog": _flood_backlog,
     "exports": _exports,
+    "soak": _soak,
 }
 
 
@@ -593,6 +724,15 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help=f"webhook: bytes of each POST's body (default {full.attack_bytes:,})",
     )
+    parser.add_argument(
+        "--soak-users",
+        type=int,
+        help=f"soak: people, one session a day (default {full.soak_users})",
+    )
+    parser.add_argument("--soak-days", type=int, help=f"soak: days (default {full.soak_days})")
+    parser.add_argument(
+        "--soak-scale", type=float, help=f"soak: FOCUS_TIME_SCALE (default {full.soak_scale:g})"
+    )
     parser.add_argument("--only", default=",".join(FIGURES), help="comma-separated figures")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else full
@@ -606,6 +746,9 @@ def main(argv: list[str] | None = None) -> int:
             "stats_sessions",
             "attackers",
             "attack_bytes",
+            "soak_users",
+            "soak_days",
+            "soak_scale",
         )
         if getattr(args, name) is not None
     }
@@ -625,6 +768,10 @@ def main(argv: list[str] | None = None) -> int:
         if row.met is False:
             missed.append(row.name if row.name == parent else f"{parent}: {row.name.strip()}")
     print(json.dumps({**figures, "sizes": sizes.__dict__, "missed": missed}))
+    fatal = [row.name.strip() for row in rows if row.fatal and row.met is False]
+    if fatal:  # a leak or a lost session: fail loudly, not just a ✗ in the table
+        print(f"FAILED: {'; '.join(fatal)}", file=sys.stderr)
+        return 1
     return 0
 
 

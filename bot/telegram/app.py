@@ -22,7 +22,7 @@ from telegram.request import BaseRequest
 from bot.core.clock import Clock, SystemClock
 from bot.core.service import FocusService, SessionDefaults
 from bot.core.settings import Settings
-from bot.telegram import handlers, texts
+from bot.telegram import diagnostics, handlers, texts
 from bot.telegram.changes import TelegramChanges
 from bot.telegram.context import BotData, FocusApplication, FocusContext
 from bot.telegram.dispatcher import Dispatcher
@@ -95,9 +95,11 @@ def build_application(
         # down (the policy drops what is too late, and ends what ended, with a late summary).
         dispatcher.arm(clock.now())
         reminders.arm(clock.now())
+        diagnostics.install()  # kill -USR1 <pid>: one line of counts (bot/telegram/diagnostics.py)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         """Close storage (after in-flight handlers have finished)."""
+        diagnostics.uninstall()
         service = app.bot_data.service
         if service is not None:
             await service.store.close()

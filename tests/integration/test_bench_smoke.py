@@ -54,6 +54,16 @@ FIGURE_KEYS = (
     "exports_documents",
     "exports_bulk_done_s",
     "exports_proactive_done_s",
+    "soak_rss_start_mib",
+    "soak_rss_end_mib",
+    "soak_files_start",
+    "soak_files_end",
+    "soak_tasks_start",
+    "soak_tasks_end",
+    "soak_bytes_per_session",
+    "soak_lateness_p50_s",
+    "soak_lateness_p95_s",
+    "soak_lateness_max_s",
 )
 
 SIGNED = frozenset({"memory_small_bytes_per_session", "memory_large_bytes_per_session"})
@@ -92,4 +102,10 @@ def test_quick_bench_prints_every_figure_and_sends_nothing_twice() -> None:
     assert figures["backlog_probes_unanswered"] == 0
     assert figures["exports_documents"] == 2 * figures["exports_users"]
     assert figures["exports_wrong_documents"] == 0
+    # The soak: every session ended with one summary, its leak bounds held (else exit code 1),
+    # and the bot's own asyncio task count was read through its SIGUSR1 line.
+    assert figures["soak_ended"] == figures["soak_sessions"] == figures["soak_summaries_received"]
+    assert figures["soak_sessions"] == figures["soak_users"] * figures["soak_days"] + 1
+    assert figures["soak_tasks_start"] > 0 and figures["soak_tasks_end"] > 0
+    assert figures["soak_errors_logged"] == 0
     assert "figure" in done.stdout  # the table came first
