@@ -20,6 +20,7 @@ from pathlib import Path
 from bot.telegram.ordering import RUNNING
 
 from .backlog import PROBE_EVERY, run_backlog
+from .burst_kill import run_burst_kill
 from .common import percentile
 from .dispatch import run_dispatch
 from .exports import run_exports
@@ -44,6 +45,7 @@ FIGURES = (
     "exports",
     "webhook",
     "soak",
+    "burst_kill",
 )
 
 
@@ -323,6 +325,26 @@ async def _recovery(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
         "recovery_lost": result.lost,
         "recovery_later_passes": result.later_passes,
         "recovery_later_sent": result.later_sent,
+    }
+
+
+async def _burst_kill(sizes: Sizes, work: Path, rows: list[Row]) -> Figures:
+    result = await run_burst_kill(work, sizes.burst, sizes.stall_after)
+    killed = "mid-send" if result.killed_mid_send else "while idle"
+    rows += [
+        Row(
+            f"SIGKILL {killed} after {result.killed_after:,} of a {result.burst:,}-message "
+            "burst: claims never sent",
+            str(result.lost),
+            "0",
+            result.lost == 0,
+        ),
+        Row("  duplicates sent", str(result.duplicates), "0", result.duplicates == 0),
+    ]
+    return {
+        "burst_kill_lost": result.lost,
+        "burst_kill_killed_after": result.killed_after,
+        "burst_kill_duplicates": result.duplicates,
     }
 
 
@@ -670,6 +692,7 @@ _RUNNERS: dict[str, Callable[[Sizes, Path, list[Row]], Awaitable[Figures]]] = {
     "flood_backlog": _flood_backlog,
     "exports": _exports,
     "soak": _soak,
+    "burst_kill": _burst_kill,
 }
 
 

@@ -224,8 +224,9 @@ class DeliveryStore(Protocol):
         deliveries."""
         ...
 
-    async def soonest_due(self) -> datetime | None:
-        """The earliest time a running session, or a pending summary, must be looked at."""
+    async def soonest_due(self, exclude: Sequence[int] = ()) -> datetime | None:
+        """The earliest time a running session, or a pending summary, must be looked at
+        (not counting the sessions in ``exclude``)."""
         ...
 
     async def deliveries(self, session_id: int) -> list[DeliveryRecord]:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from telegram import Bot
@@ -33,12 +36,14 @@ from telegram.ext import ContextTypes, JobQueue
 from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
-from bot.telegram.ratelimit import Lane
+from bot.telegram.ratelimit import Lane, NotAdmitted
 from bot.telegram.sending import edit_html, send_html
 from nudges import (
     DeliveryStatus,
     Drop,
+    Finish,
     Idle,
+    PauseExpired,
     Plan,
     Send,
     SessionState,
@@ -61,6 +66,11 @@ STORAGE_RETRY_MAX = timedelta(seconds=60)
 """While storage refuses writes (a full disk, another program's lock), the dispatcher tries
 again after 1 s, then twice as long each time, at most a minute apart: a full disk must not
 become a busy loop (or a log storm) that keeps the disk full."""
+STALLED_AFTER_S = 1.0
+"""Seconds a session's one HTTP request may take before a run stops waiting for it: the
+session goes on by itself (bounded by the request's timeouts, PTB's 5 s each to connect,
+write and read) while the run sends everyone else's messages and summaries on time."""
+_WATCH_S = 0.25  # how often a run looks whether all it still waits for are stalled requests
 _MAX_STEPS = 64  # a session takes a handful of steps per wake-up; this only stops a bug looping
 
 
@@ -129,6 +139,13 @@ def _record(
     )
 
 
+def _on_time(decision: Finish | PauseExpired) -> Finish | PauseExpired:
+    """The same ending, not announced as late."""
+    if isinstance(decision, Finish):
+        return Finish(at=decision.at, late=False)
+    return PauseExpired(at=decision.at, late=False)
+
+
 class Dispatcher:
     """Sends what the policy decides, when it is due, to every running session."""
 
@@ -156,6 +173,12 @@ class Dispatcher:
         self._armed_at: datetime | None = None
         self._gone_chats: set[int] = set()
         self._storage_backoff: timedelta | None = None
+        self.started_at = self.clock.now()
+        """When this process's dispatcher started: a session that ended later ended while the
+        bot was up, so its summary never says "sent late" (see ``_step``)."""
+        self._busy: dict[int, asyncio.Task[None]] = {}  # a session's step or summary running
+        self._left: set[asyncio.Task[None]] = set()  # stalled ones a run stopped waiting for
+        self._in_request: dict[int, float] = {}  # session id -> loop time its request began
 
     # --- arming -------------------------------------------------------------------------
 
@@ -206,7 +229,8 @@ class Dispatcher:
             try:
                 for _ in range(self.max_batches):
                     due = await self.store.deliveries.due_work(self.clock.now(), self.batch)
-                    await asyncio.gather(*(self._guarded(s, r, report) for s, r in due))
+                    fresh = [(s, r) for s, r in due if s.id not in self._busy]
+                    await self._run_all({s.id: self._guarded(s, r, report) for s, r in fresh})
                     report.sessions += len(due)
                     if report.storage_refused:
                         raise StorageError("a step's write was refused")
@@ -214,10 +238,12 @@ class Dispatcher:
                         break
                 else:
                     backlog = True  # let handlers in, then carry on right away
-                for session_id in await self.store.deliveries.pending_summaries(
+                pending = await self.store.deliveries.pending_summaries(
                     self.clock.now(), self.batch
-                ):
-                    report.summaries += await self.send_summary(session_id)
+                )
+                await self._run_all(
+                    {i: self._guarded_summary(i, report) for i in pending if i not in self._busy}
+                )
                 await self._end_sessions_in_gone_chats()
             except StorageError:
                 # Told to the operator by storage (a line a minute at most); nothing half
@@ -248,10 +274,60 @@ class Dispatcher:
         if backlog:
             return now
         try:
-            return await self.store.deliveries.soonest_due()
+            # Not a session still in its stalled request: it is due (unconfirmed) until that
+            # ends, and arms the dispatcher itself then (``_done``).
+            return await self.store.deliveries.soonest_due(exclude=tuple(self._busy))
         except Exception:  # the dispatcher must never stop: look again in a minute
             log.exception("could not read the soonest due time")
             return now + STORAGE_RETRY_MAX
+
+    async def _run_all(self, work: dict[int, Coroutine[Any, Any, None]]) -> None:
+        """Run sessions' steps (or summaries) side by side, and wait for them — but not for
+        those whose request stalled: a slow send holds up only its own session.
+
+        When all that is left are requests in flight for over ``STALLED_AFTER_S``, the run
+        goes on without them; each finishes by itself (at the latest at its HTTP timeout:
+        fate unknown, counted as sent) and then arms the dispatcher for what it changed.
+        """
+        tasks: dict[asyncio.Task[None], int] = {}
+        for session_id, step in work.items():
+            task = asyncio.create_task(step)
+            self._busy[session_id] = task
+            task.add_done_callback(functools.partial(self._done, session_id))
+            tasks[task] = session_id
+        waiting = set(tasks)
+        while waiting:
+            _, waiting = await asyncio.wait(waiting, timeout=_WATCH_S)
+            if waiting and all(self._stalled(tasks[task]) for task in waiting):
+                log.warning("%d send(s) stalled: the dispatcher goes on without them", len(waiting))
+                self._left.update(waiting)
+                return
+
+    def _stalled(self, session_id: int) -> bool:
+        started = self._in_request.get(session_id)
+        loop = asyncio.get_running_loop()
+        return started is not None and loop.time() - started >= STALLED_AFTER_S
+
+    def _done(self, session_id: int, task: asyncio.Task[None]) -> None:
+        if self._busy.get(session_id) is task:
+            del self._busy[session_id]
+        if task in self._left:  # finished after its run went on: look at what it changed
+            self._left.discard(task)
+            self.arm(self.clock.now())
+
+    async def settled(self) -> None:
+        """Wait until no stalled send is left running (tests, shutdown)."""
+        while self._busy:
+            await asyncio.wait(list(self._busy.values()))
+
+    async def _guarded_summary(self, session_id: int, report: DispatchReport) -> None:
+        async with self._slots:
+            try:
+                report.summaries += await self.send_summary(session_id)
+            except StorageError:
+                report.storage_refused = True
+            except Exception:  # one summary must not stop the others: pending, tried again
+                log.exception("summary failed for session %d", session_id)
 
     async def _guarded(
         self, session: Session, records: list[DeliveryRecord], report: DispatchReport
@@ -328,6 +404,10 @@ class Dispatcher:
                     if outcome is _Outcome.SETTLED:
                         break
                 else:
+                    if decision.late and decision.at >= self.started_at:
+                        # The policy judges from now − end; but this process was up when it
+                        # ended (only slow): the bot was not offline, so no "sent late".
+                        decision = _on_time(decision)
                     ended = await self.service.finish(session, state, plan, decision)
                     if ended is not None:
                         break
@@ -372,21 +452,38 @@ class Dispatcher:
         slot = decision.slot
         limits = self.service.limits_for(session)
         text, markup = await self._render(session, slot, state, plan)  # before the claim
-        claimed = await self.store.deliveries.claim(
-            session.id,
-            slot.key,
-            slot.kind,
-            decision.due_at,
-            self.clock.now(),
-            max_messages=limits.max_messages,
-            min_gap=limits.min_gap,
-            version=session.version,
-        )
-        if not claimed:
+        refused = False
+
+        async def admit() -> bool:
+            # Reserve, then claim, then send: called once the rate limiter let the request
+            # through, right before the HTTP call, so nothing claimed waits in its queue.
+            nonlocal refused
+            now = self.clock.now()
+            if decide(state, limits, now) != decision:
+                return False  # it waited past its window (or its time): the policy drops it
+            refused = not await self.store.deliveries.claim(
+                session.id,
+                slot.key,
+                slot.kind,
+                decision.due_at,
+                now,
+                max_messages=limits.max_messages,
+                min_gap=limits.min_gap,
+                version=session.version,
+            )
+            if not refused:
+                self._in_request[session.id] = asyncio.get_running_loop().time()
+            return not refused
+
+        try:
+            message_id = await send_html(
+                self.bot, session.chat_id, text, markup, lane=Lane.PROACTIVE, admit=admit
+            )
+        except NotAdmitted:
             # Storage refused: the session changed since it was read, or the gate (budget,
             # gap, the slot recorded meanwhile) said no. The next step reads it again and,
             # if it is unchanged, the policy now sees why.
-            if await self.store.deliveries.drop(
+            if refused and await self.store.deliveries.drop(
                 session.id,
                 slot.key,
                 slot.kind,
@@ -397,12 +494,10 @@ class Dispatcher:
             ):
                 report.count_drop("refused by the send gate")
             return _Outcome.STALE
-        try:
-            message_id = await send_html(
-                self.bot, session.chat_id, text, markup, lane=Lane.PROACTIVE
-            )
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
+        finally:
+            self._in_request.pop(session.id, None)
         now = self.clock.now()
         records = [*records, _record(session.id, slot, DeliveryStatus.SENT, now, decision)]
         report.sent += 1
@@ -473,10 +568,19 @@ class Dispatcher:
         view = await self.service.summary(session)
         tz = zone(await self.service.timezone_of(session.user_id))
         text, markup = texts.summary_message(view, tz)
-        if not await self.store.deliveries.claim_summary(session_id, self.clock.now()):
-            return 0
+
+        async def admit() -> bool:  # claimed once the rate limiter let it through (see _send)
+            claimed = await self.store.deliveries.claim_summary(session_id, self.clock.now())
+            if claimed:
+                self._in_request[session_id] = asyncio.get_running_loop().time()
+            return claimed
+
         try:
-            message_id = await send_html(self.bot, session.chat_id, text, markup, lane=lane)
+            message_id = await send_html(
+                self.bot, session.chat_id, text, markup, lane=lane, admit=admit
+            )
+        except NotAdmitted:
+            return 0
         except TelegramError as error:
             now = self.clock.now()
             if isinstance(error, BadRequest | Forbidden | ChatMigrated):
@@ -497,6 +601,8 @@ class Dispatcher:
                     type(error).__name__,
                 )
             return 0
+        finally:
+            self._in_request.pop(session_id, None)
         await self.store.deliveries.confirm(
             session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )

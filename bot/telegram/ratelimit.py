@@ -33,7 +33,7 @@ import contextlib
 import enum
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,10 @@ from telegram.ext import BaseRateLimiter, ExtBot
 __all__ = [
     "FILE_ENDPOINTS",
     "LANE_SHARE",
+    "Admit",
     "FocusRateLimiter",
     "Lane",
+    "NotAdmitted",
     "PriorityGate",
     "RateLimitArgs",
     "lane_args",
@@ -95,24 +97,45 @@ FILE_ENDPOINTS = frozenset(
 """Endpoints that carry files: the bulk lane unless a call says otherwise."""
 
 
+Admit = Callable[[], Awaitable[bool]]
+"""Asked once a request has every bucket and its slot, right before the HTTP call: whether it
+may still go out. The dispatcher claims its message here (reserve, then claim, then send), so
+nothing claimed ever waits in a queue: a SIGKILL can only cut the one request in flight."""
+
+
+class NotAdmitted(Exception):
+    """The request's ``admit`` said no: nothing was sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimitArgs:
     """What a Bot API call passes as ``rate_limit_args``: its lane (None: ``Lane.BULK`` for a
-    file endpoint, else ``Lane.ANSWER``) and its retries after a 429 (None: the limiter's)."""
+    file endpoint, else ``Lane.ANSWER``), its retries after a 429 (None: the limiter's) and
+    ``admit`` (see ``Admit``; a request with one is never retried inside the limiter: after a
+    429 its claim must not wait out the flood here, its caller withdraws it and tries later)."""
 
     lane: Lane | None = None
     max_retries: int | None = None
+    admit: Admit | None = None
 
 
 _LANE_ARGS = {lane: {"rate_limit_args": RateLimitArgs(lane)} for lane in Lane}
 
 
-def lane_args(bot: Bot, lane: Lane) -> dict[str, Any]:
-    """``rate_limit_args`` for a call in ``lane``, as keyword arguments: none for a bot without
-    a rate limiter (console mode, tests), where PTB refuses the argument."""
-    if isinstance(bot, ExtBot) and bot.rate_limiter is not None:
+def lane_args(bot: Bot, lane: Lane, admit: Admit | None = None) -> dict[str, Any]:
+    """``rate_limit_args`` for a call in ``lane`` (admitted by ``admit``, if given), as keyword
+    arguments: none for a bot without a rate limiter (console mode, tests), where PTB refuses
+    the argument — its caller then asks ``admit`` itself (see ``has_limiter``)."""
+    if not has_limiter(bot):
+        return {}
+    if admit is None:
         return _LANE_ARGS[lane]
-    return {}
+    return {"rate_limit_args": RateLimitArgs(lane, max_retries=0, admit=admit)}
+
+
+def has_limiter(bot: Bot) -> bool:
+    """Whether ``bot``'s requests go through a rate limiter."""
+    return isinstance(bot, ExtBot) and bot.rate_limiter is not None
 
 
 class PriorityGate:
@@ -282,6 +305,8 @@ class FocusRateLimiter(BaseRateLimiter[RateLimitArgs | int]):
             else RateLimitArgs(max_retries=rate_limit_args)
         )
         retries = given.max_retries if given.max_retries is not None else self._max_retries
+        if given.admit is not None:
+            retries = 0  # a claimed message never waits out a flood here (see RateLimitArgs)
         lane = given.lane or (Lane.BULK if endpoint in FILE_ENDPOINTS else Lane.ANSWER)
         for attempt in range(retries + 1):
             await self._wait_out_floods(chat)
@@ -294,6 +319,10 @@ class FocusRateLimiter(BaseRateLimiter[RateLimitArgs | int]):
                         self._bucket(self._chats, chat, self._chat_rate)
                     )
                     await self.overall.acquire(lane)
+                # Admitted: every bucket and the slot are ours. Only now may the caller claim
+                # (and nothing it claimed waits: the HTTP call follows at once).
+                if given.admit is not None and not await given.admit():
+                    raise NotAdmitted(endpoint)
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:

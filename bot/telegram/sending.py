@@ -16,7 +16,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.warnings import PTBUserWarning
 
-from bot.telegram.ratelimit import Lane, lane_args
+from bot.telegram.ratelimit import Admit, Lane, NotAdmitted, has_limiter, lane_args
 
 __all__ = ["Markup", "edit_html", "edit_inline_html", "send_html"]
 
@@ -42,10 +42,15 @@ async def send_html(
     thread_id: int | None = None,
     reply_to: int | None = None,
     lane: Lane = Lane.ANSWER,
+    admit: Admit | None = None,
 ) -> int:
     """Send an HTML message (into a forum topic, with ``thread_id``; as a reply to a message
     of the chat, with ``reply_to``, sent anyway if that one is gone); its message id.
-    ``lane``: its place in the rate limiter's queue (``bot.telegram.ratelimit``)."""
+    ``lane``: its place in the rate limiter's queue (``bot.telegram.ratelimit``). ``admit``:
+    asked right before the HTTP call, once the rate limiter let the request through (the
+    dispatcher claims its message there); ``NotAdmitted`` when it says no, nothing sent."""
+    if admit is not None and not has_limiter(bot) and not await admit():
+        raise NotAdmitted("sendMessage")  # no limiter (console mode, tests): nothing waited
     answer: Any = await bot.do_api_request(
         "sendMessage",
         {
@@ -58,7 +63,7 @@ async def send_html(
             if reply_to is None
             else {"message_id": reply_to, "allow_sending_without_reply": True},
         },
-        **lane_args(bot, lane),
+        **lane_args(bot, lane, admit),
     )
     return int(answer["message_id"])
 

@@ -38,6 +38,7 @@ class BotHarness:
         api: FaultyBotApi | None = None,
         *,
         rate_limiter: bool = False,
+        read_timeout: float = 5.0,
         **settings: Any,
     ) -> None:
         self.clock = clock or FakeClock()
@@ -51,7 +52,7 @@ class BotHarness:
         self.app: FocusApplication = build_application(
             self.settings,
             clock=self.clock,
-            request=LocalRequest(self.api),
+            request=LocalRequest(self.api, read_timeout),
             get_updates_request=LocalRequest(self.api),
             token="1:offline",  # noqa: S106 - the in-process API accepts any token
             rate_limiter=rate_limiter,
