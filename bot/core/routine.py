@@ -59,7 +59,8 @@ class GoalProgress:
 
 @dataclass(frozen=True)
 class ReminderDue:
-    """A reminder, question or weekly review, claimed in storage, to send now."""
+    """A reminder, question or weekly review due now: decided, to be claimed in storage
+    (``RoutineUseCases.claim_due``) only once the rate limiter admits its message."""
 
     user_id: int
     kind: ReminderKind
@@ -68,6 +69,7 @@ class ReminderDue:
     due_at: datetime
     ask: bool = False  # the "keep reminding you?" question instead of a reminder
     usual_minutes: int | None = None  # the second start button, when not the first's length
+    day_start: datetime | None = None  # a reminder: none once a session started since then
 
     @property
     def chat_id(self) -> int:
@@ -242,9 +244,10 @@ class RoutineUseCases(ServiceBase):
         if fields:
             await self.store.reminders.update_routine(routine.user_id, now, **fields)
 
-    async def claim_reminder(self, routine: Routine) -> ReminderDue | None:
-        """Decide about a due reminder: drop it (late after downtime, a session runs, they
-        focused today, quiet hours) and schedule the next, or claim it to send now."""
+    async def reminder_due(self, routine: Routine) -> ReminderDue | None:
+        """Decide about a due reminder: drop it (late after downtime, quiet hours) and
+        schedule the next, or return it to send now — claimed by ``claim_due`` once the rate
+        limiter lets its message through, so nothing claimed waits in a queue."""
         due, rule, user_id = routine.next_remind_at, routine.reminder, routine.user_id
         now = self.clock.now()
         if due is None or due > now:
@@ -262,42 +265,33 @@ class RoutineUseCases(ServiceBase):
         key = day.isoformat()
         quiet = routine.quiet
         if now - expected > product.REMINDER_LATE_WINDOW:
-            reason: str | None = "late: the bot was not running at its time"
+            reason = "late: the bot was not running at its time"
         elif quiet is not None and quiet.holds(expected, tz):
             reason = "quiet hours"
         else:
             ask = await self.store.reminders.unanswered_in_row(user_id) >= (
                 product.IGNORED_REMINDERS
             )
-            reason = await self.store.reminders.claim_reminder(
+            return ReminderDue(
                 user_id,
-                key,
                 ReminderKind.REMIND,
+                day,
+                key,
                 expected,
-                now,
                 ask=ask,
+                usual_minutes=None if ask else await self.usual_minutes(user_id),
                 day_start=_day_start(day, tz),
             )
-            if reason is None:
-                return ReminderDue(
-                    user_id,
-                    ReminderKind.REMIND,
-                    day,
-                    key,
-                    expected,
-                    ask=ask,
-                    usual_minutes=None if ask else await self.usual_minutes(user_id),
-                )
-        if reason is not None and reason != "already handled":
-            await self.store.reminders.drop_reminder(
-                user_id, key, ReminderKind.REMIND, expected, now, reason
-            )
+        await self.store.reminders.drop_reminder(
+            user_id, key, ReminderKind.REMIND, expected, now, reason
+        )
         await self._after(routine, day, tz, kind=ReminderKind.REMIND)
         return None
 
-    async def claim_review(self, routine: Routine) -> ReminderDue | None:
+    async def review_due(self, routine: Routine) -> ReminderDue | None:
         """Decide about a due weekly review: drop it (late, a week without a session) and
-        schedule the next, or claim it (once per ISO week) to send now."""
+        schedule the next, or return it to send now (claimed by ``claim_due``, once per ISO
+        week)."""
         due, user_id = routine.next_review_at, routine.user_id
         now = self.clock.now()
         if due is None or due > now:
@@ -316,23 +310,36 @@ class RoutineUseCases(ServiceBase):
             return None
         key = week_key(day)
         if now - expected > product.REMINDER_LATE_WINDOW:
-            reason: str | None = "late: the bot was not running at its time"
+            reason = "late: the bot was not running at its time"
         elif not await self.store.reports.session_facts(
             user_id, expected - timedelta(days=7), expected, few=True
         ):
             reason = "no session this week"
         else:
-            reason = await self.store.reminders.claim_reminder(
-                user_id, key, ReminderKind.REVIEW, expected, now
-            )
-            if reason is None:
-                return ReminderDue(user_id, ReminderKind.REVIEW, day, key, expected)
-        if reason is not None and reason != "already handled":
-            await self.store.reminders.drop_reminder(
-                user_id, key, ReminderKind.REVIEW, expected, now, reason
-            )
+            return ReminderDue(user_id, ReminderKind.REVIEW, day, key, expected)
+        await self.store.reminders.drop_reminder(
+            user_id, key, ReminderKind.REVIEW, expected, now, reason
+        )
         await self._after(routine, day, tz, kind=ReminderKind.REVIEW)
         return None
+
+    async def claim_due(self, due: ReminderDue) -> bool:
+        """Claim a decided reminder or review, right before its message is sent; False when
+        storage says no (a session started meanwhile, they focused today, a restart or retry
+        handled it already) — then it is recorded as dropped and the next is scheduled."""
+        now = self.clock.now()
+        reason = await self.store.reminders.claim_reminder(
+            due.user_id, due.key, due.kind, due.due_at, now, ask=due.ask, day_start=due.day_start
+        )
+        if reason is None:
+            return True
+        if reason != "already handled":
+            await self.store.reminders.drop_reminder(
+                due.user_id, due.key, due.kind, due.due_at, now, reason
+            )
+        routine = await self.store.reminders.routine(due.user_id)
+        await self._after(routine, due.day, await self._zone(due.user_id), kind=due.kind)
+        return False
 
     async def reminder_sent(self, due: ReminderDue, message_id: int | None) -> None:
         """Confirm a sent reminder and schedule the next (none after the question: they are

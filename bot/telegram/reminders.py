@@ -28,6 +28,7 @@ from bot.core.routine import ReminderDue
 from bot.core.service import FocusService
 from bot.telegram import texts
 from bot.telegram.dispatcher import chat_gone, surely_not_sent
+from bot.telegram.ratelimit import Admit, Lane, NotAdmitted
 from bot.telegram.sending import send_html
 from nudges import limits as product
 from storage import ReminderKind, Routine
@@ -116,10 +117,10 @@ class ReminderDispatcher:
 
     async def _guarded(self, routine: Routine, report: ReminderReport) -> None:
         try:
-            reminder = await self.service.claim_reminder(routine)
+            reminder = await self.service.reminder_due(routine)
             if reminder is not None:
                 report.sent += await self._send(reminder)
-            review = await self.service.claim_review(routine)
+            review = await self.service.review_due(routine)
             if review is not None:
                 report.reviews += await self._send(review)
         except Exception:
@@ -128,13 +129,23 @@ class ReminderDispatcher:
             await self.service.defer_routine(routine, self.clock.now() + product.REMINDER_RETRY)
 
     async def _send(self, due: ReminderDue) -> int:
-        """Render and send one claimed message; record how it went. 1 if sent."""
+        """Render one decided message, claim it once the rate limiter admits it (nothing
+        claimed waits in a queue: a crash can then cut only the request in flight), send it
+        and record how it went. 1 if sent."""
+
+        async def admit() -> bool:
+            return await self.service.claim_due(due)
+
         try:
             if due.kind is ReminderKind.REVIEW:
-                message_id = await self._send_review(due)
+                message_id = await self._send_review(due, admit)
             else:
                 text, markup = texts.keep_question(due) if due.ask else texts.reminder_message(due)
-                message_id = await send_html(self.bot, due.chat_id, text, markup)
+                message_id = await send_html(
+                    self.bot, due.chat_id, text, markup, lane=Lane.PROACTIVE, admit=admit
+                )
+        except NotAdmitted:
+            return 0  # storage said no at the last moment: recorded, the next one scheduled
         except TelegramError as error:
             if chat_gone(error):  # blocked: nothing more goes to that chat
                 await self.service.set_reminder(due.user_id, None, weekdays=False)
@@ -149,12 +160,16 @@ class ReminderDispatcher:
         await self.service.reminder_sent(due, message_id)
         return 1
 
-    async def _send_review(self, due: ReminderDue) -> int:
+    async def _send_review(self, due: ReminderDue, admit: Admit) -> int:
         """The weekly review: the week's numbers and goal, then its chart (best effort)."""
         stats = await self.service.stats(due.user_id, _WEEK)
         routine = await self.service.routine_of(due.user_id)
         message_id = await send_html(
-            self.bot, due.chat_id, texts.review_text(stats, routine.goal_minutes)
+            self.bot,
+            due.chat_id,
+            texts.review_text(stats, routine.goal_minutes),
+            lane=Lane.PROACTIVE,
+            admit=admit,
         )
         # matplotlib only when a chart is drawn (see handlers.account.stats).
         from bot.telegram.charts import render_stats_chart

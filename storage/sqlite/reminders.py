@@ -156,7 +156,10 @@ class SqliteReminders(Aggregate, ReminderStore):
                     return "a session is running"
                 if day_start is not None and _one(
                     c,
-                    "SELECT 1 FROM sessions WHERE user_id = ? AND started_at >= ? LIMIT 1",
+                    # A stray session (cancelled: started and stopped within a minute or two)
+                    # was no focus: it does not answer today's reminder.
+                    "SELECT 1 FROM sessions WHERE user_id = ? AND started_at >= ? "
+                    "AND cancelled = 0 LIMIT 1",
                     (user_id, to_ms(day_start)),
                 ):
                     return "focused today already"

@@ -3,6 +3,7 @@ with a fake clock, a real file and restarts on it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from bot.core.insights import Stats
 from bot.offline.local_api import OutgoingMessage
+from bot.telegram.ratelimit import FocusRateLimiter, Lane, PriorityGate
 from storage import ReminderKind
 from tests.support.fakes import FakeClock
 from tests.support.harness import USER, BotHarness
@@ -354,3 +356,70 @@ async def test_a_reminder_can_be_claimed_once_per_day_and_goes_with_the_user(
     await store.users.delete_user(USER)
     assert await store.reminders.reminders_of(USER) == []
     assert (await store.reminders.routine(USER)).remind_minute is None
+
+
+async def test_a_stray_session_does_not_answer_the_days_reminder(bot: BotHarness) -> None:
+    """A start stopped within a minute (recorded as cancelled) was no focus: that day's
+    reminder still comes."""
+    await bot.send("/remind 13:00")
+    await run_until(bot, datetime(2026, 3, 26, 12, 0, tzinfo=UTC))
+    await bot.send("/focus 25")
+    bot.clock.advance(minutes=0.5)
+    await bot.send("/stop")
+    await run_until(bot, datetime(2026, 3, 26, 13, 5, tzinfo=UTC))
+    rows = await bot.service.store.reminders.reminders_of(USER)
+    assert [(r.day, r.status.value) for r in rows] == [
+        ("2026-03-25", "sent"),
+        ("2026-03-26", "sent"),  # old code: dropped, "focused today already"
+    ]
+
+
+class _HeldGate(PriorityGate):
+    """The overall gate, holding proactive requests until released (a busy second, made to
+    last as long as the test needs)."""
+
+    def __init__(self) -> None:
+        super().__init__(1000)
+        self.held = 0
+        self.release = asyncio.Event()
+
+    async def acquire(self, lane: Lane) -> None:
+        if lane is Lane.PROACTIVE:
+            self.held += 1
+            await self.release.wait()
+        await super().acquire(lane)
+
+
+async def test_a_reminder_is_claimed_only_once_the_rate_limiter_lets_it_through(
+    tmp_path: Path,
+) -> None:
+    """While the reminder waits for its turn in the rate limiter, nothing is claimed: a
+    session started in that wait is seen by the claim, and the reminder is not sent."""
+    async with BotHarness(tmp_path / "f.db", FakeClock(WED), rate_limiter=True) as harness:
+        await harness.send("/remind 13:00")
+        await run_until(harness, datetime(2026, 3, 26, 12, 59, tzinfo=UTC))
+        limiter = harness.app.bot.rate_limiter
+        assert isinstance(limiter, FocusRateLimiter)
+        gate = limiter.overall = _HeldGate()
+        harness.clock.advance(minutes=1)
+        reminders_job = harness.app.bot_data.reminders
+        assert reminders_job is not None
+        waiting = asyncio.create_task(reminders_job.run_due())
+        for _ in range(500):
+            if gate.held or waiting.done():
+                break
+            await asyncio.sleep(0.01)
+        assert gate.held == 1, "the reminder never reached the rate limiter"
+        rows = await harness.service.store.reminders.reminders_of(USER)
+        assert [r.day for r in rows] == ["2026-03-25"]  # nothing claimed while it waits
+        await harness.send("/focus 25")  # an answer: not held
+        gate.release.set()
+        report = await waiting
+        assert report.sent == 0
+        rows = await harness.service.store.reminders.reminders_of(USER)
+        assert [(r.day, r.status.value, r.reason) for r in rows][-1] == (
+            "2026-03-26",
+            "dropped",
+            "a session is running",
+        )  # old code: claimed before the wait, sent during the session
+        assert len(reminders(harness)) == 1
