@@ -7,7 +7,8 @@ dispatcher: after every action, at random instants in between, and (when "awake"
 policy asked to be woken, it calls ``decide`` until the policy waits, recording each Send and
 Drop in the state. Clock moves that are not awake stand for downtime. At the end the guardrails
 are checked against the run's own record of what was sent and of when the session was paused or
-over, not against the plan.
+over, not against the plan. That the companion only moves or removes check-ins is checked
+against the plan as it stood, answers stripped, at the moment each check-in went out.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class Resume:
 
 @dataclass(frozen=True)
 class Extend:
-    """The user adds ``minutes`` of focus (ignored past 180 minutes in all)."""
+    """The user adds ``minutes`` of focus (ignored past 180 minutes in all), as the bot's
+    /extend does: the blocks behind keep their lengths, breaks put behind are dropped."""
 
     minutes: int
 
