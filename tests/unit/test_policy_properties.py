@@ -7,20 +7,22 @@ dispatcher: after every action, at random instants in between, and (when "awake"
 policy asked to be woken, it calls ``decide`` until the policy waits, recording each Send and
 Drop in the state. Clock moves that are not awake stand for downtime. At the end the guardrails
 are checked against the run's own record of what was sent and of when the session was paused or
-over, not against the plan.
+over, not against the plan. That the companion only moves or removes check-ins is checked
+against the plan as it stood, answers stripped, at the moment each check-in went out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
+from itertools import groupby, pairwise
 
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from nudges import limits as product
 from nudges.companion import Answer, Energy, Reason, adapt_slots, flow_blocks
+from nudges.lifecycle import breaks_behind, settled
 from nudges.policy import (
     Delivery,
     DeliveryStatus,
@@ -73,7 +75,8 @@ class Resume:
 
 @dataclass(frozen=True)
 class Extend:
-    """The user adds ``minutes`` of focus (ignored past 180 minutes in all)."""
+    """The user adds ``minutes`` of focus (ignored past 180 minutes in all), as the bot's
+    /extend does: the blocks behind keep their lengths, breaks put behind are dropped."""
 
     minutes: int
 
@@ -159,6 +162,18 @@ class Sent:
     end: timedelta  # active time at which the session ends, by the run's own count
 
 
+@dataclass(frozen=True)
+class CheckinMoment:
+    """The plans at the moment a check-in went out (before it was recorded): the un-adapted
+    plan's (answers stripped) check-ins, and how many of them and of the adapted plan's were
+    still to be sent."""
+
+    key: str
+    plain_keys: frozenset[str]
+    plain_pending: int
+    adapted_pending: int
+
+
 @dataclass
 class Run:
     """One session driven through the policy, and everything that happened to it."""
@@ -174,6 +189,7 @@ class Run:
     extended: bool = False
     always_awake: bool = True
     sent: list[Sent] = field(default_factory=list)
+    checkin_moments: list[CheckinMoment] = field(default_factory=list)
     drops: list[Drop] = field(default_factory=list)
     finishes: list[tuple[datetime, Finish]] = field(default_factory=list)
     expiries: list[tuple[datetime, PauseExpired]] = field(default_factory=list)
@@ -213,6 +229,22 @@ class Run:
         deliveries = {**self.state.deliveries, key: answered}
         self.state = self.state.model_copy(update={"deliveries": deliveries})
 
+    def checkin_moment(self, slot: Slot) -> CheckinMoment:
+        """What the un-adapted and the adapted plans held when ``slot`` went out."""
+        deliveries = self.state.deliveries
+        stripped = {k: Delivery(d.status, d.at) for k, d in deliveries.items() if "+" not in k}
+        plain = self.state.model_copy(update={"deliveries": stripped})
+        plain_keys = {
+            s.key for s in make_plan(plain, self.limits).slots if s.kind is SlotKind.CHECKIN
+        }
+        adapted = adapt_slots(self.state, make_plan(self.state, self.limits), self.limits)
+        return CheckinMoment(
+            slot.key,
+            frozenset(plain_keys),
+            sum(1 for key in plain_keys if key not in deliveries),
+            sum(1 for s in adapted if s.kind is SlotKind.CHECKIN and s.key not in deliveries),
+        )
+
     def end_session(self) -> None:
         self.state = self.state.model_copy(update={"ended": True})
         self.over_at = self.now
@@ -223,6 +255,8 @@ class Run:
             decision = decide(self.state, self.limits, self.now)
             match decision:
                 case Send(slot, due_at):
+                    if slot.kind is SlotKind.CHECKIN:
+                        self.checkin_moments.append(self.checkin_moment(slot))
                     self.sent.append(
                         Sent(
                             self.now,
@@ -291,9 +325,7 @@ class Run:
                 self.pauses.append((self.paused_since, self.now))
                 self.paused_since = None
             case Extend(minutes) if running and self.state.planned_minutes + minutes <= MAX_PLANNED:
-                planned = self.state.planned_minutes + minutes
-                self.state = self.state.model_copy(update={"planned_minutes": planned})
-                self.extended = True
+                self.extend(minutes)
             case Stop() if running:
                 self.end_session()
                 self.stopped = True
@@ -310,6 +342,21 @@ class Run:
                     if self.active(self.now) < plan.break_end(start):
                         self.answer(latest, Answer.LONGER_BREAK, None)
         self.settle()
+
+    def extend(self, minutes: int) -> None:
+        """As the bot's /extend does (bot.core.service): the blocks behind keep their lengths,
+        and a break the longer plan puts behind us is closed up (recorded as dropped)."""
+        before = make_plan(self.state, self.limits)
+        behind = settled(before, self.state, self.limits, self.now)
+        planned = self.state.planned_minutes + minutes
+        self.state = self.state.model_copy(
+            update={"planned_minutes": planned, "settled_blocks": behind}
+        )
+        after = make_plan(self.state, self.limits)
+        for slot, due_at in breaks_behind(before, after, self.state, self.now):
+            self.drops.append(Drop(slot, due_at, "extension: this break is behind us"))
+            self.record(slot, DeliveryStatus.DROPPED)
+        self.extended = True
 
     def _latest(self, kind: SlotKind) -> str | None:
         """The latest message of ``kind`` sent, if it has no answer yet."""
@@ -493,17 +540,40 @@ cadences = st.sampled_from(
 
 
 def check_only_moves_or_removes(run: Run) -> None:
-    """Adaptive behaviour never adds a check-in: no more go out than the plan, answers
-    aside, holds."""
-    unanswered = {
-        key: Delivery(d.status, d.at)
-        for key, d in run.state.deliveries.items()
-        if not key.endswith("+")
-    }
-    plain = run.state.model_copy(update={"deliveries": unanswered})
-    planned = sum(1 for s in make_plan(plain, run.limits).slots if s.kind is SlotKind.CHECKIN)
-    checkins = sum(1 for s in run.sent if s.slot.kind is SlotKind.CHECKIN)
-    assert checkins <= planned, [s.slot.key for s in run.sent]
+    """Adaptive behaviour never adds a check-in: judged at the moment each one went out,
+    against the plan as it then stood with the answers stripped (an extension or a dropped
+    break changes the plan on the way; the final plan is no reference for what came before).
+
+    Each check-in sent is one of that plan's, or a move of one (``+``); the adapted plan never
+    has more check-ins to come than the un-adapted one; and while the un-adapted plan keeps the
+    same check-ins, no more go out than it still had to send when the first of them went."""
+    moments = run.checkin_moments
+    assert len(moments) == sum(1 for s in run.sent if s.slot.kind is SlotKind.CHECKIN)
+    for m in moments:
+        assert m.key.rstrip("+") in m.plain_keys, f"a check-in no plan had: {m}"
+        assert m.adapted_pending <= m.plain_pending, f"the adapted plan has more to come: {m}"
+    for _, run_of_moments in groupby(moments, key=lambda m: m.plain_keys):
+        same = list(run_of_moments)
+        assert len(same) <= same[0].plain_pending, f"more sent than planned: {same}"
+
+
+# Two runs the old reference (the final plan's check-ins) failed although nothing was added:
+# check-ins sent in a 61- or 66-minute plan, then an extension that re-laid (the first, before
+# the test's /extend kept the blocks behind as the bot's does) or stretched the block in
+# progress (the second) into a plan with fewer check-ins.
+ANSWERED_THEN_EXTENDED: list[list[Action]] = [
+    [
+        *(Late(0), Reply(True), Late(0), Reply(True), Late(0), Extend(16), Late(0), TakeLonger()),
+        *(Late(0), TakeLonger(), Late(0), Reply(True), Late(0), Extend(34), Late(0), Pause()),
+        *(Advance(0), Extend(9)),
+    ],
+    [
+        *(Late(0), Reply(True), Late(0), Reply(True), Late(0), Extend(5), Late(0), TakeLonger()),
+        *(Late(0), TakeLonger(), Late(0), Reply(True), Late(0), Reply(True), Advance(0)),
+        *(Reply(True), Advance(0), Reply(True), Advance(0), Extend(44), Late(0), Reply(True)),
+        *(Late(0), Pause()),
+    ],
+]
 
 
 @settings(max_examples=600, deadline=None)
@@ -513,6 +583,20 @@ def check_only_moves_or_removes(run: Run) -> None:
     script=companion_scripts(),
     final_awake=st.sampled_from([True, True, False]),
     checkin_minutes=cadences,
+)
+@example(
+    state=SessionState(started_at=T0, planned_minutes=61, block_minutes=25, break_minutes=5),
+    scale=1,
+    script=ANSWERED_THEN_EXTENDED[0],
+    final_awake=True,
+    checkin_minutes=15,
+)
+@example(
+    state=SessionState(started_at=T0, planned_minutes=61, block_minutes=25, break_minutes=5),
+    scale=1,
+    script=ANSWERED_THEN_EXTENDED[1],
+    final_awake=True,
+    checkin_minutes=15,
 )
 def test_guardrails_hold_whatever_the_person_answers(
     state: SessionState,
