@@ -30,9 +30,11 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
+from bot.core.clock import Resyncable
 from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
+from bot.telegram.arming import BACKSTOP_SLACK, Backstop
 from bot.telegram.ratelimit import Lane
 from bot.telegram.sending import edit_html, send_html
 from nudges import (
@@ -156,6 +158,13 @@ class Dispatcher:
         self._armed_at: datetime | None = None
         self._gone_chats: set[int] = set()
         self._storage_backoff: timedelta | None = None
+        # A stalled run is caught well within a message's late window (a quarter of it).
+        slack = min(BACKSTOP_SLACK, service.limits.late_window.total_seconds() / 4)
+        self._backstop = (
+            None
+            if job_queue is None
+            else Backstop(job_queue, JOB_NAME, self._rearm_now, slack=slack)
+        )
 
     # --- arming -------------------------------------------------------------------------
 
@@ -187,6 +196,13 @@ class Dispatcher:
                 "max_instances": 2,
             },
         )
+        if self._backstop is not None:
+            self._backstop.watch(delay)
+
+    def _rearm_now(self) -> None:
+        """The job stalled (the wall clock stepped back): run it now."""
+        self._armed_at = None
+        self.arm(self.clock.now())
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """The job's callback: run everything that is due."""
@@ -248,10 +264,17 @@ class Dispatcher:
         if backlog:
             return now
         try:
-            return await self.store.deliveries.soonest_due()
+            soonest = await self.store.deliveries.soonest_due()
         except Exception:  # the dispatcher must never stop: look again in a minute
             log.exception("could not read the soonest due time")
             return now + STORAGE_RETRY_MAX
+        if soonest is None and isinstance(self.clock, Resyncable):
+            # Nothing runs: a wall-clock step the clock has kept out so far (see SystemClock)
+            # can be taken over now without moving any session's rhythm.
+            step = self.clock.resync()
+            if step:
+                log.warning("the wall clock moved by %+.0f s; taken over", step.total_seconds())
+        return soonest
 
     async def _guarded(
         self, session: Session, records: list[DeliveryRecord], report: DispatchReport
