@@ -33,9 +33,11 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
+from bot.core.clock import Resyncable
 from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
+from bot.telegram.arming import BACKSTOP_SLACK, Backstop
 from bot.telegram.ratelimit import Lane, NotAdmitted
 from bot.telegram.sending import edit_html, send_html
 from nudges import (
@@ -179,6 +181,13 @@ class Dispatcher:
         self._busy: dict[int, asyncio.Task[None]] = {}  # a session's step or summary running
         self._left: set[asyncio.Task[None]] = set()  # stalled ones a run stopped waiting for
         self._in_request: dict[int, float] = {}  # session id -> loop time its request began
+        # A stalled run is caught well within a message's late window (a quarter of it).
+        slack = min(BACKSTOP_SLACK, service.limits.late_window.total_seconds() / 4)
+        self._backstop = (
+            None
+            if job_queue is None
+            else Backstop(job_queue, JOB_NAME, self._rearm_now, slack=slack)
+        )
 
     # --- arming -------------------------------------------------------------------------
 
@@ -210,6 +219,13 @@ class Dispatcher:
                 "max_instances": 2,
             },
         )
+        if self._backstop is not None:
+            self._backstop.watch(delay)
+
+    def _rearm_now(self) -> None:
+        """The job stalled (the wall clock stepped back): run it now."""
+        self._armed_at = None
+        self.arm(self.clock.now())
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """The job's callback: run everything that is due."""
@@ -276,10 +292,17 @@ class Dispatcher:
         try:
             # Not a session still in its stalled request: it is due (unconfirmed) until that
             # ends, and arms the dispatcher itself then (``_done``).
-            return await self.store.deliveries.soonest_due(exclude=tuple(self._busy))
+            soonest = await self.store.deliveries.soonest_due(exclude=tuple(self._busy))
         except Exception:  # the dispatcher must never stop: look again in a minute
             log.exception("could not read the soonest due time")
             return now + STORAGE_RETRY_MAX
+        if soonest is None and isinstance(self.clock, Resyncable):
+            # Nothing runs: a wall-clock step the clock has kept out so far (see SystemClock)
+            # can be taken over now without moving any session's rhythm.
+            step = self.clock.resync()
+            if step:
+                log.warning("the wall clock moved by %+.0f s; taken over", step.total_seconds())
+        return soonest
 
     async def _run_all(self, work: dict[int, Coroutine[Any, Any, None]]) -> None:
         """Run sessions' steps (or summaries) side by side, and wait for them — but not for

@@ -27,6 +27,7 @@ from bot.core.insights import Period
 from bot.core.routine import ReminderDue
 from bot.core.service import FocusService
 from bot.telegram import texts
+from bot.telegram.arming import Backstop
 from bot.telegram.dispatcher import chat_gone, surely_not_sent
 from bot.telegram.ratelimit import Admit, Lane, NotAdmitted
 from bot.telegram.sending import send_html
@@ -70,6 +71,9 @@ class ReminderDispatcher:
         self.max_batches = max_batches
         self._run_lock = asyncio.Lock()
         self._armed_at: datetime | None = None
+        self._backstop = (
+            None if job_queue is None else Backstop(job_queue, JOB_NAME, self._rearm_now)
+        )
 
     def arm(self, when: datetime | None) -> None:
         """Make sure the job runs no later than ``when`` (one job: a fixed id, replaced)."""
@@ -79,9 +83,10 @@ class ReminderDispatcher:
         if armed and self.job_queue.scheduler.get_job(JOB_NAME) is not None:
             return
         self._armed_at = when
+        delay = max(0.0, (when - self.clock.now()).total_seconds())
         self.job_queue.run_once(
             self._on_job,
-            when=max(0.0, (when - self.clock.now()).total_seconds()),
+            when=delay,
             name=JOB_NAME,
             job_kwargs={
                 "id": JOB_NAME,
@@ -93,6 +98,13 @@ class ReminderDispatcher:
                 "max_instances": 2,
             },
         )
+        if self._backstop is not None:
+            self._backstop.watch(delay)
+
+    def _rearm_now(self) -> None:
+        """The job stalled (the wall clock stepped back): run it now."""
+        self._armed_at = None
+        self.arm(self.clock.now())
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.run_due()
