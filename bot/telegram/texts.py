@@ -1260,3 +1260,11 @@ def routine_settings_rows(routine: Routine) -> list[list[tuple[str, ButtonData]]
     if routine.remind_minute is not None:
         rows.append([("⏰ Reminders off", RoutineButton(owner, RoutineSwitch.REMINDER, on=False))])
     return rows
+
+
+# --- a summary no crash can take: the start card as the summary (issue 14) -------------------
+
+
+def card_score_line(score: int) -> str:
+    """Added to a start card that shows the summary, once the person scored it there."""
+    return f"\n⭐ <b>Your score: {score}/{product.SCORE.high}</b>"
