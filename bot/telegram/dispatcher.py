@@ -36,7 +36,6 @@ from bot.core.timefmt import zone
 from bot.telegram import texts
 from bot.telegram.chats import edit_following, send_following
 from bot.telegram.ratelimit import Lane
-from bot.telegram.sending import send_html
 from nudges import (
     DeliveryStatus,
     Drop,
@@ -404,8 +403,8 @@ class Dispatcher:
                 report.count_drop("refused by the send gate")
             return _Outcome.STALE
         try:
-            message_id = await send_html(
-                self.bot, session.chat_id, text, markup, lane=Lane.PROACTIVE
+            _, message_id = await send_following(
+                self.bot, self.store, session.chat_id, text, markup, lane=Lane.PROACTIVE
             )
         except TelegramError as error:
             return await self._send_failed(session, records, decision, error)
