@@ -52,13 +52,25 @@ class SqliteCards(Aggregate, CardStore):
     ) -> int:
         """Ask for the summary on the card of every summary claimed before ``claimed_before``
         and never confirmed (the ``deliveries_sending`` index finds them), except ``skip``."""
-        marks = ", ".join("?" * len(skip))
+        # A read first, a write only when there is something to adopt: this runs on every
+        # dispatcher run, and a write that changes nothing would still count as one (a full
+        # disk's "writes work again" must not be said on the strength of it).
+        rows = await self._look(
+            lambda c: c.execute(
+                "SELECT d.session_id FROM deliveries AS d "
+                "WHERE d.status = 'sending' AND d.at <= ? AND d.slot = ? AND NOT EXISTS "
+                "(SELECT 1 FROM card_edits AS e WHERE e.session_id = d.session_id)",
+                (to_ms(claimed_before), SUMMARY_SLOT),
+            ).fetchall()
+        )
+        cut = sorted({row[0] for row in rows} - set(skip))
+        if not cut:
+            return 0
+        marks = ", ".join("?" * len(cut))
         return await self._write(
             "INSERT OR IGNORE INTO card_edits (session_id, shows, status, due_at, at) "
-            "SELECT session_id, 'summary', 'pending', ?, ? FROM deliveries "
-            "WHERE status = 'sending' AND at <= ? AND slot = ? "
-            f"AND session_id NOT IN ({marks})",
-            (to_ms(now), to_ms(now), to_ms(claimed_before), SUMMARY_SLOT, *skip),
+            f"SELECT id, 'summary', 'pending', ?, ? FROM sessions WHERE id IN ({marks})",
+            (to_ms(now), to_ms(now), *cut),
         )
 
     async def due(self, now: datetime, limit: int) -> list[CardEdit]:
