@@ -82,6 +82,8 @@ __all__ = [
     "Bound",
 ]
 __all__ += [
+    "CARD_EDIT_ATTEMPTS",
+    "CARD_EDIT_RETRY",
     "DEFAULT_REVIEW_MINUTE",
     "DEFAULT_REVIEW_WEEKDAY",
     "GOAL_MINUTES",
@@ -89,6 +91,7 @@ __all__ += [
     "REMINDER_LATE_WINDOW",
     "REMINDER_RETRY",
     "REMINDER_START_MINUTES",
+    "SUMMARY_SURELY_OVER",
     "USUAL_LENGTH_HORIZON",
 ]
 
@@ -361,3 +364,17 @@ ZONE_QUESTION_OFFSETS: Final = (-5 * 60, -3 * 60, 0, 60, 2 * 60, 3 * 60, 5 * 60 
 where most of the bot's people likely are right now — the US east coast, Brazil, the UK and
 West Africa, central and eastern Europe, Moscow, Turkey and East Africa, India, Indonesia and
 Indochina. Anyone else types their time or city."""
+
+# --- a summary no crash can take (issue 14) --------------------------------------------------
+
+SUMMARY_SURELY_OVER: Final = timedelta(minutes=1)
+"""A summary claimed this long ago and still not confirmed was cut (a crash between claim and
+confirm): its request is surely over (PTB's timeouts are 5 s each; nothing claimed waits
+longer), so its fate is unknown and its start card is turned into it. Wall-clock time."""
+
+CARD_EDIT_RETRY: Final = timedelta(seconds=30)
+"""A start card whose edit (into the summary, or shown ended) failed for a passing reason is
+tried again after this, twice as long each time after that."""
+
+CARD_EDIT_ATTEMPTS: Final = 5
+"""How many times a start card's edit is tried before it is given up (and logged)."""

@@ -5,6 +5,7 @@ from storage.errors import StorageBusy, StorageError, StorageFull, StorageUnavai
 from storage.models import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    CardEdit,
     CompanionTotals,
     Correction,
     DayTotals,
@@ -25,6 +26,7 @@ from storage.models import (
     User,
 )
 from storage.ports import (
+    CardStore,
     CompanionStore,
     DeliveryStore,
     NoteStore,
@@ -40,6 +42,8 @@ from storage.sqlite import SqliteStorage, open_storage
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CardEdit",
+    "CardStore",
     "CompanionStore",
     "CompanionTotals",
     "Correction",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,7 @@ from nudges.reminders import QuietWindow, ReminderRule, ReviewRule
 __all__ = [
     "SUMMARY_SLOT",
     "ActiveSessionExists",
+    "CardEdit",
     "CompanionTotals",
     "Correction",
     "DayTotals",
@@ -401,3 +402,16 @@ class ReminderRecord(_Frozen):
     message_id: int | None
     reason: str | None
     answered_at: datetime | None
+
+
+class CardEdit(_Frozen):
+    """What a session's start card still has to show (issue 14): ``summary`` (it becomes the
+    summary whose send's fate is unknown) or ``ended`` (no live buttons after the summary)."""
+
+    session_id: int
+    shows: Literal["summary", "ended"]
+    status: Literal["pending", "done", "failed"]
+    attempts: int
+    due_at: datetime
+    at: datetime
+    reason: str | None

@@ -16,6 +16,7 @@ from typing import Protocol
 from nudges.companion import Answer, Energy, Reason
 from nudges.policy import SlotKind
 from storage.models import (
+    CardEdit,
     CompanionTotals,
     Correction,
     DeliveryRecord,
@@ -34,6 +35,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "CardStore",
     "CompanionStore",
     "DeliveryStore",
     "RecordStore",
@@ -206,6 +208,11 @@ class SessionStore(Protocol):
 
     async def running_session_ids(self, user_id: int) -> list[int]:
         """Ids of the user's running sessions, in every chat."""
+        ...
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup (Telegram's ``migrate_to_chat_id``): every session and
+        note target of the old chat follows to the new id; how many sessions moved."""
         ...
 
 
@@ -454,6 +461,7 @@ class Storage(Protocol):
     notes: NoteStore
     records: RecordStore
     reminders: ReminderStore
+    cards: CardStore
 
     async def close(self) -> None:
         """Close the backend once the operations already queued have run."""
@@ -532,4 +540,51 @@ class ReminderStore(Protocol):
 
     async def reminders_of(self, user_id: int) -> list[ReminderRecord]:
         """Every reminder row of the person, oldest first."""
+        ...
+
+
+class CardStore(Protocol):
+    """What sessions' start cards still have to show (issue 14): the summary whose send's
+    fate is unknown, or "ended" after an edit that failed for a passing reason. One row per
+    session, done at most once."""
+
+    async def want(self, session_id: int, shows: str, due_at: datetime, now: datetime) -> bool:
+        """Ask for the card of a session to show ``shows`` ('summary' or 'ended') from
+        ``due_at``; False (nothing changed) if the card already has a wish of its own."""
+        ...
+
+    async def adopt_unconfirmed(
+        self, claimed_before: datetime, now: datetime, skip: Sequence[int] = ()
+    ) -> int:
+        """Ask for the card to show the summary of every session whose summary was claimed
+        before ``claimed_before`` and never confirmed (a crash cut it), except ``skip``
+        (summaries still being sent); how many were found."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[CardEdit]:
+        """Pending card edits due by ``now``, soonest first."""
+        ...
+
+    async def soonest(self, surely_over: timedelta) -> datetime | None:
+        """When a card edit is next due, or an unconfirmed summary will be old enough to be
+        taken for cut (``surely_over`` after its claim)."""
+        ...
+
+    async def done(self, session_id: int, now: datetime) -> None:
+        """The card shows what it should."""
+        ...
+
+    async def failed(self, session_id: int, now: datetime, reason: str) -> None:
+        """The card cannot show it (no card, refused): given up."""
+        ...
+
+    async def retry(
+        self, session_id: int, now: datetime, retry_at: datetime, max_attempts: int, reason: str
+    ) -> bool:
+        """The edit failed for a passing reason: count the attempt and try again at
+        ``retry_at``, unless ``max_attempts`` were made (then given up); whether it will."""
+        ...
+
+    async def get(self, session_id: int) -> CardEdit | None:
+        """The card's wish for a session, if any."""
         ...

@@ -135,12 +135,15 @@ def build_application(
 
 
 def _register(app: FocusApplication) -> None:
-    """Every handler, in order. Group -1 runs first for every update."""
+    """Every handler, in order. Groups -2 and -1 run first for every update."""
     # 1. The one gate, before anything touches storage: only new messages with a sender and
     #    button presses get past it (so the handlers below never see an edited message, which
     #    PTB's Command- and MessageHandler would accept, nor a channel post); Telegram's shared
     #    accounts (anonymous admins, channels) are answered there and stop; then access control.
     app.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
+    # 1b. Before it, and letting the update go on: a group upgraded to a supergroup (Telegram's
+    #     service message) moves its sessions to the new chat id.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated), group=-2)
     # 2. Commands. /end is an alias of /stop.
     app.add_handler(CommandHandler("start", handlers.start))
     app.add_handler(CommandHandler("help", handlers.help_command))

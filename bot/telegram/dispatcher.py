@@ -23,6 +23,7 @@ import asyncio
 import enum
 import functools
 import logging
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,8 +39,8 @@ from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
 from bot.telegram.arming import BACKSTOP_SLACK, Backstop
+from bot.telegram.chats import edit_following, send_following
 from bot.telegram.ratelimit import Lane, NotAdmitted
-from bot.telegram.sending import edit_html, send_html
 from nudges import (
     DeliveryStatus,
     Drop,
@@ -54,7 +55,8 @@ from nudges import (
     Wait,
     decide,
 )
-from storage import SUMMARY_SLOT, DeliveryRecord, Reschedule, Session, StorageError
+from nudges import limits as product
+from storage import SUMMARY_SLOT, CardEdit, DeliveryRecord, Reschedule, Session, StorageError
 
 __all__ = ["DispatchReport", "Dispatcher", "chat_gone", "surely_not_sent"]
 
@@ -188,6 +190,7 @@ class Dispatcher:
             if job_queue is None
             else Backstop(job_queue, JOB_NAME, self._rearm_now, slack=slack)
         )
+        self._summaries_in_flight: Counter[int] = Counter()
 
     # --- arming -------------------------------------------------------------------------
 
@@ -260,6 +263,7 @@ class Dispatcher:
                 await self._run_all(
                     {i: self._guarded_summary(i, report) for i in pending if i not in self._busy}
                 )
+                await self.repair_cards()
                 await self._end_sessions_in_gone_chats()
             except StorageError:
                 # Told to the operator by storage (a line a minute at most); nothing half
@@ -293,6 +297,7 @@ class Dispatcher:
             # Not a session still in its stalled request: it is due (unconfirmed) until that
             # ends, and arms the dispatcher itself then (``_done``).
             soonest = await self.store.deliveries.soonest_due(exclude=tuple(self._busy))
+            card_edit = await self._next_card_edit(now)
         except Exception:  # the dispatcher must never stop: look again in a minute
             log.exception("could not read the soonest due time")
             return now + STORAGE_RETRY_MAX
@@ -302,7 +307,7 @@ class Dispatcher:
             step = self.clock.resync()
             if step:
                 log.warning("the wall clock moved by %+.0f s; taken over", step.total_seconds())
-        return soonest
+        return _earliest(soonest, card_edit)
 
     async def _run_all(self, work: dict[int, Coroutine[Any, Any, None]]) -> None:
         """Run sessions' steps (or summaries) side by side, and wait for them — but not for
@@ -499,8 +504,14 @@ class Dispatcher:
             return not refused
 
         try:
-            message_id = await send_html(
-                self.bot, session.chat_id, text, markup, lane=Lane.PROACTIVE, admit=admit
+            _, message_id = await send_following(
+                self.bot,
+                self.store,
+                session.chat_id,
+                text,
+                markup,
+                lane=Lane.PROACTIVE,
+                admit=admit,
             )
         except NotAdmitted:
             # Storage refused: the session changed since it was read, or the gate (budget,
@@ -584,7 +595,21 @@ class Dispatcher:
 
     async def send_summary(self, session_id: int, *, lane: Lane = Lane.PROACTIVE) -> int:
         """Send a session's summary if it is pending; 1 if this call sent it. ``lane``:
-        ``Lane.ANSWER`` when it answers the person's own /stop or ⏹."""
+        ``Lane.ANSWER`` when it answers the person's own /stop or ⏹.
+
+        While it runs, its claim is known to be in flight: the sweep for cut summaries
+        (``repair_cards``) leaves it alone, however long the send takes.
+        """
+        self._summaries_in_flight[session_id] += 1
+        try:
+            return await self._send_summary(session_id, lane=lane)
+        finally:
+            self._summaries_in_flight[session_id] -= 1
+            if not self._summaries_in_flight[session_id]:
+                del self._summaries_in_flight[session_id]
+
+    async def _send_summary(self, session_id: int, *, lane: Lane) -> int:
+        """Claim, send and confirm a pending summary (see ``send_summary``)."""
         session = await self.store.sessions.get_session(session_id)
         if session is None:
             return 0
@@ -599,8 +624,8 @@ class Dispatcher:
             return claimed
 
         try:
-            message_id = await send_html(
-                self.bot, session.chat_id, text, markup, lane=lane, admit=admit
+            chat_id, message_id = await send_following(
+                self.bot, self.store, session.chat_id, text, markup, lane=lane, admit=admit
             )
         except NotAdmitted:
             return 0
@@ -619,16 +644,19 @@ class Dispatcher:
                 self.arm(now + SUMMARY_RETRY)
             else:
                 log.warning(
-                    "session %d: summary outcome unknown (%s); not resent",
+                    "session %d: summary outcome unknown (%s); not resent, shown on its card",
                     session.id,
                     type(error).__name__,
                 )
+                await self._summary_on_card(session, lane=lane)
             return 0
         finally:
             self._in_request.pop(session_id, None)
         await self.store.deliveries.confirm(
             session.id, SUMMARY_SLOT, SlotKind.SUMMARY, message_id, self.clock.now()
         )
+        if chat_id != session.chat_id:  # the group became a supergroup: the session followed
+            session = await self.store.sessions.get_session(session_id) or session
         # A reply to the summary is the session's note.
         await self.store.notes.remember_target(session.chat_id, message_id, session.id)
         await self.close_card(session, lane=lane)
@@ -641,6 +669,157 @@ class Dispatcher:
         tz_name = await self.service.timezone_of(session.user_id)
         card = texts.start_card(session, zone(tz_name), tz_name, checkins=False)
         try:
-            await edit_html(self.bot, session.chat_id, session.card_message_id, card, lane=lane)
+            await edit_following(
+                self.bot, self.store, session.chat_id, session.card_message_id, card, lane=lane
+            )
         except TelegramError as error:
             log.debug("card of session %d not updated: %s", session.id, error)
+            if not _edit_refused(error):  # a passing failure: no live buttons left behind
+                retry_at = self.clock.now() + product.CARD_EDIT_RETRY
+                await self.store.cards.want(session.id, "ended", retry_at, self.clock.now())
+                self.arm(retry_at)
+
+    # --- start cards that still have to show something (issue 14) --------------------------
+
+    async def repair_cards(self) -> int:
+        """Turn the cards of cut summaries into them, and retry card edits that failed.
+
+        A summary claimed more than ``SUMMARY_SURELY_OVER`` ago and still unconfirmed (a
+        crash between claim and confirm: its request is surely over) is never resent; its
+        start card becomes the summary instead, once (``storage.cards`` records it done).
+        Returns how many cards were edited.
+        """
+        now = self.clock.now()
+        cut = await self.store.cards.adopt_unconfirmed(
+            now - product.SUMMARY_SURELY_OVER, now, skip=sorted(self._summaries_in_flight)
+        )
+        if cut:
+            log.warning("%d summaries were cut before their confirmation: shown on cards", cut)
+        due = await self.store.cards.due(now, self.batch)
+        edited = await asyncio.gather(*(self._guarded_card(edit) for edit in due))
+        return sum(edited)
+
+    async def _guarded_card(self, edit: CardEdit) -> int:
+        async with self._slots:
+            return await self._edit_card(edit)
+
+    async def _summary_on_card(self, session: Session, *, lane: Lane) -> None:
+        """The summary's send may or may not have arrived: show it on the card now (an edit
+        repeated is still one message), never as a second message."""
+        now = self.clock.now()
+        await self.store.cards.want(session.id, "summary", now, now)
+        edit = await self.store.cards.get(session.id)
+        if edit is not None and edit.status == "pending" and edit.shows == "summary":
+            await self._edit_card(edit, lane=lane)
+
+    async def _edit_card(self, edit: CardEdit, *, lane: Lane = Lane.PROACTIVE) -> int:
+        """Edit one session's start card into what it must show; 1 if done now."""
+        cards = self.store.cards
+        session = await self.store.sessions.get_session(edit.session_id)
+        now = self.clock.now()
+        if session is None or session.card_message_id is None:
+            await cards.failed(edit.session_id, now, "no card")
+            if edit.shows == "summary":
+                log.warning(
+                    "session %d: summary's fate unknown and no start card to show it on; "
+                    "not resent (at most once)",
+                    edit.session_id,
+                )
+            return 0
+        tz_name = await self.service.timezone_of(session.user_id)
+        markup: str | None = None
+        if edit.shows == "summary":
+            text, markup = texts.summary_message(await self.service.summary(session), zone(tz_name))
+        else:
+            text = texts.start_card(session, zone(tz_name), tz_name, checkins=False)
+        try:
+            chat_id = await edit_following(
+                self.bot,
+                self.store,
+                session.chat_id,
+                session.card_message_id,
+                text,
+                markup,
+                lane=lane,
+            )
+        except TelegramError as error:
+            if not _not_modified(error):  # "not modified": it shows it already
+                return await self._card_edit_failed(edit, error)
+            chat_id = session.chat_id
+        await cards.done(edit.session_id, self.clock.now())
+        if edit.shows == "summary":
+            # A reply to the card is the session's note, as a reply to the summary would be.
+            await self.store.notes.remember_target(chat_id, session.card_message_id, session.id)
+            log.info("session %d: its summary is shown on its start card", session.id)
+        return 1
+
+    async def _card_edit_failed(self, edit: CardEdit, error: TelegramError) -> int:
+        """Give a refused edit up; try a passing failure again later, a few times."""
+        now = self.clock.now()
+        reason = f"{type(error).__name__}: {error}"
+        if _edit_refused(error):
+            await self.store.cards.failed(edit.session_id, now, reason)
+            log.warning("card of session %d not edited: %s", edit.session_id, reason)
+            return 0
+        retry_at = now + product.CARD_EDIT_RETRY * 2**edit.attempts
+        if await self.store.cards.retry(
+            edit.session_id, now, retry_at, product.CARD_EDIT_ATTEMPTS, reason
+        ):
+            self.arm(retry_at)
+        else:
+            log.warning(
+                "card of session %d not edited after %d tries: %s",
+                edit.session_id,
+                product.CARD_EDIT_ATTEMPTS,
+                reason,
+            )
+        return 0
+
+    async def show_score_on_card(self, session_id: int) -> None:
+        """After a score tapped on a card that shows the summary: the card says it (best
+        effort: the score is recorded whatever the edit does)."""
+        session = await self.store.sessions.get_session(session_id)
+        if session is None or session.card_message_id is None or session.score is None:
+            return
+        tz = zone(await self.service.timezone_of(session.user_id))
+        text, markup = texts.summary_message(await self.service.summary(session), tz)
+        text += texts.card_score_line(session.score)
+        try:
+            await edit_following(
+                self.bot,
+                self.store,
+                session.chat_id,
+                session.card_message_id,
+                text,
+                markup,
+                lane=Lane.ANSWER,
+            )
+        except TelegramError as error:
+            log.debug("card of session %d does not show its score: %s", session.id, error)
+
+    async def _next_card_edit(self, now: datetime) -> datetime | None:
+        """When the cards next need a look; never sooner than a second from now (a summary
+        still in flight past ``SUMMARY_SURELY_OVER`` is skipped, not looked at in a loop)."""
+        soonest = await self.store.cards.soonest(product.SUMMARY_SURELY_OVER)
+        return None if soonest is None else max(soonest, now + _CARD_LOOK_MIN)
+
+
+_CARD_LOOK_MIN = timedelta(seconds=1)
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two optional times."""
+    if a is None or b is None:
+        return a or b
+    return min(a, b)
+
+
+def _not_modified(error: TelegramError) -> bool:
+    """Telegram's answer to an edit that changes nothing: the message shows it already."""
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
+
+
+def _edit_refused(error: TelegramError) -> bool:
+    """Whether an edit failed for good (the message is gone, the chat refuses us): not worth
+    another try. Anything else (a 5xx, a timeout, a flood wait) may pass."""
+    return isinstance(error, BadRequest | Forbidden | ChatMigrated)

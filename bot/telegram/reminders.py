@@ -28,9 +28,9 @@ from bot.core.routine import ReminderDue
 from bot.core.service import FocusService
 from bot.telegram import texts
 from bot.telegram.arming import Backstop
+from bot.telegram.chats import send_following
 from bot.telegram.dispatcher import chat_gone, surely_not_sent
 from bot.telegram.ratelimit import Admit, Lane, NotAdmitted
-from bot.telegram.sending import send_html
 from nudges import limits as product
 from storage import ReminderKind, Routine
 
@@ -153,8 +153,14 @@ class ReminderDispatcher:
                 message_id = await self._send_review(due, admit)
             else:
                 text, markup = texts.keep_question(due) if due.ask else texts.reminder_message(due)
-                message_id = await send_html(
-                    self.bot, due.chat_id, text, markup, lane=Lane.PROACTIVE, admit=admit
+                _, message_id = await send_following(
+                    self.bot,
+                    self.service.store,
+                    due.chat_id,
+                    text,
+                    markup,
+                    lane=Lane.PROACTIVE,
+                    admit=admit,
                 )
         except NotAdmitted:
             return 0  # storage said no at the last moment: recorded, the next one scheduled
@@ -176,12 +182,10 @@ class ReminderDispatcher:
         """The weekly review: the week's numbers and goal, then its chart (best effort)."""
         stats = await self.service.stats(due.user_id, _WEEK)
         routine = await self.service.routine_of(due.user_id)
-        message_id = await send_html(
-            self.bot,
-            due.chat_id,
-            texts.review_text(stats, routine.goal_minutes),
-            lane=Lane.PROACTIVE,
-            admit=admit,
+        review = texts.review_text(stats, routine.goal_minutes)
+        store = self.service.store
+        chat_id, message_id = await send_following(
+            self.bot, store, due.chat_id, review, lane=Lane.PROACTIVE, admit=admit
         )
         # matplotlib only when a chart is drawn (see handlers.account.stats).
         from bot.telegram.charts import render_stats_chart
@@ -190,7 +194,7 @@ class ReminderDispatcher:
         chart = await asyncio.to_thread(render_stats_chart, stats, "Your week", goal)
         if chart is not None:
             try:
-                await self.bot.send_photo(due.chat_id, chart, filename="focus-week.png")
+                await self.bot.send_photo(chat_id, chart, filename="focus-week.png")
             except TelegramError as error:
                 log.info("weekly review chart for user %d not sent: %s", due.user_id, error)
         return message_id

@@ -1362,3 +1362,11 @@ def review_keyboard(routine: Routine) -> str:
 
 
 REVIEW_USAGE = f"The weekly review's day and time, at your local time: {REVIEW_FORMS}."
+
+
+# --- a summary no crash can take: the start card as the summary (issue 14) -------------------
+
+
+def card_score_line(score: int) -> str:
+    """Added to a start card that shows the summary, once the person scored it there."""
+    return f"\n⭐ <b>Your score: {score}/{product.SCORE.high}</b>"

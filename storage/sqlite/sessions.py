@@ -419,3 +419,24 @@ class SqliteSessions(Aggregate, SessionStore):
             ).fetchall()
         )
         return [r[0] for r in rows]
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup: its sessions and note targets follow to the new id.
+
+        ``OR IGNORE``: a row that would collide with one already in the new chat (a running
+        session of the same person there, a note target of the same message) stays behind,
+        rather than the move failing; the version is not bumped (the plan did not change).
+        """
+
+        def op(c: sqlite3.Connection) -> int:
+            moved = c.execute(
+                "UPDATE OR IGNORE sessions SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            ).rowcount
+            c.execute(
+                "UPDATE OR IGNORE note_targets SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            return moved
+
+        return await self._run(op)

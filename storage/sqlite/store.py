@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.ports import Storage
+from storage.sqlite.cards import SqliteCards
 from storage.sqlite.companion import SqliteCompanion
 from storage.sqlite.db import Database, connect
 from storage.sqlite.deliveries import SqliteDeliveries
@@ -32,6 +33,7 @@ class SqliteStorage(Storage):
         self.notes = SqliteNotes(db)
         self.records = SqliteRecords(db)
         self.reminders = SqliteReminders(db)
+        self.cards = SqliteCards(db)
 
     @property
     def connection(self) -> Database:

@@ -31,6 +31,7 @@ from nudges import DeliveryStatus, SlotKind
 from storage import (
     SUMMARY_SLOT,
     ActiveSessionExists,
+    CardStore,
     CompanionStore,
     DayTotals,
     DeliveryStore,
@@ -1407,6 +1408,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         "notes",
         "records",
         "reminders",
+        "cards",
         "close",
         "integrity_check",
     }
@@ -1420,6 +1422,7 @@ async def test_the_facade_offers_the_storage_port_and_only_tests_see_more(
         (store.notes, NoteStore),
         (store.records, RecordStore),
         (store.reminders, ReminderStore),
+        (store.cards, CardStore),
     ]:
         assert port_of_it in type(aggregate).__mro__, aggregate
 

@@ -13,7 +13,13 @@ from typing import Any
 from bot.core.clock import SystemClock
 from bot.offline.local_api import LocalApiError, LocalBotApi
 
-__all__ = ["FaultyBotApi"]
+__all__ = ["FaultyBotApi", "ProcessKilled"]
+
+
+class ProcessKilled(BaseException):
+    """Stands for a SIGKILL of the bot in the middle of a request: a ``BaseException``, so no
+    ``except Exception`` of the bot's runs and nothing after the request happens (the test
+    then starts a new harness on the same file, as a restart would)."""
 
 
 class FaultyBotApi(LocalBotApi):
@@ -27,6 +33,12 @@ class FaultyBotApi(LocalBotApi):
         super().__init__(clock=clock or SystemClock().now, **kwargs)
         self._failures: dict[str, list[LocalApiError]] = {}
         self._stalls: dict[str, list[float]] = {}
+        self._failures_after: dict[str, list[LocalApiError]] = {}
+        self.migrated: dict[int, int] = {}
+        """Groups upgraded to supergroups (old id → new id): every call on the old id is
+        refused as Telegram refuses it."""
+        self.migrated_calls: list[tuple[str, int]] = []
+        """(method, old chat id) of every call refused because its group migrated."""
 
     def fail_next(self, method: str, error: LocalApiError, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` fail with ``error``."""
@@ -37,12 +49,41 @@ class FaultyBotApi(LocalBotApi):
         still takes effect): a client with a shorter read timeout sees a timeout."""
         self._stalls.setdefault(self._canonical(method), []).extend([seconds] * times)
 
+    def fail_after_next(self, method: str, error: LocalApiError, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` take effect, then fail with ``error``
+        (a 5xx after delivery: the bot cannot know it arrived)."""
+        self._failures_after.setdefault(self._canonical(method), []).extend([error] * times)
+
+    def kill_next(self, method: str, *, delivered: bool = False) -> None:
+        """The bot dies during the next call of ``method``: before it takes effect, or (with
+        ``delivered``) after it took effect, before the answer came back."""
+        killed: list[BaseException] = [ProcessKilled(method)]
+        queues = self._failures_after if delivered else self._failures
+        queues.setdefault(self._canonical(method), []).extend(killed)  # type: ignore[arg-type]
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group ``old_chat_id`` becomes the supergroup ``new_chat_id``: from now on every
+        call naming the old id fails with Telegram's 400 and ``migrate_to_chat_id``."""
+        self.migrated[old_chat_id] = new_chat_id
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Refuse calls on a migrated group, then answer as the in-process Bot API does."""
+        chat_id = params.get("chat_id")
+        if chat_id not in (None, "") and int(chat_id) in self.migrated:
+            self.calls[self._canonical(method)] += 1
+            self.migrated_calls.append((self._canonical(method), int(chat_id)))
+            raise LocalApiError.chat_migrated(self.migrated[int(chat_id)])
+        return await super().call(method, params)
+
     async def _before(self, name: str) -> None:
         queued = self._failures.get(name)
         if queued:
             raise queued.pop(0)
 
     async def _after(self, name: str) -> None:
+        after = self._failures_after.get(name)
+        if after:
+            raise after.pop(0)
         stalls = self._stalls.get(name)
         if stalls:
             await asyncio.sleep(stalls.pop(0))

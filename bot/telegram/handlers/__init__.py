@@ -5,6 +5,7 @@ The wiring (``bot.telegram.app``) registers them from here."""
 from bot.telegram.handlers.access import error_handler, gatekeeper, slow_down
 from bot.telegram.handlers.account import delete_me, export, history, settings, stats, timezone
 from bot.telegram.handlers.buttons import on_button
+from bot.telegram.handlers.chats import chat_migrated
 from bot.telegram.handlers.messages import on_text
 from bot.telegram.handlers.onboarding import review
 from bot.telegram.handlers.records import correct
@@ -22,6 +23,7 @@ from bot.telegram.handlers.session import (
 )
 
 __all__ = [
+    "chat_migrated",
     "correct",
     "delete_me",
     "error_handler",

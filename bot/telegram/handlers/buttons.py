@@ -217,6 +217,8 @@ async def _score_button(
     result, previous = await context.service.score(session.id, query.from_user.id, score)
     if result is ScoreResult.NOT_FOUND:
         return "That session is gone."
+    if query.message is not None and query.message.message_id == session.card_message_id:
+        await context.dispatcher.show_score_on_card(session.id)  # the card is the summary
     return texts.score_ack(score, previous, session.label)
 
 

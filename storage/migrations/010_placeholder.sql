@@ -1,1 +1,0 @@
--- Placeholder: number 010 belongs to another branch; the merge replaces this file with it.
