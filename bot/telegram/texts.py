@@ -985,7 +985,8 @@ _FILTER_TITLES = {
 def records_page(
     sessions: list[Session], page: int, total: int, tz: tzinfo, kind: str, words: tuple[str, ...]
 ) -> str:
-    """A page of /history (filtered or not), each line numbered for its open button."""
+    """A page of /history (filtered or not), each line with its session's number (#12), the
+    label of its open button."""
     if total == 0:
         if kind:
             return "No sessions match. /history shows them all."
@@ -993,7 +994,7 @@ def records_page(
     pages = (total + product.HISTORY_PAGE_SIZE - 1) // product.HISTORY_PAGE_SIZE
     title = _FILTER_TITLES[kind] + (f" “{html.escape(' '.join(words))}”" if words else "")
     lines = [f"🗂 <b>{title}</b> (page {page + 1} of {pages}, {total} in all)"]
-    for n, s in enumerate(sessions, start=1):
+    for s in sessions:
         when = s.started_at.astimezone(tz).strftime("%a %d %b %H:%M")
         if s.running:
             outcome = "▶ running"
@@ -1006,11 +1007,13 @@ def records_page(
         focused = f"{round(s.focused_minutes())}/{s.planned_minutes} min"
         score = f" · ⭐{s.score}" if s.score is not None else ""
         label = f" · {html.escape(s.label[:60])}" if s.label else ""
-        lines.append(f"{n}. {when}{label} · {focused} · {outcome}{score}")
+        # The session's own number, as /correct and /delete take it (a position on the page
+        # would name another session as soon as a new one starts).
+        lines.append(f"<b>#{s.id}</b> {when}{label} · {focused} · {outcome}{score}")
         if s.note:
             cut = "…" if len(s.note) > _NOTE_SHOWN else ""
             lines.append(f"   📝 <i>{html.escape(s.note[:_NOTE_SHOWN])}{cut}</i>")
-    lines.append("\n<i>Tap a number to open that session.</i>")
+    lines.append("\n<i>Tap a number to open that session (/correct and /delete take it too).</i>")
     return "\n".join(lines)
 
 
@@ -1026,10 +1029,9 @@ _FILTER_OF_KIND = {
 def records_keyboard(
     owner: int, sessions: list[Session], page: int, total: int, kind: str
 ) -> str | None:
-    """A number button per line (5 a row) that opens it, then ◀ ▶ where there is a page."""
+    """A button per line (#12, 5 a row) that opens it, then ◀ ▶ where there is a page."""
     opens: list[tuple[str, ButtonData]] = [
-        (str(n), RecordButton(owner, s.id, RecordAction.OPEN))
-        for n, s in enumerate(sessions, start=1)
+        (f"#{s.id}", RecordButton(owner, s.id, RecordAction.OPEN)) for s in sessions
     ]
     rows = [opens[i : i + 5] for i in range(0, len(opens), 5)]
     turn: list[tuple[str, ButtonData]] = []

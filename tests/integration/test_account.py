@@ -136,14 +136,17 @@ async def test_history_pages_newest_first_and_edits_in_place(bot: BotHarness) ->
     lines = (page.shown_text or "").splitlines()
     assert lines[0] == "🗂 Your sessions (page 1 of 2, 12 in all)"
     # ten numbered lines, then the hint that each number opens its session (issue 13)
-    assert len(lines) == 13 and lines[-1] == "Tap a number to open that session."
+    hint = "Tap a number to open that session (/correct and /delete take it too)."
+    assert len(lines) == 13 and lines[-1] == hint
     assert "task 11" in lines[1] and "task 2" in lines[10]
-    assert lines[1].startswith("1. ") and "5/5 min · ✅" in lines[1]
-    assert [b for b, _ in page.buttons()] == [*map(str, range(1, 11)), "Older ▶"]
+    # Each line and its button carry the session's own number, the one /correct takes: a
+    # position on the page would name another session once a new one starts.
+    assert lines[1].startswith("#12 ") and "5/5 min · ✅" in lines[1]
+    assert [b for b, _ in page.buttons()] == [f"#{n}" for n in range(12, 2, -1)] + ["Older ▶"]
     await bot.press(page, "Older")
     assert (page.shown_text or "").startswith("🗂 Your sessions (page 2 of 2")
     assert "task 0" in (page.shown_text or "")
-    assert [b for b, _ in page.buttons()] == ["1", "2", "◀ Newer"]
+    assert [b for b, _ in page.buttons()] == ["#2", "#1", "◀ Newer"]
 
 
 async def test_history_when_empty(bot: BotHarness) -> None:
