@@ -1,7 +1,10 @@
 """``kill -USR1 <pid>``: one log line with what the running bot holds, for an operator.
 
 What cannot be read from outside the process: its asyncio tasks (a leak of tasks shows there
-long before it shows in RSS). The line also has the open files and threads, which ``/proc``
+long before it shows in RSS), and the memory blocks Python's allocator holds
+(``sys.getallocatedblocks``): flat while RSS grows means the growth is below Python (the C
+allocator's arenas, SQLite's page cache, a C library), rising means Python objects pile up.
+The line also has the open files and threads, which ``/proc``
 shows too, so that one line is enough to compare over days. It holds counts only — no user,
 no text, no token — and it is logged at INFO, the default level; the signal changes nothing
 else (the bot keeps running; SIGUSR1's default action would have killed it).
@@ -14,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 
 __all__ = ["figures_line", "install", "uninstall"]
@@ -22,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def figures_line() -> str:
-    """The diagnostics line: asyncio tasks of the running loop, open files, threads."""
+    """The diagnostics line: asyncio tasks of the running loop, open files, threads, and
+    the memory blocks Python holds."""
     tasks = len(asyncio.all_tasks())
     try:
         files = str(len(os.listdir("/proc/self/fd")))
@@ -30,7 +35,7 @@ def figures_line() -> str:
         files = "?"
     return (
         f"diagnostics: {tasks} asyncio tasks, {files} open files, "
-        f"{threading.active_count()} threads"
+        f"{threading.active_count()} threads, {sys.getallocatedblocks()} Python blocks"
     )
 
 
