@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -61,3 +62,19 @@ async def test_the_line_counts_the_python_blocks_held() -> None:
     del held
     assert during - before >= 50_000
     assert abs(blocks() - sys.getallocatedblocks()) < 1_000  # the allocator's own figure
+
+
+async def test_garbage_not_yet_collected_is_not_counted() -> None:
+    def blocks() -> int:
+        return int(LINE.fullmatch(diagnostics.figures_line()).group(4))  # type: ignore[union-attr]
+
+    before = blocks()
+    gc.disable()  # the cycles below stay until something collects them
+    try:
+        for _ in range(20_000):
+            cycle: list[object] = []
+            cycle.append(cycle)
+        del cycle
+        assert blocks() - before < 5_000
+    finally:
+        gc.enable()
