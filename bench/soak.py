@@ -30,15 +30,16 @@ every proactive ``deliveries`` row the bot marked sent (``at`` is when it record
 after the Bot API answered), and how many rows were dropped instead.
 
 What "flat" compares (``python -m bench`` checks it; BENCHMARKS.md has the runs behind it).
-RSS and Python blocks: the end against the idle mid-week sample. A 14-day run (30 people) rose for
-five days and then stayed flat to the MiB for nine, with Python's own blocks flat from the
-start: the rise is a plateau below Python (anonymous mappings: the C allocator's arenas of the
-threads that render charts and run SQLite), not a leak; a leak keeps rising in the second half.
-Python's blocks grow by about 130 per person (cached settings, rate-limit buckets) in the first
-days, by then all made. Open files: those other than sockets, end against start; the
-TCP sockets apart: PTB's pool (``connection_pool_size`` 256, PTB's default) opens a socket per
-request in flight at the busiest moment and closes idle ones only when it is next used, hence
-the ``/help`` before the end sample.
+RSS and Python blocks: the end against the idle mid-week sample. A 14-day run (30 people)
+rose for five days and then stayed flat to the MiB for nine, with Python's own blocks flat
+from the start: the rise is a plateau below Python (anonymous mappings: the C allocator's
+arenas of the threads that render charts and run SQLite), not a leak; a leak keeps rising in
+the second half. Python's blocks (after a full collection) grow by about 35 per person
+(cached settings, rate-limit buckets) in the first days, by mid-week all made. Open files:
+those other than sockets, end against start; the TCP sockets apart: PTB's pool
+(``connection_pool_size`` 256, PTB's default) opens a socket per request in flight at the
+busiest moment and closes idle ones only when it is next used, hence the ``/help`` before the
+end sample.
 """
 
 from __future__ import annotations
