@@ -18,14 +18,28 @@ session is on today's date (streaks and per-day figures see one day). Before the
 start, one warm-up person runs a session, ``/stats`` and ``/history`` (lazy imports, the chart
 library, caches), so that the start is the bot as it runs, not as it booted.
 
-Measured, at the start (idle, after the warm-up), after each day and at the end (idle, once
-every session has its summary): RSS (``/proc/PID/status``), open files (``/proc/PID/fd``),
-threads, and asyncio tasks — which only the process can count: ``kill -USR1`` makes the bot log
-them (``bot.telegram.diagnostics``), and this reads that line from its log. The database: bytes
-of the file (closed: after SIGTERM, WAL checkpointed) over the empty schema, per session; the
-live file + WAL at the end. Lateness: ``at − due_at`` of every proactive ``deliveries`` row the
-bot marked sent (``at`` is when it recorded the send, after the Bot API answered), and how many
-rows were dropped instead.
+Measured, at the start (idle, after the warm-up), after each day, mid-week (idle: after day
+``days // 2`` the next day waits until every session so far has its summary, then 6 s) and at
+the end (idle, once every session has its summary, then one ``/help`` answered: see below): RSS
+(``/proc/PID/status``), open files (``/proc/PID/fd``, each by what it is: ``fd_kinds``),
+threads, and asyncio tasks and Python's memory blocks — which only the process can count:
+``kill -USR1`` makes the bot log them (``bot.telegram.diagnostics``), and this reads that line
+from its log. The database: bytes of the file (closed: after SIGTERM, WAL checkpointed) over
+the empty schema, per session; the live file + WAL at the end. Lateness: ``at − due_at`` of
+every proactive ``deliveries`` row the bot marked sent (``at`` is when it recorded the send,
+after the Bot API answered), and how many rows were dropped instead.
+
+What "flat" compares (``python -m bench`` checks it; BENCHMARKS.md has the runs behind it).
+RSS and Python blocks: the end against the idle mid-week sample. A 14-day run (30 people)
+rose for five days and then stayed flat to the MiB for nine, with Python's own blocks flat
+from the start: the rise is a plateau below Python (anonymous mappings: the C allocator's
+arenas of the threads that render charts and run SQLite), not a leak; a leak keeps rising in
+the second half. Python's blocks (after a full collection) grow by about 35 per person
+(cached settings, rate-limit buckets) in the first days, by mid-week all made. Open files:
+those other than sockets, end against start; the TCP sockets apart: PTB's pool
+(``connection_pool_size`` 256, PTB's default) opens a socket per request in flight at the
+busiest moment and closes idle ones only when it is next used, hence the ``/help`` before the
+end sample.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ import re
 import signal
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +63,7 @@ from tests.support.standin import BotApiStandin
 
 from .common import BENCH_TOKEN, create_database, environment_without_focus, percentile, rss_kib
 
-__all__ = ["LOAD", "Sample", "SoakResult", "run_soak"]
+__all__ = ["LOAD", "Sample", "SoakResult", "fd_kinds", "run_soak"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_USER = 6_000_000
@@ -58,7 +73,9 @@ LOAD = 0.8
 CALLS_PER_SESSION = 5
 """Chat messages a soak session costs: the card, the check-in and its edit, the summary and
 its edit (plus /stats or /history on two days of seven)."""
-_DIAGNOSTICS = re.compile(r"diagnostics: (\d+) asyncio tasks, (\d+|\?) open files, (\d+) threads")
+_DIAGNOSTICS = re.compile(
+    r"diagnostics: (\d+) asyncio tasks, (\d+|\?) open files, (\d+) threads, (\d+) Python blocks"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,18 @@ class Sample:
     files: int
     threads: int
     tasks: int | None  # from the bot's own diagnostics line; None if it never came
+    blocks: int | None  # memory blocks Python's allocator holds, from the same line
+    fd_kinds: Counter[str] = field(default_factory=Counter)  # what each open file is
+
+    @property
+    def sockets(self) -> int:
+        """Open TCP sockets: the Bot API's, PTB's two connection pools (see ``fd_kinds``)."""
+        return sum(n for kind, n in self.fd_kinds.items() if kind.startswith("tcp "))
+
+    @property
+    def other_files(self) -> int:
+        """Open files that are not TCP sockets: the database, the log, pipes, fonts..."""
+        return self.files - self.sockets
 
 
 @dataclass
@@ -102,6 +131,13 @@ class SoakResult:
     def start(self) -> Sample:
         """The idle bot after the warm-up."""
         return next(s for s in self.samples if s.label == "start")
+
+    @property
+    def midweek(self) -> Sample:
+        """The idle bot after day ``days // 2`` (the start if there is none): RSS rises to a
+        plateau in the first days (the C allocator's arenas, each person's cached state) and
+        a leak keeps rising after it, so the second half of the week is what shows a leak."""
+        return next((s for s in self.samples if s.label == "midweek"), self.start)
 
     @property
     def end(self) -> Sample:
@@ -199,8 +235,9 @@ class _Bot:
         assert self.proc is not None  # noqa: S101 - started first
         return self.proc.pid
 
-    async def tasks(self) -> int | None:
-        """Ask the bot for its diagnostics line (SIGUSR1) and read its asyncio task count."""
+    async def diagnostics(self) -> tuple[int | None, int | None]:
+        """Ask the bot for its diagnostics line (SIGUSR1): its asyncio tasks and the memory
+        blocks Python holds (None, None: the line never came)."""
         before = len(_DIAGNOSTICS.findall(self.log.read_text(errors="replace")))
         assert self.proc is not None  # noqa: S101
         self.proc.send_signal(signal.SIGUSR1)
@@ -208,14 +245,16 @@ class _Bot:
             await asyncio.sleep(0.05)
             found = _DIAGNOSTICS.findall(self.log.read_text(errors="replace"))
             if len(found) > before:
-                return int(found[-1][0])
-        return None
+                return int(found[-1][0]), int(found[-1][3])
+        return None, None
 
     async def sample(self, label: str) -> Sample:
         """RSS, peak RSS, open files and threads from /proc; tasks from the bot itself."""
         rss, hwm = rss_kib(self.pid)
         files, threads = _files_and_threads(self.pid)
-        return Sample(label, rss, hwm, files, threads, await self.tasks())
+        kinds = fd_kinds(self.pid)
+        tasks, blocks = await self.diagnostics()
+        return Sample(label, rss, hwm, files, threads, tasks, blocks, kinds)
 
     async def stop(self) -> int | None:
         """SIGTERM, and the exit code (None: still running after 30 s, then killed)."""
@@ -236,6 +275,41 @@ def _files_and_threads(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         threads = next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
     return files, threads
+
+
+def _tcp_sockets(pid: int) -> dict[str, str]:
+    """``socket:[inode]`` -> ``"tcp :PORT STATE"`` (the remote port) for the process's TCP
+    sockets, from /proc/PID/net/tcp{,6}."""
+    states = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "0A": "LISTEN"}
+    found: dict[str, str] = {}
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/net/{table}") as lines:
+            for line in list(lines)[1:]:
+                cols = line.split()
+                port = int(cols[2].rsplit(":", 1)[1], 16)
+                state = states.get(cols[3], cols[3])
+                found[f"socket:[{cols[9]}]"] = f"tcp :{port} {state}"
+    return found
+
+
+def fd_kinds(pid: int) -> Counter[str]:
+    """What process ``pid``'s open files are, counted: a file by its name (the database,
+    its WAL and shm, the log), a TCP socket by its remote port and state, else the kind
+    (pipe, anon_inode:[eventpoll], a unix socket...). Names only — no content."""
+    tcp = _tcp_sockets(pid)
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:"):
+            kinds[tcp.get(target, "unix/other socket")] += 1
+        elif target.startswith("/"):
+            kinds[Path(target).name if "/dev/" not in target else target] += 1
+        else:
+            kinds[target.split(":[")[0] if target.startswith("pipe:") else target] += 1
+    return kinds
 
 
 def _file_bytes(database: Path) -> int:
@@ -277,9 +351,11 @@ async def run_soak(
             await asyncio.sleep(2)  # idle: pending edits and presses done
             samples.append(await bot.sample("start"))
             started = loop.time()
+            paused = 0.0  # the idle mid-week moment moves the rest of the week later
+            half = days // 2
             ids = [FIRST_USER + i for i in range(users)]
             for day in range(days):
-                day_start = started + day * day_s
+                day_start = started + paused + day * day_s
                 for user, offset in zip(ids, offsets, strict=True):
                     await asyncio.sleep(max(0.0, day_start + offset - loop.time()))
                     if day == user % 7:
@@ -290,13 +366,28 @@ async def run_soak(
                 if day < days - 1:
                     await asyncio.sleep(max(0.0, day_start + day_s - loop.time()))
                     samples.append(await bot.sample(f"day {day + 1}"))
+                if day + 1 == half:  # idle mid-week, as the end is: the second half's base
+                    pause_from = loop.time()
+                    await people.wait_for(
+                        lambda: all(people.summaries.get(u, 0) >= half for u in ids), session_s + 60
+                    )
+                    await asyncio.sleep(6)
+                    samples.append(await bot.sample("midweek"))
+                    paused += loop.time() - pause_from
 
             def all_summaries() -> bool:
                 return all(people.summaries.get(u, 0) >= days for u in ids)
 
             await people.wait_for(all_summaries, session_s + 60)
             seconds = loop.time() - started
-            await asyncio.sleep(6)  # idle (longer than httpx's 5 s keep-alive of pooled sockets)
+            await asyncio.sleep(6)  # idle: longer than httpx's 5 s keep-alive of pooled sockets
+            # httpcore closes the pool's expired keep-alive sockets only when the pool is next
+            # used (it has no timer): one reply, so that the end counts the sockets the bot
+            # keeps, not those of its busiest moment (a socket never released still shows).
+            answered = people.answers
+            api.user_message(user_id=WARMUP_USER, text="/help")
+            await people.wait_for(lambda: people.answers > answered, 30)
+            await asyncio.sleep(1)
             samples.append(await bot.sample("end"))
             live = _file_bytes(database)
             chat_calls = sum(
