@@ -74,6 +74,11 @@ STALLED_AFTER_S = 1.0
 """Seconds a session's one HTTP request may take before a run stops waiting for it: the
 session goes on by itself (bounded by the request's timeouts, PTB's 5 s each to connect,
 write and read) while the run sends everyone else's messages and summaries on time."""
+_DECISION_HOLDS = timedelta(seconds=1)
+"""A decision admitted within this is claimed as decided; one that waited longer in the rate
+limiter is decided again first (it may have fallen out of its window): the policy's verdict
+cannot change in the moment between deciding and claiming, and a second look per message is
+work the dispatch rate pays for."""
 _WATCH_S = 0.25  # how often a run looks whether all it still waits for are stalled requests
 _MAX_STEPS = 64  # a session takes a handful of steps per wake-up; this only stops a bug looping
 
@@ -479,6 +484,7 @@ class Dispatcher:
         """
         slot = decision.slot
         limits = self.service.limits_for(session)
+        decided_at = self.clock.now()
         text, markup = await self._render(session, slot, state, plan)  # before the claim
         refused = False
 
@@ -487,7 +493,8 @@ class Dispatcher:
             # through, right before the HTTP call, so nothing claimed waits in its queue.
             nonlocal refused
             now = self.clock.now()
-            if decide(state, limits, now) != decision:
+            waited = now - decided_at > _DECISION_HOLDS
+            if waited and decide(state, limits, now) != decision:
                 return False  # it waited past its window (or its time): the policy drops it
             refused = not await self.store.deliveries.claim(
                 session.id,
