@@ -100,6 +100,8 @@ def build_application(
     async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         """Close storage (after in-flight handlers have finished)."""
         diagnostics.uninstall()
+        if app.bot_data.dispatcher is not None:
+            app.bot_data.dispatcher.awake.stop()
         service = app.bot_data.service
         if service is not None:
             await service.store.close()

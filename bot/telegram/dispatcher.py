@@ -39,6 +39,7 @@ from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
 from bot.telegram.arming import BACKSTOP_SLACK, Backstop
+from bot.telegram.awake import Awake
 from bot.telegram.chats import edit_following, send_following
 from bot.telegram.ratelimit import Lane, NotAdmitted
 from nudges import (
@@ -182,9 +183,11 @@ class Dispatcher:
         self._armed_at: datetime | None = None
         self._gone_chats: set[int] = set()
         self._storage_backoff: timedelta | None = None
-        self.started_at = self.clock.now()
-        """When this process's dispatcher started: a session that ended later ended while the
-        bot was up, so its summary never says "sent late" (see ``_step``)."""
+        self.awake = Awake(self.clock)
+        self.started_at = self.awake.started_at
+        """When this process's dispatcher started. A session that ended later, outside a
+        stretch the process did not run (``awake``), ended while the bot was up: its summary
+        never says "sent late" (see ``_step``)."""
         self._busy: dict[int, asyncio.Task[None]] = {}  # a session's step or summary running
         self._left: set[asyncio.Task[None]] = set()  # stalled ones a run stopped waiting for
         self._in_request: dict[int, float] = {}  # session id -> loop time its request began
@@ -247,6 +250,7 @@ class Dispatcher:
         Re-arming happens whatever goes wrong in between: the dispatcher never stops.
         """
         report = DispatchReport()
+        self.awake.start()
         async with self._run_lock:
             self._armed_at = None
             backlog = False
@@ -437,9 +441,9 @@ class Dispatcher:
                     if outcome is _Outcome.SETTLED:
                         break
                 else:
-                    if decision.late and decision.at >= self.started_at:
-                        # The policy judges from now − end; but this process was up when it
-                        # ended (only slow): the bot was not offline, so no "sent late".
+                    if decision.late and not self.awake.was_down(decision.at, limits.late_window):
+                        # The policy judges from now − end; but this process was up and
+                        # running when it ended (only slow): not offline, so no "sent late".
                         decision = _on_time(decision)
                     ended = await self.service.finish(session, state, plan, decision)
                     if ended is not None:
