@@ -51,8 +51,12 @@ class Awake:
 
     def beat(self) -> None:
         """One beat: note a stretch the process did not run, then ask for the next."""
-        loop = asyncio.get_running_loop()
-        now_loop, now = loop.time(), self.clock.now()
+        self._catch_up()
+        self._handle = asyncio.get_running_loop().call_later(BEAT_S, self.beat)
+
+    def _catch_up(self) -> None:
+        """Note the stretch since the last look, if the process did not run through it."""
+        now_loop, now = asyncio.get_running_loop().time(), self.clock.now()
         if self._last is not None:
             then_loop, then = self._last
             frozen = now_loop - then_loop - BEAT_S
@@ -61,11 +65,13 @@ class Awake:
             if missing > GAP_S:
                 self.gaps.append((now - timedelta(seconds=missing + BEAT_S), now))
         self._last = (now_loop, now)
-        self._handle = loop.call_later(BEAT_S, self.beat)
 
     def was_down(self, at: datetime, margin: timedelta) -> bool:
         """Whether the bot was not running at ``at`` (or up to ``margin`` after it): before
-        this process started, or inside a stretch it did not run."""
+        this process started, or inside a stretch it did not run (the one just over counts,
+        even before its beat has come: the dispatcher may wake first)."""
+        if self._handle is not None:
+            self._catch_up()
         if at < self.started_at:
             return True
         return any(start - margin <= at <= end for start, end in self.gaps)

@@ -158,6 +158,7 @@ async def test_a_frozen_process_drops_what_fell_due_and_sends_no_burst(
     assert_guardrails(api, start)
     [summary] = summaries(api)
     assert 44 <= minute(start, summary) <= 47
+    assert "Sent late" not in (summary.shown_text or "")  # it ended after the freeze, on time
     assert slots(db) == [
         ("checkin:1.1", "sent"),
         ("break:1", "dropped"),
@@ -219,3 +220,31 @@ async def test_a_cut_network_polling_recovers_and_nothing_bursts(
     assert "Traceback" not in text
     # Two cuts of 5 real seconds: PTB's back-off (1 s, then 1.5 times longer) allows a few.
     assert 2 <= text.count("polling: NetworkError") <= 12
+
+
+async def test_a_session_that_ended_while_frozen_says_its_summary_is_late(
+    standin: tuple[FaultyBotApi, BotApiStandin], tmp_path: Path
+) -> None:
+    """SIGSTOP from minute 10 to 20 of a 15-minute session: its end went by while the process
+    did not run, so its one summary, sent on SIGCONT, says it is late (and why)."""
+    api, server = standin
+    bot = BotProcess(server.base_url, tmp_path / "focus.db", tmp_path / "bot.log")
+    await bot.start()
+    try:
+        card = await start_session(api, "/focus 15 asleep")
+        start = card.sent_at
+        assert bot.proc is not None
+        await at_minute(start, 10)
+        bot.proc.send_signal(signal.SIGSTOP)
+        await at_minute(start, 20)
+        bot.proc.send_signal(signal.SIGCONT)
+        await until(api, lambda: len(summaries(api)) == 1, 30)
+        await asyncio.sleep(1.5)
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc and bot.proc.returncode is None:
+            bot.proc.send_signal(signal.SIGCONT)
+            await bot.kill()
+    assert_guardrails(api, start)
+    [summary] = summaries(api)
+    assert "Sent late: I was offline" in (summary.shown_text or "")
