@@ -402,6 +402,8 @@ class ReminderRecord(_Frozen):
     message_id: int | None
     reason: str | None
     answered_at: datetime | None
+    session_id: int | None = None
+    """The session its start button started, if one did."""
 
 
 class CardEdit(_Frozen):

@@ -534,6 +534,10 @@ class ReminderStore(Protocol):
         """How many of the latest sent reminders in a row went unanswered."""
         ...
 
+    async def link_session(self, user_id: int, session_id: int) -> None:
+        """Keep on the person's latest sent reminder that its button started ``session_id``."""
+        ...
+
     async def answer_reminders(self, user_id: int, now: datetime) -> int:
         """Mark every unanswered reminder of the person as answered."""
         ...

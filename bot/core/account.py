@@ -40,7 +40,7 @@ class AccountUseCases(ServiceBase):
         reminders = await self.store.reminders.reminders_of(user_id)
         now = self.clock.now()
         return (
-            sessions_csv(sessions, tz, reasons, events, routine.goal_minutes),
+            sessions_csv(sessions, tz, reasons, events, routine.goal_minutes, reminders),
             sessions_json(user_id, tz_name, sessions, events, tz, now, reasons, routine, reminders),
             len(sessions),
         )

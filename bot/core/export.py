@@ -3,7 +3,7 @@
 The CSV columns are stable (new ones are only ever appended) and documented in README:
 ``session_id, started_at, ended_at, label, planned_minutes, focused_minutes, outcome,
 interruptions, breaks, score, scored_at, start_energy, interruption_reasons, note, cancelled,
-edits, edited_at, goal_minutes, goal_met``. Times are ISO 8601 with the user's UTC offset.
+edits, edited_at, goal_minutes, goal_met, reminded``. Times are ISO 8601 with the user's UTC offset.
 The JSON adds the person's routine (goal, reminder, quiet hours, weekly review) and every
 reminder and review decided for them.
 """
@@ -44,6 +44,8 @@ CSV_COLUMNS = (
     # the daily goal (set now: no history of goals is kept) and whether the session's day met it
     "goal_minutes",
     "goal_met",
+    # 1 when a reminder's start button started the session
+    "reminded",
 )
 
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -95,6 +97,7 @@ def _row(
     reasons: Sequence[str] = (),
     edits: dict[int, tuple[int, datetime]] | None = None,
     goal: _Goal | None = None,
+    reminded: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     count, last = (edits or {}).get(session.id, (0, None))
     return {
@@ -117,6 +120,7 @@ def _row(
         "edits": count,
         "edited_at": _iso(last, tz),
         **(goal or _Goal(None, (), tz)).columns(session),
+        "reminded": int(session.id in reminded),
     }
 
 
@@ -161,7 +165,13 @@ def _reminder(record: ReminderRecord, tz: tzinfo) -> dict[str, Any]:
         "at": _iso(record.at, tz),
         "reason": record.reason,
         "answered_at": _iso(record.answered_at, tz) or None,
+        "session_id": record.session_id,
     }
+
+
+def _reminded(reminders: Sequence[ReminderRecord]) -> frozenset[int]:
+    """The sessions a reminder's start button started."""
+    return frozenset(r.session_id for r in reminders if r.session_id is not None)
 
 
 def sessions_csv(
@@ -170,18 +180,20 @@ def sessions_csv(
     reasons: Mapping[int, Sequence[str]] | None = None,
     events: Sequence[Event] = (),
     goal_minutes: int | None = None,
+    reminders: Sequence[ReminderRecord] = (),
 ) -> bytes:
     """One row per session, oldest first, UTF-8 with a header row; ``reasons``: each
     session's 😵 reasons; ``events``: for the corrections' columns; ``goal_minutes``: the
-    daily goal, for the goal's columns."""
+    daily goal, for the goal's columns; ``reminders``: for ``reminded``."""
     reasons = reasons or {}
     edits = _edits(events)
     goal = _Goal(goal_minutes, sessions, tz)
+    reminded = _reminded(reminders)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for session in sessions:
-        writer.writerow(_row(session, tz, reasons.get(session.id, ()), edits, goal))
+        writer.writerow(_row(session, tz, reasons.get(session.id, ()), edits, goal, reminded))
     return out.getvalue().encode("utf-8")
 
 
@@ -202,6 +214,7 @@ def sessions_json(
     edits = _edits(events)
     routine = routine or Routine(user_id=user_id)
     goal = _Goal(routine.goal_minutes, sessions, tz)
+    reminded = _reminded(reminders)
     by_session: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         by_session.setdefault(event.session_id, []).append(
@@ -212,7 +225,7 @@ def sessions_json(
         "user": {"id": user_id, "timezone": tz_name},
         "sessions": [
             {
-                **_row(s, tz, reasons.get(s.id, ()), edits, goal),
+                **_row(s, tz, reasons.get(s.id, ()), edits, goal, reminded),
                 "score": s.score,
                 "note": s.note,
                 "events": by_session.get(s.id, []),

@@ -409,6 +409,11 @@ class RoutineUseCases(ServiceBase):
         """A tap on a reminder's button: it (and any before it) was answered."""
         await self.store.reminders.answer_reminders(user_id, self.clock.now())
 
+    async def reminder_started(self, user_id: int, session_id: int) -> None:
+        """A reminder's start button started ``session_id``: kept on the reminder (/export's
+        ``reminded``)."""
+        await self.store.reminders.link_session(user_id, session_id)
+
     async def keep_reminders(self, user_id: int, keep: bool) -> Routine:
         """The answer to "keep reminding you?": go on, or turn reminders off."""
         await self.answer_reminder(user_id)

@@ -25,7 +25,9 @@ ROUTINE_FIELDS = frozenset(_ROUTINE_COLUMNS.split(", ")[1:])
 """What ``update_routine`` may change (the names are interpolated: only these)."""
 _TIMES = frozenset({"next_remind_at", "next_review_at"})
 
-_REMINDER_COLUMNS = "user_id, day, kind, ask, status, due_at, at, message_id, reason, answered_at"
+_REMINDER_COLUMNS = (
+    "user_id, day, kind, ask, status, due_at, at, message_id, reason, answered_at, session_id"
+)
 
 _DAY_MS = 86_400_000
 
@@ -62,6 +64,7 @@ def _record(row: Sequence[Any]) -> ReminderRecord:
         message_id=row[7],
         reason=row[8],
         answered_at=_opt_dt(row[9]),
+        session_id=row[10],
     )
 
 
@@ -234,6 +237,15 @@ class SqliteReminders(Aggregate, ReminderStore):
             return count
 
         return await self._look(op)
+
+    async def link_session(self, user_id: int, session_id: int) -> None:
+        """Keep on the person's latest sent reminder that its button started ``session_id``."""
+        await self._write(
+            "UPDATE reminders SET session_id = ? WHERE rowid = (SELECT rowid FROM reminders "
+            "WHERE user_id = ? AND kind = 'remind' AND status = 'sent' AND NOT ask "
+            "ORDER BY due_at DESC LIMIT 1)",
+            (session_id, user_id),
+        )
 
     async def answer_reminders(self, user_id: int, now: datetime) -> int:
         """Mark every unanswered reminder (and question) of the person as answered."""

@@ -223,7 +223,7 @@ FIRST_COLUMNS = (
 
 
 def test_goal_columns_come_after_every_earlier_one() -> None:
-    assert (*FIRST_COLUMNS, "goal_minutes", "goal_met") == CSV_COLUMNS
+    assert (*FIRST_COLUMNS, "goal_minutes", "goal_met", "reminded") == CSV_COLUMNS
 
 
 def export_files(sent: list[OutgoingMessage]) -> tuple[list[dict[str, str]], dict[str, Any]]:

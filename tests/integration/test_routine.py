@@ -4,6 +4,9 @@ with a fake clock, a real file and restarts on it."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -423,3 +426,24 @@ async def test_a_reminder_is_claimed_only_once_the_rate_limiter_lets_it_through(
             "a session is running",
         )  # old code: claimed before the wait, sent during the session
         assert len(reminders(harness)) == 1
+
+
+async def test_export_says_which_session_a_reminder_started(bot: BotHarness) -> None:
+    """/export's ``reminded``: 1 for the session a reminder's ▶ Start began, 0 for the others;
+    the JSON's reminder row names that session."""
+    await bot.send("/remind 13:00")
+    await run_until(bot, datetime(2026, 3, 26, 13, 0, tzinfo=UTC))
+    reminder = reminders(bot)[-1]
+    assert await bot.press(reminder, "Start 25") == "Started."
+    await run_until(bot, bot.clock.now() + timedelta(minutes=26), step=1)
+    await bot.send("/focus 10 by hand")
+    await run_until(bot, bot.clock.now() + timedelta(minutes=11), step=1)
+    sent = await bot.send("/export")
+    csv_doc, json_doc = [m for m in sent if m.kind == "document"]
+    rows = list(csv.DictReader(io.StringIO((csv_doc.file_bytes or b"").decode())))
+    assert [(r["session_id"], r["reminded"]) for r in rows] == [("1", "1"), ("2", "0")]
+    document = json.loads(json_doc.file_bytes or b"")
+    assert [(r["day"], r["session_id"]) for r in document["reminders"]] == [
+        ("2026-03-25", None),  # sent, not answered
+        ("2026-03-26", 1),
+    ]

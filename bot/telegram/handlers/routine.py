@@ -89,7 +89,11 @@ async def routine_button(query: CallbackQuery, context: FocusContext, data: Rout
             chat_id = query.message.chat.id if query.message is not None else owner
             await edit(query, f"⏰ Starting {minutes} minutes — good luck!")
             request = FocusRequest(minutes, None)
-            await start_session(context, owner, chat_id, request, query.from_user.first_name)
+            started = await start_session(
+                context, owner, chat_id, request, query.from_user.first_name
+            )
+            if started is not None:
+                await service.reminder_started(owner, started.id)
             return "Started."
         case KeepRemindingButton(keep=keep):
             await service.keep_reminders(owner, keep)

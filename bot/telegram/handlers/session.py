@@ -73,8 +73,9 @@ async def focus(update: Update, context: FocusContext) -> None:
 
 async def start_session(
     context: FocusContext, user_id: int, chat_id: int, request: FocusRequest, name: str
-) -> None:
-    """Start and show the card, or offer to replace the session that is running."""
+) -> Session | None:
+    """Start and show the card, or offer to replace the session that is running; the session
+    started, if one was."""
     try:
         session = await context.service.start(
             user_id, chat_id, request.minutes, request.label, owner_name=name
@@ -85,7 +86,7 @@ async def start_session(
         if current is not None:
             text, keyboard = texts.already_running(current)
             await send_html(context.bot, chat_id, text, keyboard)
-        return
+        return None
     tz_name = await context.service.timezone_of(user_id)
     defaulted = request.minutes is None
     advice = await context.service.plan_advice(user_id)
@@ -105,6 +106,7 @@ async def start_session(
     keyboard = texts.plan_keyboard(session, advice, *extra, defaulted=defaulted)
     card_id = await send_html(context.bot, chat_id, card, keyboard)
     await context.service.set_card(session.id, card_id)
+    return session
 
 
 async def running(update: Update, context: FocusContext) -> Session | None:
