@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
 
 from telegram.ext import ContextTypes, JobQueue
 
-__all__ = ["BACKSTOP_SLACK", "Backstop"]
+from bot.core.clock import Clock
+
+__all__ = ["BACKSTOP_SLACK", "Backstop", "OneJob"]
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +72,71 @@ class Backstop:
             self.slack,
         )
         self.rearm()
+
+
+class OneJob:
+    """A job with a fixed id, armed at the soonest time anyone asks for, on PTB's JobQueue,
+    with a ``Backstop``: the sessions' dispatcher and the reminders' each have one.
+
+    There is only ever one such job: each arming replaces it, and asking for a later time
+    than the one armed changes nothing. ``fired`` forgets the armed time when a run begins
+    (its end arms the next).
+    """
+
+    def __init__(
+        self,
+        job_queue: JobQueue[ContextTypes.DEFAULT_TYPE] | None,
+        job_id: str,
+        clock: Clock,
+        callback: Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]],
+        *,
+        slack: float = BACKSTOP_SLACK,
+    ) -> None:
+        self.job_queue = job_queue
+        self.job_id = job_id
+        self.clock = clock
+        self.callback = callback
+        self.armed_at: datetime | None = None
+        self.backstop = (
+            None if job_queue is None else Backstop(job_queue, job_id, self._now, slack=slack)
+        )
+
+    def arm(self, when: datetime | None) -> None:
+        """Make sure the job runs no later than ``when``."""
+        if when is None or self.job_queue is None:
+            return
+        armed = self.armed_at is not None and self.armed_at <= when
+        if armed and self.job_queue.scheduler.get_job(self.job_id) is not None:
+            return
+        delay = max(0.0, (when - self.clock.now()).total_seconds())
+        self.armed_at = when
+        self.job_queue.run_once(
+            self.callback,
+            when=delay,
+            name=self.job_id,
+            job_kwargs={
+                "id": self.job_id,
+                "replace_existing": True,
+                # However late the job runs, it runs: lateness is judged per message (by the
+                # policy, by the reminders' window), which drops what is too late instead of
+                # sending a burst, never by the scheduler.
+                "misfire_grace_time": None,
+                "coalesce": True,
+                # Re-armed from inside its own run (a backlog: "again, now"), the job fires
+                # while that run is finishing. With APScheduler's default of one instance it
+                # would be skipped, and a date job skipped is gone: the job would stop. The
+                # runs' own lock keeps them one at a time anyway.
+                "max_instances": 2,
+            },
+        )
+        if self.backstop is not None:
+            self.backstop.watch(delay)
+
+    def fired(self) -> None:
+        """A run begins: what it leaves due, its end arms again."""
+        self.armed_at = None
+
+    def _now(self) -> None:
+        """The job stalled (the wall clock stepped back): run it now."""
+        self.armed_at = None
+        self.arm(self.clock.now())

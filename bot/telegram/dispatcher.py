@@ -38,7 +38,7 @@ from bot.core.clock import Resyncable
 from bot.core.service import FocusService
 from bot.core.timefmt import zone
 from bot.telegram import texts
-from bot.telegram.arming import BACKSTOP_SLACK, Backstop
+from bot.telegram.arming import BACKSTOP_SLACK, OneJob
 from bot.telegram.awake import Awake
 from bot.telegram.chats import edit_following, send_following
 from bot.telegram.ratelimit import Lane, NotAdmitted
@@ -175,12 +175,10 @@ class Dispatcher:
         self.store = service.store
         self.clock = service.clock
         self.bot = bot
-        self.job_queue = job_queue
         self.batch = batch
         self.max_batches = max_batches
         self._slots = asyncio.Semaphore(concurrency)
         self._run_lock = asyncio.Lock()
-        self._armed_at: datetime | None = None
         self._gone_chats: set[int] = set()
         self._storage_backoff: timedelta | None = None
         self.awake = Awake(self.clock)
@@ -193,50 +191,14 @@ class Dispatcher:
         self._in_request: dict[int, float] = {}  # session id -> loop time its request began
         # A stalled run is caught well within a message's late window (a quarter of it).
         slack = min(BACKSTOP_SLACK, service.limits.late_window.total_seconds() / 4)
-        self._backstop = (
-            None
-            if job_queue is None
-            else Backstop(job_queue, JOB_NAME, self._rearm_now, slack=slack)
-        )
+        self.job = OneJob(job_queue, JOB_NAME, self.clock, self._on_job, slack=slack)
         self._summaries_in_flight: Counter[int] = Counter()
 
     # --- arming -------------------------------------------------------------------------
 
     def arm(self, when: datetime | None) -> None:
-        """Make sure the dispatcher runs no later than ``when``.
-
-        There is only ever one job: it has a fixed id and each arming replaces it.
-        """
-        if when is None or self.job_queue is None:
-            return
-        armed = self._armed_at is not None and self._armed_at <= when
-        if armed and self.job_queue.scheduler.get_job(JOB_NAME) is not None:
-            return
-        delay = max(0.0, (when - self.clock.now()).total_seconds())
-        self._armed_at = when
-        self.job_queue.run_once(
-            self._on_job,
-            when=delay,
-            name=JOB_NAME,
-            job_kwargs={
-                "id": JOB_NAME,
-                "replace_existing": True,
-                "misfire_grace_time": None,
-                "coalesce": True,
-                # Re-armed from inside its own run (a backlog: "again, now"), the job fires
-                # while that run is finishing. With APScheduler's default of one instance it
-                # would be skipped, and a date job skipped is gone: the dispatcher would stop.
-                # run_due's lock keeps the runs one at a time anyway.
-                "max_instances": 2,
-            },
-        )
-        if self._backstop is not None:
-            self._backstop.watch(delay)
-
-    def _rearm_now(self) -> None:
-        """The job stalled (the wall clock stepped back): run it now."""
-        self._armed_at = None
-        self.arm(self.clock.now())
+        """Make sure the dispatcher runs no later than ``when`` (one job: see ``OneJob``)."""
+        self.job.arm(when)
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """The job's callback: run everything that is due."""
@@ -252,7 +214,7 @@ class Dispatcher:
         report = DispatchReport()
         self.awake.start()
         async with self._run_lock:
-            self._armed_at = None
+            self.job.fired()
             backlog = False
             try:
                 for _ in range(self.max_batches):

@@ -27,7 +27,7 @@ from bot.core.insights import Period
 from bot.core.routine import ReminderDue
 from bot.core.service import FocusService
 from bot.telegram import texts
-from bot.telegram.arming import Backstop
+from bot.telegram.arming import OneJob
 from bot.telegram.chats import send_following
 from bot.telegram.dispatcher import chat_gone, surely_not_sent
 from bot.telegram.ratelimit import Admit, Lane, NotAdmitted
@@ -66,45 +66,14 @@ class ReminderDispatcher:
         self.service = service
         self.clock = service.clock
         self.bot = bot
-        self.job_queue = job_queue
         self.batch = batch
         self.max_batches = max_batches
         self._run_lock = asyncio.Lock()
-        self._armed_at: datetime | None = None
-        self._backstop = (
-            None if job_queue is None else Backstop(job_queue, JOB_NAME, self._rearm_now)
-        )
+        self.job = OneJob(job_queue, JOB_NAME, self.clock, self._on_job)
 
     def arm(self, when: datetime | None) -> None:
-        """Make sure the job runs no later than ``when`` (one job: a fixed id, replaced)."""
-        if when is None or self.job_queue is None:
-            return
-        armed = self._armed_at is not None and self._armed_at <= when
-        if armed and self.job_queue.scheduler.get_job(JOB_NAME) is not None:
-            return
-        self._armed_at = when
-        delay = max(0.0, (when - self.clock.now()).total_seconds())
-        self.job_queue.run_once(
-            self._on_job,
-            when=delay,
-            name=JOB_NAME,
-            job_kwargs={
-                "id": JOB_NAME,
-                "replace_existing": True,
-                # However late the job runs, it runs: lateness is judged per reminder (over
-                # 30 minutes late: dropped), never by the scheduler.
-                "misfire_grace_time": None,
-                "coalesce": True,
-                "max_instances": 2,
-            },
-        )
-        if self._backstop is not None:
-            self._backstop.watch(delay)
-
-    def _rearm_now(self) -> None:
-        """The job stalled (the wall clock stepped back): run it now."""
-        self._armed_at = None
-        self.arm(self.clock.now())
+        """Make sure the job runs no later than ``when`` (one job: see ``OneJob``)."""
+        self.job.arm(when)
 
     async def _on_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.run_due()
@@ -114,7 +83,7 @@ class ReminderDispatcher:
         happens in between: the job never stops)."""
         report = ReminderReport()
         async with self._run_lock:
-            self._armed_at = None
+            self.job.fired()
             try:
                 for _ in range(self.max_batches):
                     due = await self.service.due_routines(self.batch)

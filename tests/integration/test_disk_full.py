@@ -113,11 +113,11 @@ async def test_a_full_disk_is_answered_honestly_backed_off_and_recovered_from(
         for _ in range(4):  # until the next check-ins come due: their claims are refused
             if (await bot.tick(minutes=5)).storage_refused:
                 break
-        waits.append(round((bot.dispatcher._armed_at - clock.now()).total_seconds()))  # type: ignore[operator]
+        waits.append(round((bot.dispatcher.job.armed_at - clock.now()).total_seconds()))  # type: ignore[operator]
         for _ in range(9):  # they stay due (nothing of them was written): refused again
             report = await bot.tick(minutes=5)
             assert report.storage_refused
-            armed = bot.dispatcher._armed_at
+            armed = bot.dispatcher.job.armed_at
             assert armed is not None
             waits.append(round((armed - clock.now()).total_seconds()))
         assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
